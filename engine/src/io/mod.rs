@@ -1,0 +1,1 @@
+//! Import and export: tables of cells in CSV and XLSX, and cell text to field values.

@@ -1,0 +1,13 @@
+//! Kangdao's engine: every rule of forms, records, access and storage. It knows nothing of
+//! HTTP; the server calls it and maps its errors.
+
+pub mod clock;
+pub mod error;
+pub mod forms;
+pub mod i18n;
+pub mod io;
+pub mod names;
+
+pub use error::{EngineError, FieldError, Result};
+pub use i18n::{Label, Lang};
+pub use names::{EntityName, FieldName};

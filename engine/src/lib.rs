@@ -11,3 +11,7 @@ pub mod names;
 pub use error::{EngineError, FieldError, Result};
 pub use i18n::{Label, Lang};
 pub use names::{EntityName, FieldName};
+pub mod crypto;
+pub mod masking;
+pub mod store;
+pub mod access;

@@ -1,0 +1,5 @@
+//! Access: users, roles, API tokens, log-in throttling and the audit log.
+
+pub mod principal;
+
+pub use principal::{Action, EntityPermission, FieldRule, Principal, Role, RowScope, SystemRight};

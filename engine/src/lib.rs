@@ -15,3 +15,8 @@ pub mod crypto;
 pub mod masking;
 pub mod store;
 pub mod access;
+pub mod engine;
+pub mod entities;
+pub mod records;
+
+pub use engine::{Engine, Settings};

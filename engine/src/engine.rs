@@ -1,0 +1,78 @@
+//! The engine handle the server holds: the database, the key, the clock, settings, and the
+//! cache of compiled entity definitions.
+
+use crate::clock::SharedClock;
+use crate::crypto::Keyring;
+use crate::entities::Catalog;
+use crate::error::Result;
+use crate::store::{self, Db};
+use std::sync::Arc;
+use time::{Date, OffsetDateTime, UtcOffset};
+
+/// Settings the engine's rules depend on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Dates (`today`, autonumber years, date buckets) are read in this zone.
+    pub timezone: jiff::tz::TimeZone,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timezone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
+        }
+    }
+}
+
+impl Settings {
+    pub fn with_timezone(name: &str) -> Result<Settings> {
+        let timezone = jiff::tz::TimeZone::get(name).map_err(|e| {
+            crate::EngineError::Configuration(format!("unknown time zone {name:?}: {e}"))
+        })?;
+        Ok(Settings { timezone })
+    }
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    pub db: Db,
+    pub keys: Arc<Keyring>,
+    pub clock: SharedClock,
+    pub settings: Arc<Settings>,
+    pub(crate) catalog: Arc<Catalog>,
+}
+
+impl Engine {
+    /// Migrates the database, checks the key against it and loads the definitions.
+    pub async fn open(db: Db, keys: Keyring, clock: SharedClock, settings: Settings) -> Result<Engine> {
+        store::migrate(&db).await?;
+        store::check_key(&db, &keys).await?;
+        let engine = Engine {
+            db,
+            keys: Arc::new(keys),
+            clock,
+            settings: Arc::new(settings),
+            catalog: Arc::new(Catalog::default()),
+        };
+        engine.catalog.reload(&engine.db).await?;
+        Ok(engine)
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The zone's offset at `at`.
+    pub fn utc_offset_at(&self, at: OffsetDateTime) -> UtcOffset {
+        let seconds = jiff::Timestamp::from_second(at.unix_timestamp())
+            .map(|ts| self.settings.timezone.to_offset(ts).seconds())
+            .unwrap_or(0);
+        UtcOffset::from_whole_seconds(seconds).unwrap_or(UtcOffset::UTC)
+    }
+
+    /// Today's date in the configured zone.
+    pub fn today(&self) -> Date {
+        let now = self.now();
+        now.to_offset(self.utc_offset_at(now)).date()
+    }
+}

@@ -1,0 +1,277 @@
+//! How an entity's fields live in SQL: one table per entity, a typed projection column per
+//! scalar field, a side table per multi-valued field.
+
+use crate::forms::{FieldDef, FieldType};
+use crate::store::Backend;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageKind {
+    Column(String),
+    SideTable(String),
+    /// Kept only in the JSON document (textarea, attachment).
+    DocumentOnly,
+}
+
+/// The physical home of one field, as recorded in `entity_fields`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldStorage {
+    pub field: String,
+    /// The stored value's type (a formula's result type).
+    pub value_type: FieldType,
+    pub kind: StorageKind,
+    pub sensitive: bool,
+    pub unique_index: Option<String>,
+    pub plain_index: Option<String>,
+}
+
+pub fn table_name(entity: &str) -> String {
+    format!("e_{entity}")
+}
+
+pub fn column_name(field: &str) -> String {
+    format!("f_{field}")
+}
+
+pub fn side_table_name(entity: &str, field: &str) -> String {
+    format!("e_{entity}__{field}")
+}
+
+/// Index names are short hashes, so any entity and field name fits PostgreSQL's limit.
+pub fn index_name(kind: &str, table: &str, column: &str) -> String {
+    let digest = Sha256::digest(format!("{kind}:{table}:{column}").as_bytes());
+    format!("{kind}_{}", &hex::encode(digest)[..16])
+}
+
+/// Quotes an identifier built from validated slugs.
+pub fn q(ident: &str) -> String {
+    debug_assert!(ident.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    format!("\"{ident}\"")
+}
+
+impl FieldStorage {
+    pub fn for_field(entity: &str, field: &FieldDef) -> FieldStorage {
+        let value_type = field.value_type();
+        let name = field.name.as_str();
+        let kind = if !field.is_projected() {
+            StorageKind::DocumentOnly
+        } else if value_type.is_multi_valued() {
+            StorageKind::SideTable(side_table_name(entity, name))
+        } else {
+            StorageKind::Column(column_name(name))
+        };
+        let table = table_name(entity);
+        let column = column_name(name);
+        let is_column = matches!(kind, StorageKind::Column(_));
+        FieldStorage {
+            field: name.to_string(),
+            value_type,
+            sensitive: field.sensitive,
+            unique_index: (field.unique && is_column).then(|| index_name("ux", &table, &column)),
+            plain_index: (is_column
+                && !field.unique
+                && (field.indexed || value_type == FieldType::Reference))
+                .then(|| index_name("ix", &table, &column)),
+            kind,
+        }
+    }
+
+    pub fn column(&self) -> Option<&str> {
+        match &self.kind {
+            StorageKind::Column(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn storage_label(&self) -> &'static str {
+        match self.kind {
+            StorageKind::Column(_) => "column",
+            StorageKind::SideTable(_) => "side_table",
+            StorageKind::DocumentOnly => "none",
+        }
+    }
+
+    pub fn sql_name(&self) -> Option<&str> {
+        match &self.kind {
+            StorageKind::Column(c) | StorageKind::SideTable(c) => Some(c),
+            StorageKind::DocumentOnly => None,
+        }
+    }
+}
+
+/// The SQL type of a projection column (or a side table's `value`).
+pub fn sql_type(value_type: FieldType, sensitive: bool, backend: Backend) -> &'static str {
+    use FieldType as T;
+    let pg = backend == Backend::Postgres;
+    if sensitive {
+        // The keyed hash, never the value.
+        return if pg { "TEXT COLLATE \"C\"" } else { "TEXT" };
+    }
+    match value_type {
+        T::Reference | T::References => {
+            if pg {
+                "UUID"
+            } else {
+                "TEXT"
+            }
+        }
+        T::Number => {
+            if pg {
+                "DOUBLE PRECISION"
+            } else {
+                "REAL"
+            }
+        }
+        T::Integer | T::Money => {
+            if pg {
+                "BIGINT"
+            } else {
+                "INTEGER"
+            }
+        }
+        T::Boolean => {
+            if pg {
+                "BOOLEAN"
+            } else {
+                "INTEGER"
+            }
+        }
+        T::Date => {
+            if pg {
+                "DATE"
+            } else {
+                "TEXT"
+            }
+        }
+        T::Datetime => {
+            if pg {
+                "TIMESTAMPTZ"
+            } else {
+                "TEXT"
+            }
+        }
+        // Byte order on both backends, so sorts agree.
+        _ => {
+            if pg {
+                "TEXT COLLATE \"C\""
+            } else {
+                "TEXT"
+            }
+        }
+    }
+}
+
+/// The statements that create an entity's record table with its fixed columns.
+pub fn create_table_sql(entity: &str, backend: Backend) -> Vec<String> {
+    let table = table_name(entity);
+    let (uuid, json, ts, int) = match backend {
+        Backend::Postgres => ("UUID", "JSONB", "TIMESTAMPTZ", "BIGINT"),
+        Backend::Sqlite => ("TEXT", "TEXT", "TEXT", "INTEGER"),
+    };
+    vec![
+        format!(
+            "CREATE TABLE {t} (\"id\" {uuid} PRIMARY KEY, \"data\" {json} NOT NULL, \"version\" {int} NOT NULL, \
+             \"created_at\" {ts} NOT NULL, \"created_by\" TEXT NOT NULL, \"updated_at\" {ts} NOT NULL, \
+             \"updated_by\" TEXT NOT NULL, \"deleted_at\" {ts})",
+            t = q(&table)
+        ),
+        format!(
+            "CREATE INDEX {} ON {} (\"created_at\")",
+            q(&index_name("ix", &table, "created_at")),
+            q(&table)
+        ),
+        format!(
+            "CREATE INDEX {} ON {} (\"updated_at\")",
+            q(&index_name("ix", &table, "updated_at")),
+            q(&table)
+        ),
+    ]
+}
+
+/// The statements that give a table its home for one field: a column (added to an existing
+/// table without a rewrite) or a side table, plus their indexes.
+pub fn add_field_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<String> {
+    let table = table_name(entity);
+    let mut out = Vec::new();
+    match &fs.kind {
+        StorageKind::Column(column) => {
+            out.push(format!(
+                "ALTER TABLE {} ADD COLUMN {} {}",
+                q(&table),
+                q(column),
+                sql_type(fs.value_type, fs.sensitive, backend)
+            ));
+            out.extend(index_sql(entity, fs));
+        }
+        StorageKind::SideTable(side) => {
+            let uuid = if backend == Backend::Postgres { "UUID" } else { "TEXT" };
+            out.push(format!(
+                "CREATE TABLE {} (\"record_id\" {uuid} NOT NULL REFERENCES {} (\"id\") ON DELETE CASCADE, \
+                 \"value\" {} NOT NULL, PRIMARY KEY (\"record_id\", \"value\"))",
+                q(side),
+                q(&table),
+                sql_type(fs.value_type, false, backend)
+            ));
+            out.push(format!(
+                "CREATE INDEX {} ON {} (\"value\", \"record_id\")",
+                q(&index_name("ix", side, "value")),
+                q(side)
+            ));
+        }
+        StorageKind::DocumentOnly => {}
+    }
+    out
+}
+
+/// Index statements for a column field: unique among live rows, or a plain index.
+pub fn index_sql(entity: &str, fs: &FieldStorage) -> Vec<String> {
+    let table = table_name(entity);
+    let Some(column) = fs.column() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(ux) = &fs.unique_index {
+        out.push(format!(
+            "CREATE UNIQUE INDEX {} ON {} ({}) WHERE \"deleted_at\" IS NULL",
+            q(ux),
+            q(&table),
+            q(column)
+        ));
+    }
+    if let Some(ix) = &fs.plain_index {
+        out.push(format!("CREATE INDEX {} ON {} ({})", q(ix), q(&table), q(column)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::FieldName;
+
+    #[test]
+    fn names_fit_postgres_and_are_stable() {
+        let ix = index_name("ux", "e_abcdefghijklmnopqrstuvwxyz12", "f_abcdefghijklmnopqrstuvwxyz12");
+        assert!(ix.len() < 63);
+        assert_eq!(ix, index_name("ux", "e_abcdefghijklmnopqrstuvwxyz12", "f_abcdefghijklmnopqrstuvwxyz12"));
+        assert!(side_table_name("abcdefghijklmnopqrstuvwxyz12", "abcdefghijklmnopqrstuvwxyz12").len() <= 63);
+    }
+
+    #[test]
+    fn fields_get_the_storage_their_type_needs() {
+        let mut tags = FieldDef::new(FieldName::new("tags").unwrap(), FieldType::Tags);
+        tags.indexed = true;
+        assert!(matches!(FieldStorage::for_field("patient", &tags).kind, StorageKind::SideTable(_)));
+        let notes = FieldDef::new(FieldName::new("notes").unwrap(), FieldType::Textarea);
+        assert_eq!(FieldStorage::for_field("patient", &notes).kind, StorageKind::DocumentOnly);
+        let mut mrn = FieldDef::new(FieldName::new("mrn").unwrap(), FieldType::Text);
+        mrn.unique = true;
+        let fs = FieldStorage::for_field("patient", &mrn);
+        assert_eq!(fs.column(), Some("f_mrn"));
+        assert!(fs.unique_index.is_some() && fs.plain_index.is_none());
+        let reference = FieldDef::new(FieldName::new("patient").unwrap(), FieldType::Reference);
+        assert!(FieldStorage::for_field("visit", &reference).plain_index.is_some());
+        assert_eq!(sql_type(FieldType::Money, false, Backend::Postgres), "BIGINT");
+        assert_eq!(sql_type(FieldType::IdCard, true, Backend::Sqlite), "TEXT");
+    }
+}

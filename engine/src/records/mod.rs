@@ -1,0 +1,113 @@
+//! Records: every write validated and versioned with its history, every read shaped by the
+//! reader's rights, and the queries lists and charts compile to.
+
+pub mod aggregate;
+pub mod filter;
+pub mod projection;
+mod read;
+mod rows;
+mod write;
+
+pub use aggregate::{AggregateSpec, AggregateResult};
+pub use filter::FilterExpr;
+pub use read::{Change, ListQuery, Page, SortKey, View360};
+pub use write::UpsertOutcome;
+
+use crate::access::{FieldRule, Principal};
+use crate::crypto::Keyring;
+use crate::entities::EntityRuntime;
+use crate::error::Result;
+use crate::masking::mask;
+use crate::store::db::sqlite_timestamp;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A record on the wire.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub id: Uuid,
+    pub entity: String,
+    pub version: i64,
+    pub data: Map<String, Value>,
+    pub created_at: String,
+    pub created_by: String,
+    pub updated_at: String,
+    pub updated_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+}
+
+/// RFC 3339 in UTC with microseconds: what the API answers for every timestamp.
+pub fn wire_time(t: OffsetDateTime) -> String {
+    sqlite_timestamp(t)
+}
+
+/// A record as read from its table.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredRecord {
+    pub id: Uuid,
+    pub version: i64,
+    pub sealed: Map<String, Value>,
+    pub created_at: OffsetDateTime,
+    pub created_by: String,
+    pub updated_at: OffsetDateTime,
+    pub updated_by: String,
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+/// The document a reader may see: fields of the current definition only, hidden fields left
+/// out, sensitive and masked fields masked unless unmasking was asked for and allowed.
+pub(crate) fn present_data(
+    rt: &EntityRuntime,
+    principal: &Principal,
+    plain: &Map<String, Value>,
+    unmask: &[String],
+) -> Map<String, Value> {
+    let entity = rt.name();
+    let mut out = Map::new();
+    for field in &rt.definition().fields {
+        let name = field.name.as_str();
+        let Some(value) = plain.get(name) else {
+            continue;
+        };
+        let rule = principal.field_rule(entity, name);
+        if rule == FieldRule::Hidden {
+            continue;
+        }
+        let may_unmask = matches!(rule, FieldRule::Read | FieldRule::Write) && unmask.iter().any(|u| u == name);
+        let must_mask = rule == FieldRule::Masked || (field.sensitive && !may_unmask);
+        let shown = match (must_mask, value) {
+            (true, Value::String(s)) => Value::String(mask(field.field_type, s)),
+            (true, Value::Null) => Value::Null,
+            (true, other) => Value::String(mask(field.field_type, &other.to_string())),
+            (false, v) => v.clone(),
+        };
+        out.insert(name.to_string(), shown);
+    }
+    out
+}
+
+impl StoredRecord {
+    pub(crate) fn present(
+        &self,
+        rt: &EntityRuntime,
+        principal: &Principal,
+        keys: &Keyring,
+        unmask: &[String],
+    ) -> Result<Record> {
+        let plain = projection::unseal(rt, &self.sealed, keys)?;
+        Ok(Record {
+            id: self.id,
+            entity: rt.name().to_string(),
+            version: self.version,
+            data: present_data(rt, principal, &plain, unmask),
+            created_at: wire_time(self.created_at),
+            created_by: self.created_by.clone(),
+            updated_at: wire_time(self.updated_at),
+            updated_by: self.updated_by.clone(),
+            deleted_at: self.deleted_at.map(wire_time),
+        })
+    }
+}

@@ -1,0 +1,237 @@
+//! The statements that read and write record rows, their side tables and their history.
+
+use super::projection;
+use super::StoredRecord;
+use crate::crypto::Keyring;
+use crate::entities::storage::q;
+use crate::entities::{EntityRuntime, StorageKind};
+use crate::error::{EngineError, Result};
+use crate::store::{Arg, Conn, DbRow};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub(crate) const RECORD_COLUMNS: &str =
+    "\"id\", \"data\", \"version\", \"created_at\", \"created_by\", \"updated_at\", \"updated_by\", \"deleted_at\"";
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bound-parameter limits.
+const ROWS_PER_STATEMENT: usize = 400;
+
+pub(crate) fn stored_from_row(row: &DbRow) -> Result<StoredRecord> {
+    Ok(StoredRecord {
+        id: row.req_uuid("id")?,
+        version: row.req_int("version")?,
+        sealed: match row.req_json("data")? {
+            Value::Object(m) => m,
+            _ => return Err(EngineError::internal("a stored record is not an object")),
+        },
+        created_at: row.req_time("created_at")?,
+        created_by: row.req_text("created_by")?,
+        updated_at: row.req_time("updated_at")?,
+        updated_by: row.req_text("updated_by")?,
+        deleted_at: row.time("deleted_at")?,
+    })
+}
+
+pub(crate) async fn load(conn: &mut Conn<'_>, rt: &EntityRuntime, id: Uuid, for_update: bool) -> Result<Option<StoredRecord>> {
+    let lock = if for_update && conn.backend() == crate::store::Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let row = conn
+        .fetch_optional(
+            &format!("SELECT {RECORD_COLUMNS} FROM {} WHERE id = $1{lock}", q(&rt.table)),
+            vec![id.into()],
+        )
+        .await?;
+    row.as_ref().map(stored_from_row).transpose()
+}
+
+/// A record about to be inserted.
+pub(crate) struct NewRow {
+    pub id: Uuid,
+    pub plain: Map<String, Value>,
+    pub sealed: Map<String, Value>,
+}
+
+/// Inserts records with their projections and side-table rows, and their first history entry,
+/// in as few statements as the parameter limits allow.
+pub(crate) async fn insert_rows(
+    conn: &mut Conn<'_>,
+    rt: &EntityRuntime,
+    rows: &[NewRow],
+    actor: &str,
+    now: OffsetDateTime,
+    keys: &Keyring,
+) -> Result<()> {
+    let columns: Vec<_> = rt.columns().collect();
+    let mut column_list = String::from(RECORD_COLUMNS);
+    for fs in &columns {
+        if let Some(c) = fs.column() {
+            column_list.push_str(", ");
+            column_list.push_str(&q(c));
+        }
+    }
+    let per_row = 8 + columns.len();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = format!("INSERT INTO {} ({column_list}) VALUES ", q(&rt.table));
+        let mut args = Vec::with_capacity(chunk.len() * per_row);
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            push_placeholders(&mut sql, args.len(), per_row);
+            args.push(Arg::Uuid(Some(row.id)));
+            args.push(Arg::Json(Some(Value::Object(row.sealed.clone()))));
+            args.push(Arg::Int(Some(1)));
+            args.push(Arg::Time(Some(now)));
+            args.push(actor.into());
+            args.push(Arg::Time(Some(now)));
+            args.push(actor.into());
+            args.push(Arg::Time(None));
+            for fs in &columns {
+                args.push(projection::scalar_arg(fs, row.plain.get(&fs.field), keys));
+            }
+        }
+        conn.execute(&sql, args).await?;
+
+        let mut sql = String::from(
+            "INSERT INTO record_changes (id, entity, record_id, version, op, data, changed_fields, actor, at) VALUES ",
+        );
+        let mut args = Vec::with_capacity(chunk.len() * 9);
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            push_placeholders(&mut sql, args.len(), 9);
+            args.push(Arg::Uuid(Some(Uuid::now_v7())));
+            args.push(rt.name().into());
+            args.push(Arg::Uuid(Some(row.id)));
+            args.push(Arg::Int(Some(1)));
+            args.push("create".into());
+            args.push(Arg::Json(Some(Value::Object(row.sealed.clone()))));
+            args.push(Arg::Json(Some(Value::from(
+                row.plain.keys().cloned().collect::<Vec<_>>(),
+            ))));
+            args.push(actor.into());
+            args.push(Arg::Time(Some(now)));
+        }
+        conn.execute(&sql, args).await?;
+
+        for fs in rt.side_tables() {
+            let StorageKind::SideTable(side) = &fs.kind else { continue };
+            let mut sql = format!("INSERT INTO {} (record_id, value) VALUES ", q(side));
+            let mut args = Vec::new();
+            for row in chunk {
+                for value in projection::side_values(fs, row.plain.get(&fs.field)) {
+                    if !args.is_empty() {
+                        sql.push(',');
+                    }
+                    push_placeholders(&mut sql, args.len(), 2);
+                    args.push(Arg::Uuid(Some(row.id)));
+                    args.push(value);
+                }
+            }
+            if !args.is_empty() {
+                conn.execute(&sql, args).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn push_placeholders(sql: &mut String, start: usize, count: usize) {
+    sql.push('(');
+    for i in 0..count {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('$');
+        sql.push_str(&(start + i + 1).to_string());
+    }
+    sql.push(')');
+}
+
+/// Rewrites an existing row after an update, delete or restore, guarded by the version read.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn update_row(
+    conn: &mut Conn<'_>,
+    rt: &EntityRuntime,
+    id: Uuid,
+    expected_version: i64,
+    plain: &Map<String, Value>,
+    sealed: &Map<String, Value>,
+    deleted_at: Option<OffsetDateTime>,
+    actor: &str,
+    now: OffsetDateTime,
+    keys: &Keyring,
+) -> Result<bool> {
+    let mut sql = format!(
+        "UPDATE {} SET \"data\" = $1, \"version\" = \"version\" + 1, \"updated_at\" = $2, \"updated_by\" = $3, \"deleted_at\" = $4",
+        q(&rt.table)
+    );
+    let mut args = vec![
+        Arg::Json(Some(Value::Object(sealed.clone()))),
+        Arg::Time(Some(now)),
+        actor.into(),
+        Arg::Time(deleted_at),
+    ];
+    for fs in rt.columns() {
+        if let Some(c) = fs.column() {
+            args.push(projection::scalar_arg(fs, plain.get(&fs.field), keys));
+            sql.push_str(&format!(", {} = ${}", q(c), args.len()));
+        }
+    }
+    args.push(id.into());
+    args.push(expected_version.into());
+    sql.push_str(&format!(" WHERE \"id\" = ${} AND \"version\" = ${}", args.len() - 1, args.len()));
+    let updated = conn.execute(&sql, args).await?;
+    if updated == 0 {
+        return Ok(false);
+    }
+    for fs in rt.side_tables() {
+        let StorageKind::SideTable(side) = &fs.kind else { continue };
+        conn.execute(&format!("DELETE FROM {} WHERE record_id = $1", q(side)), vec![id.into()])
+            .await?;
+        for value in projection::side_values(fs, plain.get(&fs.field)) {
+            conn.execute(
+                &format!("INSERT INTO {} (record_id, value) VALUES ($1, $2)", q(side)),
+                vec![id.into(), value],
+            )
+            .await?;
+        }
+    }
+    Ok(true)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn write_change(
+    conn: &mut Conn<'_>,
+    entity: &str,
+    record_id: Uuid,
+    version: i64,
+    op: &str,
+    sealed: &Map<String, Value>,
+    changed_fields: Vec<String>,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO record_changes (id, entity, record_id, version, op, data, changed_fields, actor, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        vec![
+            Uuid::now_v7().into(),
+            entity.into(),
+            record_id.into(),
+            version.into(),
+            op.into(),
+            Arg::Json(Some(Value::Object(sealed.clone()))),
+            Arg::Json(Some(Value::from(changed_fields))),
+            actor.into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}

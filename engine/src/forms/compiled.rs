@@ -422,6 +422,14 @@ fn check_range(f: &FieldDef, v: &Value) -> Option<Problem> {
     None
 }
 
+/// A field's value as formulas see it: money always as a yuan float.
+fn formula_value(f: &FieldDef, v: &Value) -> rhai::Dynamic {
+    match (f.value_type(), v.as_f64()) {
+        (FieldType::Money, Some(x)) => rhai::Dynamic::from_float(x),
+        _ => formula::json_to_dynamic(v),
+    }
+}
+
 /// Collects definition errors with their localized messages.
 struct DefErrors {
     lang: Lang,
@@ -816,7 +824,7 @@ impl CompiledEntity {
                 continue;
             }
             if let Some(v) = doc.get(f.name.as_str()) {
-                record.insert(f.name.as_str().into(), formula::json_to_dynamic(v));
+                record.insert(f.name.as_str().into(), formula_value(f, v));
             }
         }
         for (i, ast) in &self.formulas {
@@ -831,7 +839,7 @@ impl CompiledEntity {
                     if let Some(p) = check_range(f, &v) {
                         out.push(self.error(f, &p, lang));
                     }
-                    record.insert(f.name.as_str().into(), formula::json_to_dynamic(&v));
+                    record.insert(f.name.as_str().into(), formula_value(f, &v));
                     doc.insert(f.name.to_string(), v);
                 }
                 Err(cause) => {
@@ -966,6 +974,12 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn compiled_entities_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<CompiledEntity>();
     }
 
     #[test]
@@ -1228,7 +1242,11 @@ mod tests {
             json!(true),
             "later formulas see earlier results"
         );
-        assert_eq!(doc["note"], json!("total 125"));
+        assert_eq!(
+            doc["note"],
+            json!("total 125.0"),
+            "money is a float in formulas"
+        );
     }
 
     #[test]

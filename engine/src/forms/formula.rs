@@ -74,7 +74,7 @@ fn build_engine() -> Engine {
     });
     engine.register_fn("days_between", |a: &str, b: &str| -> FnResult<INT> {
         let (a, b) = (date_arg(a)?, date_arg(b)?);
-        Ok(INT::from((b - a).whole_days() as i32))
+        Ok((b - a).whole_days())
     });
     engine.register_fn("age", |birth: &str| -> FnResult<INT> {
         Ok(whole_years(date_arg(birth)?, today()?))

@@ -1,7 +1,12 @@
 //! The forms engine: entity definitions, their JSON Schema, and validation of every write.
 
+pub mod checks;
+pub mod compiled;
 pub mod definition;
-mod interim;
+pub mod formula;
+pub mod messages;
 
-pub use definition::{EntityDefinition, FieldDef, FieldType, FormulaResult, LayoutSection, SelectOption};
-pub use interim::{checks, CompiledEntity, PrepareContext};
+pub use compiled::{CompiledEntity, PrepareContext};
+pub use definition::{
+    EntityDefinition, FieldDef, FieldType, FormulaResult, LayoutSection, SelectOption,
+};

@@ -1,0 +1,416 @@
+//! FilterExpr: the one filter grammar of lists, segments, charts and field rules, compiled to
+//! conditions on projection columns (never JSON extraction, but for `contains` on a textarea).
+
+use crate::crypto::Keyring;
+use crate::entities::storage::{column_name, q};
+use crate::entities::{EntityRuntime, FieldStorage, StorageKind};
+use crate::error::{EngineError, Result};
+use crate::forms::FieldType;
+use crate::records::projection;
+use crate::store::{Arg, Backend};
+use sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, Query, Value as SeaValue};
+use serde::Deserialize;
+use serde_json::Value;
+use time::{Date, Duration, OffsetDateTime};
+
+/// A filter tree as clients send it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum FilterExpr {
+    And { and: Vec<FilterExpr> },
+    Or { or: Vec<FilterExpr> },
+    Not { not: Box<FilterExpr> },
+    Condition {
+        field: String,
+        op: String,
+        #[serde(default)]
+        value: Value,
+    },
+}
+
+impl FilterExpr {
+    pub fn parse(v: Value) -> Result<FilterExpr> {
+        serde_json::from_value(v).map_err(|_| {
+            EngineError::bad_request(
+                "filter must be {\"field\",\"op\",\"value\"} or {\"and\": […]}, {\"or\": […]}, {\"not\": …}",
+            )
+        })
+    }
+}
+
+/// What a filter is compiled against: the entity, the backend, the key and the moment.
+pub struct FilterContext<'a> {
+    pub rt: &'a EntityRuntime,
+    pub backend: Backend,
+    pub keys: &'a Keyring,
+    pub now: OffsetDateTime,
+    pub today: Date,
+}
+
+const MAX_DEPTH: usize = 16;
+
+/// A system column every record has.
+fn system_type(field: &str) -> Option<FieldType> {
+    Some(match field {
+        "id" => FieldType::Reference,
+        "version" => FieldType::Integer,
+        "created_at" | "updated_at" => FieldType::Datetime,
+        "created_by" | "updated_by" => FieldType::Text,
+        _ => return None,
+    })
+}
+
+/// The column a field sorts and filters on, and how its values bind.
+pub(crate) fn resolve_field(rt: &EntityRuntime, field: &str) -> Result<FieldStorage> {
+    if let Some(value_type) = system_type(field) {
+        return Ok(FieldStorage {
+            field: field.to_string(),
+            value_type,
+            kind: StorageKind::Column(field.to_string()),
+            sensitive: false,
+            unique_index: None,
+            plain_index: None,
+        });
+    }
+    rt.field_storage(field)
+        .cloned()
+        .ok_or_else(|| EngineError::bad_request(format!("unknown field {field} of {}", rt.name())))
+}
+
+fn col(rt: &EntityRuntime, column: &str) -> Expr {
+    Expr::col((Alias::new(rt.table.clone()), Alias::new(column.to_string())))
+}
+
+fn like_pattern(text: &str, prefix_only: bool) -> LikeExpr {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = if prefix_only {
+        format!("{escaped}%")
+    } else {
+        format!("%{escaped}%")
+    };
+    LikeExpr::new(pattern).escape('\\')
+}
+
+impl FilterContext<'_> {
+    fn bind(&self, fs: &FieldStorage, value: &Value) -> Result<SeaValue> {
+        let arg = projection::scalar_arg(fs, Some(value), self.keys);
+        let arg = match (&arg, fs.value_type, value) {
+            // Numbers compare with numbers; an integer column also takes 3.0.
+            (Arg::Int(None), FieldType::Integer, Value::Number(n)) => Arg::Int(n.as_f64().map(|f| f as i64)),
+            _ => arg,
+        };
+        let is_null = matches!(
+            arg,
+            Arg::Text(None) | Arg::Int(None) | Arg::Real(None) | Arg::Bool(None) | Arg::Uuid(None) | Arg::Time(None) | Arg::Date(None)
+        );
+        if is_null || value.is_null() {
+            return Err(EngineError::bad_request(format!(
+                "{value} is not a valid value for {}",
+                fs.field
+            )));
+        }
+        Ok(arg.into_sea(self.backend))
+    }
+
+    fn bind_list(&self, fs: &FieldStorage, value: &Value) -> Result<Vec<SeaValue>> {
+        let items = value
+            .as_array()
+            .ok_or_else(|| EngineError::bad_request(format!("{} needs a list of values", fs.field)))?;
+        items.iter().map(|v| self.bind(fs, v)).collect()
+    }
+
+    fn side_exists(&self, side: &str, values: Option<Vec<SeaValue>>) -> Expr {
+        let side_alias = Alias::new(side.to_string());
+        let mut sub = Query::select();
+        sub.expr(Expr::val(1))
+            .from(side_alias.clone())
+            .and_where(
+                Expr::col((side_alias.clone(), Alias::new("record_id")))
+                    .equals((Alias::new(self.rt.table.clone()), Alias::new("id"))),
+            );
+        if let Some(values) = values {
+            sub.and_where(Expr::col((side_alias, Alias::new("value"))).is_in(values));
+        }
+        Expr::exists(sub.to_owned())
+    }
+
+    /// Dates or datetimes bounding a relative period, as bound values for `fs`.
+    fn period(&self, fs: &FieldStorage, from_days: i64, to_days: i64) -> Result<(SeaValue, SeaValue)> {
+        let (a, b) = match fs.value_type {
+            FieldType::Date => (
+                Arg::Date(Some(self.today + Duration::days(from_days))),
+                Arg::Date(Some(self.today + Duration::days(to_days))),
+            ),
+            FieldType::Datetime => (
+                Arg::Time(Some(self.now + Duration::days(from_days))),
+                Arg::Time(Some(self.now + Duration::days(to_days))),
+            ),
+            _ => {
+                return Err(EngineError::bad_request(format!(
+                    "{} is not a date field",
+                    fs.field
+                )))
+            }
+        };
+        Ok((a.into_sea(self.backend), b.into_sea(self.backend)))
+    }
+
+    fn days(value: &Value) -> Result<i64> {
+        value
+            .as_i64()
+            .filter(|n| (0..=36_600).contains(n))
+            .ok_or_else(|| EngineError::bad_request("a relative date filter needs a whole number of days (0 to 36600)"))
+    }
+
+    pub fn compile(&self, filter: &FilterExpr) -> Result<Expr> {
+        self.compile_at(filter, 0)
+    }
+
+    fn compile_at(&self, filter: &FilterExpr, depth: usize) -> Result<Expr> {
+        if depth > MAX_DEPTH {
+            return Err(EngineError::bad_request("the filter is nested too deeply"));
+        }
+        match filter {
+            FilterExpr::And { and } => {
+                let mut out = Expr::val(true);
+                for (i, f) in and.iter().enumerate() {
+                    let e = self.compile_at(f, depth + 1)?;
+                    out = if i == 0 { e } else { out.and(e) };
+                }
+                Ok(out)
+            }
+            FilterExpr::Or { or } => {
+                let mut out = Expr::val(false);
+                for (i, f) in or.iter().enumerate() {
+                    let e = self.compile_at(f, depth + 1)?;
+                    out = if i == 0 { e } else { out.or(e) };
+                }
+                Ok(out)
+            }
+            FilterExpr::Not { not } => Ok(self.compile_at(not, depth + 1)?.not()),
+            FilterExpr::Condition { field, op, value } => self.condition(field, op, value),
+        }
+    }
+
+    fn condition(&self, field: &str, op: &str, value: &Value) -> Result<Expr> {
+        let fs = resolve_field(self.rt, field)?;
+        if fs.sensitive && !matches!(op, "eq" | "in" | "is_empty" | "not_empty") {
+            return Err(EngineError::bad_request(format!(
+                "{field} is sensitive: only eq, in, is_empty and not_empty apply"
+            )));
+        }
+        match &fs.kind {
+            StorageKind::SideTable(side) => self.side_condition(&fs, side, op, value),
+            StorageKind::DocumentOnly => self.document_condition(&fs, op, value),
+            StorageKind::Column(column) => self.column_condition(&fs, column, op, value),
+        }
+    }
+
+    fn column_condition(&self, fs: &FieldStorage, column: &str, op: &str, value: &Value) -> Result<Expr> {
+        let c = || col(self.rt, column);
+        let text_like = matches!(
+            fs.value_type,
+            FieldType::Text | FieldType::Select | FieldType::Phone | FieldType::Email | FieldType::IdCard | FieldType::Autonumber | FieldType::User
+        );
+        Ok(match op {
+            "eq" => c().eq(self.bind(fs, value)?),
+            "ne" => c().ne(self.bind(fs, value)?).or(c().is_null()),
+            "gt" => c().gt(self.bind(fs, value)?),
+            "gte" => c().gte(self.bind(fs, value)?),
+            "lt" => c().lt(self.bind(fs, value)?),
+            "lte" => c().lte(self.bind(fs, value)?),
+            "in" => c().is_in(self.bind_list(fs, value)?),
+            "not_in" => c().is_not_in(self.bind_list(fs, value)?).or(c().is_null()),
+            "between" => {
+                let bounds = self.bind_list(fs, value)?;
+                let [low, high] = <[SeaValue; 2]>::try_from(bounds)
+                    .map_err(|_| EngineError::bad_request("between needs [low, high]"))?;
+                c().gte(low).and(c().lte(high))
+            }
+            "contains" | "starts_with" if text_like => {
+                let text = value
+                    .as_str()
+                    .ok_or_else(|| EngineError::bad_request(format!("{op} needs text")))?;
+                Expr::expr(Func::lower(c())).like(like_pattern(text, op == "starts_with"))
+            }
+            "is_empty" => {
+                if text_like {
+                    c().is_null().or(c().eq(""))
+                } else {
+                    c().is_null()
+                }
+            }
+            "not_empty" => {
+                if text_like {
+                    c().is_not_null().and(c().ne(""))
+                } else {
+                    c().is_not_null()
+                }
+            }
+            "last_n_days" => {
+                let (a, b) = self.period(fs, -Self::days(value)?, 0)?;
+                c().gte(a).and(c().lte(b))
+            }
+            "next_n_days" => {
+                let (a, b) = self.period(fs, 0, Self::days(value)?)?;
+                c().gte(a).and(c().lte(b))
+            }
+            "before_n_days" => {
+                let (a, _) = self.period(fs, -Self::days(value)?, 0)?;
+                c().lt(a)
+            }
+            "after_n_days" => {
+                let (_, b) = self.period(fs, 0, Self::days(value)?)?;
+                c().gt(b)
+            }
+            "this_week" | "this_month" | "this_quarter" | "this_year" => {
+                let (start, end) = calendar_period(self.today, op);
+                let (a, b) = self.period(
+                    fs,
+                    (start - self.today).whole_days(),
+                    (end - self.today).whole_days(),
+                )?;
+                let (a, b) = if fs.value_type == FieldType::Datetime {
+                    // Whole local days: from the period's first midnight to the next period's.
+                    let offset = self.now.offset();
+                    (
+                        Arg::Time(Some(start.midnight().assume_offset(offset))).into_sea(self.backend),
+                        Arg::Time(Some(end.midnight().assume_offset(offset))).into_sea(self.backend),
+                    )
+                } else {
+                    (a, b)
+                };
+                c().gte(a).and(c().lt(b))
+            }
+            other => return Err(unsupported(other, &fs.field)),
+        })
+    }
+
+    fn side_condition(&self, fs: &FieldStorage, side: &str, op: &str, value: &Value) -> Result<Expr> {
+        Ok(match op {
+            "eq" | "contains" => self.side_exists(side, Some(vec![self.bind(fs, value)?])),
+            "in" => self.side_exists(side, Some(self.bind_list(fs, value)?)),
+            "not_in" => self.side_exists(side, Some(self.bind_list(fs, value)?)).not(),
+            "ne" => self.side_exists(side, Some(vec![self.bind(fs, value)?])).not(),
+            "is_empty" => self.side_exists(side, None).not(),
+            "not_empty" => self.side_exists(side, None),
+            other => return Err(unsupported(other, &fs.field)),
+        })
+    }
+
+    /// Textareas have no column; `contains` is the one filter that scans the document.
+    fn document_condition(&self, fs: &FieldStorage, op: &str, value: &Value) -> Result<Expr> {
+        let extract = match self.backend {
+            Backend::Sqlite => format!("json_extract({}.\"data\", '$.{}')", q(&self.rt.table), fs.field),
+            Backend::Postgres => format!("({}.\"data\" ->> '{}')", q(&self.rt.table), fs.field),
+        };
+        match op {
+            "contains" if !fs.sensitive => {
+                let text = value
+                    .as_str()
+                    .ok_or_else(|| EngineError::bad_request("contains needs text"))?;
+                Ok(Expr::expr(Func::lower(Expr::cust(extract))).like(like_pattern(text, false)))
+            }
+            "is_empty" => Ok(Expr::cust(extract.clone()).is_null().or(Expr::cust(extract).eq(""))),
+            "not_empty" => Ok(Expr::cust(extract.clone()).is_not_null().and(Expr::cust(extract).ne(""))),
+            other => Err(unsupported(other, &fs.field)),
+        }
+    }
+}
+
+fn unsupported(op: &str, field: &str) -> EngineError {
+    EngineError::bad_request(format!("the operator {op} does not apply to {field}"))
+}
+
+/// [first day, first day of the next period) of the week (Monday first), month, quarter or
+/// year holding `today`.
+fn calendar_period(today: Date, op: &str) -> (Date, Date) {
+    use time::Month;
+    let first_of = |year: i32, month: u8| {
+        Date::from_calendar_date(year, Month::try_from(month).unwrap_or(Month::January), 1).unwrap_or(today)
+    };
+    let next_month = |year: i32, month: u8, add: u8| {
+        let m = u32::from(month) - 1 + u32::from(add);
+        first_of(year + (m / 12) as i32, (m % 12) as u8 + 1)
+    };
+    let (y, m) = (today.year(), u8::from(today.month()));
+    match op {
+        "this_week" => {
+            let start = today - Duration::days(i64::from(today.weekday().number_days_from_monday()));
+            (start, start + Duration::days(7))
+        }
+        "this_month" => (first_of(y, m), next_month(y, m, 1)),
+        "this_quarter" => {
+            let qm = (m - 1) / 3 * 3 + 1;
+            (first_of(y, qm), next_month(y, qm, 3))
+        }
+        _ => (first_of(y, 1), first_of(y + 1, 1)),
+    }
+}
+
+/// The column name of a field for sorting, refusing sensitive and multi-valued fields.
+pub(crate) fn sort_column(rt: &EntityRuntime, field: &str) -> Result<(String, FieldType)> {
+    let fs = resolve_field(rt, field)?;
+    if fs.sensitive {
+        return Err(EngineError::bad_request(format!("{field} is sensitive and cannot be sorted")));
+    }
+    match fs.kind {
+        StorageKind::Column(c) => Ok((c, fs.value_type)),
+        _ => Err(EngineError::bad_request(format!("{field} cannot be sorted"))),
+    }
+}
+
+/// Text-search columns: text, phone, select and autonumber fields that are not sensitive.
+pub(crate) fn search_columns(rt: &EntityRuntime) -> Vec<String> {
+    rt.columns()
+        .filter(|fs| {
+            !fs.sensitive
+                && matches!(
+                    fs.value_type,
+                    FieldType::Text | FieldType::Phone | FieldType::Select | FieldType::Autonumber
+                )
+        })
+        .map(|fs| column_name(&fs.field))
+        .collect()
+}
+
+pub(crate) fn search_condition(rt: &EntityRuntime, text: &str) -> Expr {
+    let columns = search_columns(rt);
+    let mut out = Expr::val(false);
+    for (i, c) in columns.iter().enumerate() {
+        let e = Expr::expr(Func::lower(col(rt, c))).like(like_pattern(text, false));
+        out = if i == 0 { e } else { out.or(e) };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn calendar_periods_start_on_monday_and_the_first() {
+        let wed = date!(2026 - 11 - 25);
+        assert_eq!(calendar_period(wed, "this_week"), (date!(2026 - 11 - 23), date!(2026 - 11 - 30)));
+        assert_eq!(calendar_period(wed, "this_month"), (date!(2026 - 11 - 01), date!(2026 - 12 - 01)));
+        assert_eq!(calendar_period(wed, "this_quarter"), (date!(2026 - 10 - 01), date!(2027 - 01 - 01)));
+        assert_eq!(calendar_period(wed, "this_year"), (date!(2026 - 01 - 01), date!(2027 - 01 - 01)));
+    }
+
+    #[test]
+    fn filters_parse_from_json() {
+        let f = FilterExpr::parse(serde_json::json!({"and": [
+            {"field": "tier", "op": "eq", "value": "VIP"},
+            {"not": {"field": "total_spent", "op": "lt", "value": 5000}}
+        ]}))
+        .unwrap();
+        assert!(matches!(f, FilterExpr::And { ref and } if and.len() == 2));
+        assert!(FilterExpr::parse(serde_json::json!({"field": 1})).is_err());
+        assert!(FilterExpr::parse(serde_json::json!([1, 2])).is_err());
+    }
+}

@@ -341,3 +341,263 @@ fn split_list(text: &str) -> impl Iterator<Item = &str> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Label;
+    use crate::names::FieldName;
+    use serde_json::json;
+
+    fn field(field_type: FieldType) -> FieldDef {
+        FieldDef::new(FieldName::new("f").unwrap(), field_type)
+    }
+
+    fn beijing() -> CoerceContext {
+        CoerceContext::new(UtcOffset::from_hms(8, 0, 0).unwrap())
+    }
+
+    fn ok(field_type: FieldType, raw: &str) -> Option<Value> {
+        coerce_cell(&field(field_type), raw, &beijing()).unwrap()
+    }
+
+    fn code(field_type: FieldType, raw: &str) -> &'static str {
+        coerce_cell(&field(field_type), raw, &beijing())
+            .unwrap_err()
+            .code
+    }
+
+    fn dept() -> FieldDef {
+        let mut f = field(FieldType::Select);
+        f.options = vec![
+            SelectOption {
+                value: "cardiology".into(),
+                label: Some(Label {
+                    zh: Some("心内科".into()),
+                    en: Some("Cardiology".into()),
+                }),
+                color: None,
+            },
+            SelectOption {
+                value: "VIP".into(),
+                label: None,
+                color: None,
+            },
+        ];
+        f
+    }
+
+    #[test]
+    fn empty_cells_are_no_value_for_every_type() {
+        for t in [
+            FieldType::Text,
+            FieldType::Number,
+            FieldType::Integer,
+            FieldType::Money,
+            FieldType::Boolean,
+            FieldType::Date,
+            FieldType::Datetime,
+            FieldType::Select,
+            FieldType::Multiselect,
+            FieldType::Attachment,
+        ] {
+            assert_eq!(ok(t, "  \t"), None, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn text_like_fields_keep_the_trimmed_text_for_validation_to_judge() {
+        for t in [
+            FieldType::Text,
+            FieldType::Textarea,
+            FieldType::Phone,
+            FieldType::Email,
+            FieldType::IdCard,
+            FieldType::Autonumber,
+            FieldType::User,
+            FieldType::Reference,
+        ] {
+            assert_eq!(
+                ok(t, " 013800138000 "),
+                Some(json!("013800138000")),
+                "{t:?}"
+            );
+        }
+        assert_eq!(ok(FieldType::IdCard, "not an id"), Some(json!("not an id")));
+    }
+
+    #[test]
+    fn numbers_accept_thousand_separators_and_full_width_digits() {
+        assert_eq!(ok(FieldType::Number, "1,234.5"), Some(json!(1234.5)));
+        assert_eq!(ok(FieldType::Number, "-0.25"), Some(json!(-0.25)));
+        assert_eq!(ok(FieldType::Number, "１２．５"), Some(json!(12.5)));
+        assert_eq!(ok(FieldType::Number, "1.5E+3"), Some(json!(1500.0)));
+        assert_eq!(ok(FieldType::Number, "12"), Some(json!(12.0)));
+        for bad in [
+            "abc", "1,2", "12%", "1 234", "NaN", "inf", "-", ".", "1.2.3", "1,234,56",
+        ] {
+            assert_eq!(code(FieldType::Number, bad), "invalid_number", "{bad}");
+        }
+        assert_eq!(code(FieldType::Number, "1e999"), "out_of_range");
+    }
+
+    #[test]
+    fn integers_accept_whole_decimals_and_refuse_fractions() {
+        assert_eq!(ok(FieldType::Integer, "12"), Some(json!(12)));
+        assert_eq!(ok(FieldType::Integer, "12.0"), Some(json!(12)));
+        assert_eq!(ok(FieldType::Integer, "-1,000"), Some(json!(-1000)));
+        assert_eq!(ok(FieldType::Integer, "1e3"), Some(json!(1000)));
+        // Exactly, not through f64.
+        assert_eq!(
+            ok(FieldType::Integer, "9007199254740993"),
+            Some(json!(9_007_199_254_740_993_i64))
+        );
+        assert_eq!(code(FieldType::Integer, "12.5"), "not_integer");
+        assert_eq!(code(FieldType::Integer, "twelve"), "invalid_number");
+        assert_eq!(
+            code(FieldType::Integer, "99999999999999999999"),
+            "out_of_range"
+        );
+    }
+
+    #[test]
+    fn money_is_yuan_without_symbols_and_keeps_every_decimal() {
+        assert_eq!(ok(FieldType::Money, "¥1,234.50"), Some(json!(1234.5)));
+        assert_eq!(ok(FieldType::Money, "￥ 88"), Some(json!(88.0)));
+        assert_eq!(ok(FieldType::Money, "100元"), Some(json!(100.0)));
+        assert_eq!(ok(FieldType::Money, "-¥5.5"), Some(json!(-5.5)));
+        // Not rounded: validation rejects the third decimal.
+        assert_eq!(ok(FieldType::Money, "1.005"), Some(json!(1.005)));
+        assert_eq!(code(FieldType::Money, "¥abc"), "invalid_number");
+        assert_eq!(code(FieldType::Money, "$5"), "invalid_number");
+    }
+
+    #[test]
+    fn booleans_read_the_ways_people_write_yes_and_no() {
+        for yes in ["true", "TRUE", "1", "yes", "Y", "是", "√", "✓", "对"] {
+            assert_eq!(ok(FieldType::Boolean, yes), Some(json!(true)), "{yes}");
+        }
+        for no in ["false", "False", "0", "no", "N", "否", "×", "✗", "错"] {
+            assert_eq!(ok(FieldType::Boolean, no), Some(json!(false)), "{no}");
+        }
+        assert_eq!(code(FieldType::Boolean, "maybe"), "invalid_boolean");
+    }
+
+    #[test]
+    fn dates_in_common_chinese_spellings_become_iso_and_must_exist() {
+        for raw in [
+            "2026-11-24",
+            "2026/11/24",
+            "2026.11.24",
+            "2026年11月24日",
+            "2026年11月24",
+        ] {
+            assert_eq!(ok(FieldType::Date, raw), Some(json!("2026-11-24")), "{raw}");
+        }
+        assert_eq!(ok(FieldType::Date, "2026/3/5"), Some(json!("2026-03-05")));
+        assert_eq!(ok(FieldType::Date, "2024-2-29"), Some(json!("2024-02-29")));
+        for bad in [
+            "2026-02-30",
+            "2025-02-29",
+            "2026-13-01",
+            "24/11/2026",
+            "2026-11/24",
+            "昨天",
+        ] {
+            assert_eq!(code(FieldType::Date, bad), "date_format", "{bad}");
+        }
+    }
+
+    #[test]
+    fn datetimes_without_an_offset_are_read_in_the_configured_zone() {
+        let dt = |raw| ok(FieldType::Datetime, raw);
+        assert_eq!(
+            dt("2026-11-24 09:00"),
+            Some(json!("2026-11-24T09:00:00+08:00"))
+        );
+        assert_eq!(
+            dt("2026/11/24 9:05:30"),
+            Some(json!("2026-11-24T09:05:30+08:00"))
+        );
+        assert_eq!(
+            dt("2026-11-24T09:00"),
+            Some(json!("2026-11-24T09:00:00+08:00"))
+        );
+        // A midnight Excel datetime reads back as a bare date.
+        assert_eq!(dt("2026-11-24"), Some(json!("2026-11-24T00:00:00+08:00")));
+        // RFC 3339 stays as written.
+        assert_eq!(
+            dt("2026-11-24T01:00:00Z"),
+            Some(json!("2026-11-24T01:00:00Z"))
+        );
+        assert_eq!(
+            dt("2026-11-24T09:00:00.5+08:00"),
+            Some(json!("2026-11-24T09:00:00.5+08:00"))
+        );
+        let utc = CoerceContext::new(UtcOffset::UTC);
+        assert_eq!(
+            coerce_cell(&field(FieldType::Datetime), "2026-11-24 09:00", &utc).unwrap(),
+            Some(json!("2026-11-24T09:00:00Z"))
+        );
+        for bad in [
+            "2026-11-24 25:00",
+            "2026-11-24 9",
+            "tomorrow",
+            "2026-02-30 10:00",
+        ] {
+            assert_eq!(code(FieldType::Datetime, bad), "datetime_format", "{bad}");
+        }
+    }
+
+    #[test]
+    fn select_cells_match_option_values_then_labels() {
+        let f = dept();
+        let c = |raw| coerce_cell(&f, raw, &beijing()).unwrap();
+        assert_eq!(c("cardiology"), Some(json!("cardiology")));
+        assert_eq!(c("心内科"), Some(json!("cardiology")));
+        assert_eq!(c("CARDIOLOGY"), Some(json!("cardiology")));
+        assert_eq!(c("vip"), Some(json!("VIP")));
+        // Unknown text is kept for validation to report as an invalid option.
+        assert_eq!(c("骨科"), Some(json!("骨科")));
+    }
+
+    #[test]
+    fn list_cells_split_on_chinese_and_ascii_separators() {
+        let mut f = dept();
+        f.field_type = FieldType::Multiselect;
+        assert_eq!(
+            coerce_cell(&f, "心内科、VIP", &beijing()).unwrap(),
+            Some(json!(["cardiology", "VIP"]))
+        );
+        assert_eq!(
+            ok(FieldType::Tags, "高血压，糖尿病; 随访 | ;"),
+            Some(json!(["高血压", "糖尿病", "随访"]))
+        );
+        assert_eq!(
+            ok(FieldType::References, "P001,P002"),
+            Some(json!(["P001", "P002"]))
+        );
+    }
+
+    #[test]
+    fn attachments_cannot_be_imported_and_formulas_are_ignored() {
+        assert_eq!(code(FieldType::Attachment, "scan.pdf"), "not_importable");
+        assert_eq!(ok(FieldType::Formula, "123"), None);
+    }
+
+    #[test]
+    fn messages_name_the_field_in_both_languages_without_the_cell_text() {
+        let err = coerce_cell(&field(FieldType::Integer), "12.5", &beijing()).unwrap_err();
+        assert_eq!(err.message("年龄", Lang::Zh), "年龄：必须是整数");
+        assert_eq!(err.message("Age", Lang::En), "Age: must be a whole number");
+        let mut f = field(FieldType::Date);
+        f.label = Some(Label {
+            zh: Some("出生日期".into()),
+            en: None,
+        });
+        let err = coerce_cell(&f, "1990-02-30", &beijing()).unwrap_err();
+        let zh = err.message_for(&f, Lang::Zh);
+        assert!(zh.starts_with("出生日期：") && !zh.contains("1990"), "{zh}");
+        assert!(err.message_for(&f, Lang::En).starts_with("出生日期: "));
+    }
+}

@@ -941,6 +941,44 @@ mod tests {
     }
 
     #[test]
+    fn a_ten_thousand_row_export_reads_back_in_both_formats() {
+        let header = strings(&["病历号", "姓名", "手机号", "科室"]);
+        let rows = || {
+            (0..10_000).map(|i| {
+                vec![
+                    format!("P{i:08}"),
+                    format!("患者{i}"),
+                    format!("0138{i:08}"),
+                    "心内科".to_owned(),
+                ]
+            })
+        };
+        let csv_bytes = write_csv(&header, rows());
+        let xlsx_bytes = write_xlsx("患者", &header, rows()).unwrap();
+        for (bytes, format) in [
+            (&csv_bytes, TabularFormat::Csv),
+            (&xlsx_bytes, TabularFormat::Xlsx),
+        ] {
+            let table = read_table(bytes, format, 10_000).unwrap();
+            assert_eq!(table.rows.len(), 10_000, "{format:?}");
+            let last = table.rows.last().unwrap();
+            assert_eq!(last.line, 10_001, "{format:?}");
+            assert_eq!(last.cells[2], "013800009999", "{format:?}");
+            // The cells hold the text and little else: no more than a few times the CSV.
+            let held: usize = table
+                .rows
+                .iter()
+                .map(|r| {
+                    std::mem::size_of::<TableRow>()
+                        + r.cells.capacity() * std::mem::size_of::<String>()
+                        + r.cells.iter().map(String::capacity).sum::<usize>()
+                })
+                .sum();
+            assert!(held < csv_bytes.len() * 4, "{format:?}: {held} bytes held");
+        }
+    }
+
+    #[test]
     fn number_text_has_no_trailing_zero_and_no_exponent() {
         assert_eq!(format_float(12.0), "12");
         assert_eq!(format_float(-0.5), "-0.5");

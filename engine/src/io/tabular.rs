@@ -253,16 +253,16 @@ fn read_csv(bytes: &[u8], max_rows: usize) -> Result<Table, TabularError> {
         }
         match &header {
             None => {
-                if record.len() > MAX_COLUMNS {
-                    return Err(TabularError::TooManyColumns {
-                        line,
-                        max: MAX_COLUMNS,
-                    });
-                }
                 let mut names: Vec<String> = record.iter().map(|c| c.trim().to_owned()).collect();
                 // Excel leaves trailing separators after the last column; they name nothing.
                 while names.last().is_some_and(String::is_empty) {
                     names.pop();
+                }
+                if names.len() > MAX_COLUMNS {
+                    return Err(TabularError::TooManyColumns {
+                        line,
+                        max: MAX_COLUMNS,
+                    });
                 }
                 header = Some(names);
             }
@@ -734,6 +734,16 @@ mod tests {
         let table = csv("a,b,,\n1,2,,\n").unwrap();
         assert_eq!(table.header, strings(&["a", "b"]));
         assert_eq!(table.rows[0].cells, strings(&["1", "2"]));
+        let many_empty = format!("a{}\n1\n", ",".repeat(5000));
+        assert_eq!(csv(&many_empty).unwrap().header, strings(&["a"]));
+        let too_wide = format!("a{}\n", ",b".repeat(MAX_COLUMNS));
+        assert_eq!(
+            csv(&too_wide).unwrap_err(),
+            TabularError::TooManyColumns {
+                line: 1,
+                max: MAX_COLUMNS
+            }
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Creating and changing entity definitions: versions, DDL under a lock, backfills, and the
 //! impact preview.
 
-use super::storage::{add_field_sql, create_table_sql, index_sql, q, table_name, FieldStorage, StorageKind};
+use super::storage::{add_field_sql, create_table_sql, index_sql, q, FieldStorage, StorageKind};
 use super::EntityRuntime;
 use crate::access::{Action, Principal, SystemRight};
 use crate::engine::Engine;

@@ -6,11 +6,13 @@ pub mod filter;
 pub mod projection;
 mod read;
 mod rows;
+pub mod transfer;
 mod write;
 
 pub use aggregate::{AggregateSpec, AggregateResult};
 pub use filter::FilterExpr;
 pub use read::{Change, ListQuery, Page, SortKey, View360};
+pub use transfer::{ImportOptions, ImportReport, ImportRowError};
 pub use write::UpsertOutcome;
 
 use crate::access::{FieldRule, Principal};

@@ -1,0 +1,345 @@
+//! Reading records: one by id, pages of a list, history, and the 360° view.
+
+use super::filter::{search_condition, sort_column, FilterContext, FilterExpr};
+use super::rows::{self, stored_from_row, RECORD_COLUMNS};
+use super::{projection, wire_time, Record};
+use crate::access::audit::{self, AuditEntry};
+use crate::access::{Action, FieldRule, Principal};
+use crate::engine::Engine;
+use crate::entities::storage::q;
+use crate::entities::StorageKind;
+use crate::error::{EngineError, Result};
+use crate::forms::FieldType;
+use crate::i18n::Lang;
+use crate::store::{Arg, Backend};
+use sea_query::{Alias, Expr, ExprTrait, NullOrdering, Order, PostgresQueryBuilder, Query, SelectStatement, SqliteQueryBuilder};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+pub const DEFAULT_PER_PAGE: u64 = 50;
+pub const MAX_PER_PAGE: u64 = 1000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub field: String,
+    pub descending: bool,
+}
+
+impl SortKey {
+    /// `-updated_at,name` → updated_at descending, then name ascending.
+    pub fn parse_list(text: &str) -> Vec<SortKey> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| match s.strip_prefix('-') {
+                Some(field) => SortKey { field: field.to_string(), descending: true },
+                None => SortKey { field: s.trim_start_matches('+').to_string(), descending: false },
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub page: u64,
+    pub per_page: u64,
+    pub sort: Vec<SortKey>,
+    pub q: Option<String>,
+    pub filter: Option<FilterExpr>,
+    pub count: bool,
+    /// The recycle bin: deleted records only.
+    pub deleted: bool,
+    pub unmask: Vec<String>,
+}
+
+/// One page of a list, as every list answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// One version of a record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub version: i64,
+    pub op: String,
+    pub data: Map<String, Value>,
+    pub changed_fields: Vec<String>,
+    pub actor: String,
+    pub at: String,
+}
+
+/// A record, every record that references it, and their timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct View360 {
+    pub record: Record,
+    pub related: Vec<RelatedGroup>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RelatedGroup {
+    pub entity: String,
+    pub field: String,
+    pub total: u64,
+    pub items: Vec<Record>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    pub entity: String,
+    pub record_id: Uuid,
+    pub version: i64,
+    pub op: String,
+    pub changed_fields: Vec<String>,
+    pub actor: String,
+    pub at: String,
+}
+
+const RELATED_PER_ENTITY: u64 = 20;
+const TIMELINE_LIMIT: i64 = 100;
+
+pub(crate) fn build(select: &SelectStatement, backend: Backend) -> (String, sea_query::Values) {
+    match backend {
+        Backend::Sqlite => select.build(SqliteQueryBuilder),
+        Backend::Postgres => select.build(PostgresQueryBuilder),
+    }
+}
+
+impl Engine {
+    pub(crate) fn filter_context<'a>(&'a self, rt: &'a crate::entities::EntityRuntime) -> FilterContext<'a> {
+        let now = self.now();
+        FilterContext {
+            rt,
+            backend: self.db.backend(),
+            keys: &self.keys,
+            now: now.to_offset(self.utc_offset_at(now)),
+            today: self.today(),
+        }
+    }
+
+    pub async fn get_record(&self, principal: &Principal, entity: &str, id: Uuid, unmask: &[String], _lang: Lang) -> Result<Record> {
+        let rt = self.entity(entity).await?;
+        principal.require(entity, Action::Read)?;
+        let mut conn = self.db.acquire().await?;
+        let stored = rows::load(&mut conn.conn(), &rt, id, false)
+            .await?
+            .ok_or_else(|| EngineError::not_found(format!("{entity} {id}")))?;
+        let unmasked: Vec<String> = unmask
+            .iter()
+            .filter(|f| {
+                rt.definition().field(f).is_some_and(|d| d.sensitive)
+                    && matches!(principal.field_rule(entity, f), FieldRule::Read | FieldRule::Write)
+            })
+            .cloned()
+            .collect();
+        if !unmasked.is_empty() {
+            audit::append(
+                &mut conn.conn(),
+                self.clock.as_ref(),
+                AuditEntry::new(&principal.actor, "record.unmask")
+                    .entity(entity)
+                    .record(id)
+                    .fields(unmasked.clone()),
+            )
+            .await?;
+        }
+        stored.present(&rt, principal, &self.keys, &unmasked)
+    }
+
+    pub async fn list_records(&self, principal: &Principal, entity: &str, query: &ListQuery) -> Result<Page<Record>> {
+        let rt = self.entity(entity).await?;
+        principal.require(entity, Action::Read)?;
+        let per_page = match query.per_page {
+            0 => DEFAULT_PER_PAGE,
+            n => Ord::min(n, MAX_PER_PAGE),
+        };
+        let page = Ord::max(query.page, 1);
+        let table = Alias::new(rt.table.clone());
+        let mut condition = if query.deleted {
+            Expr::col((table.clone(), Alias::new("deleted_at"))).is_not_null()
+        } else {
+            Expr::col((table.clone(), Alias::new("deleted_at"))).is_null()
+        };
+        if let Some(filter) = &query.filter {
+            condition = condition.and(self.filter_context(&rt).compile(filter)?);
+        }
+        if let Some(text) = query.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            condition = condition.and(search_condition(&rt, text));
+        }
+        let mut select = Query::select();
+        for column in ["id", "data", "version", "created_at", "created_by", "updated_at", "updated_by", "deleted_at"] {
+            select.column((table.clone(), Alias::new(column)));
+        }
+        select.from(table.clone()).and_where(condition.clone());
+        let sort = if query.sort.is_empty() {
+            vec![SortKey { field: "created_at".into(), descending: true }]
+        } else {
+            query.sort.clone()
+        };
+        for key in &sort {
+            let (column, _) = sort_column(&rt, &key.field)?;
+            let order = if key.descending { Order::Desc } else { Order::Asc };
+            select.order_by_with_nulls((table.clone(), Alias::new(column)), order, NullOrdering::Last);
+        }
+        select.order_by((table.clone(), Alias::new("id")), Order::Asc);
+        select.limit(per_page).offset((page - 1).saturating_mul(per_page));
+        let backend = self.db.backend();
+        let (sql, values) = build(&select, backend);
+        let mut conn = self.db.acquire().await?;
+        let rows = conn.conn().fetch_built(&sql, values).await?;
+        let items = rows
+            .iter()
+            .map(|row| stored_from_row(row)?.present(&rt, principal, &self.keys, &[]))
+            .collect::<Result<Vec<_>>>()?;
+        let total = if query.count {
+            let mut count = Query::select();
+            count.expr_as(Expr::cust("COUNT(*)"), Alias::new("n")).from(table).and_where(condition);
+            let (sql, values) = build(&count, backend);
+            let row = conn.conn().fetch_built(&sql, values).await?;
+            Some(row.first().map(|r| r.req_int("n")).transpose()?.unwrap_or(0) as u64)
+        } else {
+            None
+        };
+        Ok(Page { items, total, page, per_page })
+    }
+
+    pub async fn record_history(&self, principal: &Principal, entity: &str, id: Uuid) -> Result<Vec<Change>> {
+        let rt = self.entity(entity).await?;
+        principal.require(entity, Action::Read)?;
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT version, op, data, changed_fields, actor, at FROM record_changes \
+                 WHERE entity = $1 AND record_id = $2 ORDER BY version",
+                vec![entity.into(), id.into()],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Err(EngineError::not_found(format!("{entity} {id}")));
+        }
+        rows.iter()
+            .map(|row| {
+                let sealed = match row.req_json("data")? {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                };
+                let plain = projection::unseal(&rt, &sealed, &self.keys)?;
+                Ok(Change {
+                    version: row.req_int("version")?,
+                    op: row.req_text("op")?,
+                    data: super::present_data(&rt, principal, &plain, &[]),
+                    changed_fields: string_list(row.json("changed_fields")?),
+                    actor: row.req_text("actor")?,
+                    at: wire_time(row.req_time("at")?),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn view360(&self, principal: &Principal, entity: &str, id: Uuid, lang: Lang) -> Result<View360> {
+        let record = self.get_record(principal, entity, id, &[], lang).await?;
+        let mut related = Vec::new();
+        let mut timeline_records: Vec<(String, Uuid)> = vec![(entity.to_string(), id)];
+        for other in self.catalog.all(&self.db).await? {
+            if !principal.can(other.name(), Action::Read) {
+                continue;
+            }
+            for field in other.definition().fields.iter().filter(|f| {
+                matches!(f.field_type, FieldType::Reference | FieldType::References)
+                    && f.entity.as_ref().is_some_and(|e| e.as_str() == entity)
+            }) {
+                let Some(fs) = other.storage.get(field.name.as_str()) else { continue };
+                let (where_sql, arg) = match &fs.kind {
+                    StorageKind::Column(c) => (format!("{} = $1", q(c)), Arg::Uuid(Some(id))),
+                    StorageKind::SideTable(side) => (
+                        format!("id IN (SELECT record_id FROM {} WHERE value = $1)", q(side)),
+                        Arg::Uuid(Some(id)),
+                    ),
+                    StorageKind::DocumentOnly => continue,
+                };
+                let base = format!("FROM {} WHERE deleted_at IS NULL AND {where_sql}", q(&other.table));
+                let total = self
+                    .db
+                    .fetch_one(&format!("SELECT COUNT(*) AS n {base}"), vec![arg.clone()])
+                    .await?
+                    .req_int("n")? as u64;
+                let rows = self
+                    .db
+                    .fetch_all(
+                        &format!("SELECT {RECORD_COLUMNS} {base} ORDER BY created_at DESC LIMIT {RELATED_PER_ENTITY}"),
+                        vec![arg],
+                    )
+                    .await?;
+                let items = rows
+                    .iter()
+                    .map(|row| stored_from_row(row)?.present(&other, principal, &self.keys, &[]))
+                    .collect::<Result<Vec<_>>>()?;
+                timeline_records.extend(items.iter().map(|r| (other.name().to_string(), r.id)));
+                related.push(RelatedGroup {
+                    entity: other.name().to_string(),
+                    field: field.name.to_string(),
+                    total,
+                    items,
+                });
+            }
+        }
+        let timeline = self.timeline(&timeline_records).await?;
+        Ok(View360 { record, related, timeline })
+    }
+
+    async fn timeline(&self, records: &[(String, Uuid)]) -> Result<Vec<TimelineEntry>> {
+        let placeholders: Vec<String> = (1..=records.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT entity, record_id, version, op, changed_fields, actor, at FROM record_changes \
+             WHERE record_id IN ({}) ORDER BY at DESC, version DESC LIMIT {TIMELINE_LIMIT}",
+            placeholders.join(", ")
+        );
+        let args = records.iter().map(|(_, id)| Arg::Uuid(Some(*id))).collect();
+        self.db
+            .fetch_all(&sql, args)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(TimelineEntry {
+                    entity: row.req_text("entity")?,
+                    record_id: row.req_uuid("record_id")?,
+                    version: row.req_int("version")?,
+                    op: row.req_text("op")?,
+                    changed_fields: string_list(row.json("changed_fields")?),
+                    actor: row.req_text("actor")?,
+                    at: wire_time(row.req_time("at")?),
+                })
+            })
+            .collect()
+    }
+}
+
+fn string_list(v: Option<Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items.into_iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_lists_parse() {
+        assert_eq!(
+            SortKey::parse_list("-updated_at, name"),
+            vec![
+                SortKey { field: "updated_at".into(), descending: true },
+                SortKey { field: "name".into(), descending: false }
+            ]
+        );
+        assert!(SortKey::parse_list("").is_empty());
+    }
+}

@@ -1,0 +1,337 @@
+//! Bulk import (CSV/XLSX, column mapping, dry run, all-or-nothing) and export.
+
+use super::filter::FilterExpr;
+use super::read::{ListQuery, SortKey};
+use super::projection;
+use crate::access::{Action, Principal};
+use crate::engine::Engine;
+use crate::entities::storage::q;
+use crate::entities::EntityRuntime;
+use crate::error::{EngineError, Result};
+use crate::forms::{FieldDef, FieldType};
+use crate::i18n::Lang;
+use crate::io::{coerce_cell, read_table, write_csv, write_xlsx, CoerceContext, TabularFormat};
+use crate::store::Arg;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// Rows one import may hold.
+pub const MAX_IMPORT_ROWS: usize = 100_000;
+/// Documents inserted per statement batch.
+const INSERT_BATCH: usize = 500;
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub dry_run: bool,
+    /// All-or-nothing (the default): one bad row and nothing is written.
+    pub atomic: bool,
+    /// Column header → field name; an empty field name skips the column.
+    pub mapping: Option<BTreeMap<String, String>>,
+}
+
+/// One problem in one row; line 1 is the header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportRowError {
+    pub line: usize,
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    pub total_rows: usize,
+    pub valid_rows: usize,
+    pub imported: usize,
+    pub errors: Vec<ImportRowError>,
+}
+
+fn label_matches(field: &FieldDef, header: &str) -> bool {
+    let header = header.trim();
+    field.name.as_str() == header
+        || field
+            .label
+            .as_ref()
+            .is_some_and(|l| l.zh.as_deref() == Some(header) || l.en.as_deref().is_some_and(|en| en.eq_ignore_ascii_case(header)))
+}
+
+/// Which field each column fills (None: skipped).
+fn map_columns(rt: &EntityRuntime, header: &[String], options: &ImportOptions, lang: Lang) -> Result<Vec<Option<FieldDef>>> {
+    let mut unknown = Vec::new();
+    let mut out = Vec::with_capacity(header.len());
+    for column in header {
+        let target = match &options.mapping {
+            Some(mapping) => match mapping.get(column) {
+                Some(field) if field.is_empty() => None,
+                Some(field) => match rt.definition().field(field) {
+                    Some(def) => Some(def.clone()),
+                    None => {
+                        unknown.push(format!("{column} → {field}"));
+                        None
+                    }
+                },
+                None => rt.definition().fields.iter().find(|f| label_matches(f, column)).cloned(),
+            },
+            None => rt.definition().fields.iter().find(|f| label_matches(f, column)).cloned(),
+        };
+        if target.is_none() && options.mapping.as_ref().is_none_or(|m| !m.contains_key(column)) {
+            unknown.push(column.clone());
+        }
+        out.push(target);
+    }
+    if !unknown.is_empty() {
+        return Err(EngineError::bad_request(match lang {
+            Lang::Zh => format!("以下列无法对应到字段，请提供列映射（mapping）：{}", unknown.join("、")),
+            Lang::En => format!("These columns match no field; send a column mapping: {}", unknown.join(", ")),
+        }));
+    }
+    Ok(out)
+}
+
+fn cell_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell_text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+impl Engine {
+    pub async fn import_records(
+        &self,
+        principal: &Principal,
+        entity: &str,
+        bytes: &[u8],
+        options: &ImportOptions,
+        lang: Lang,
+    ) -> Result<ImportReport> {
+        let rt = self.entity(entity).await?;
+        principal.require(entity, Action::Create)?;
+        let table = read_table(bytes, TabularFormat::detect(bytes), MAX_IMPORT_ROWS).map_err(|e| {
+            EngineError::BadRequest {
+                message: e.message(lang),
+                details: Vec::new(),
+            }
+        })?;
+        let targets = map_columns(&rt, &table.header, options, lang)?;
+        let now = self.now();
+        let coerce = CoerceContext { utc_offset: self.utc_offset_at(now) };
+        let prepare = crate::forms::PrepareContext { lang, today: self.today() };
+        let mut errors: Vec<ImportRowError> = Vec::new();
+        let mut valid: Vec<(usize, Map<String, Value>)> = Vec::new();
+        let total_rows = table.rows.len();
+        for row in table.rows {
+            let mut input = Map::new();
+            let mut row_errors = Vec::new();
+            for (cell, target) in row.cells.iter().zip(&targets) {
+                let Some(field) = target else { continue };
+                match coerce_cell(field, cell, &coerce) {
+                    Ok(Some(value)) => {
+                        input.insert(field.name.to_string(), value);
+                    }
+                    Ok(None) => {}
+                    Err(e) => row_errors.push(ImportRowError {
+                        line: row.line,
+                        field: field.name.to_string(),
+                        code: e.code.to_string(),
+                        message: e.message_for(field, lang),
+                    }),
+                }
+            }
+            if row_errors.is_empty() {
+                match rt.compiled.prepare(&input, None, &prepare) {
+                    Ok(doc) => valid.push((row.line, doc)),
+                    Err(field_errors) => row_errors.extend(field_errors.into_iter().map(|e| ImportRowError {
+                        line: row.line,
+                        field: e.field,
+                        code: e.code,
+                        message: e.message,
+                    })),
+                }
+            }
+            errors.extend(row_errors);
+        }
+        let mut conn = self.db.acquire().await?;
+        self.import_store_checks(&mut conn.conn(), &rt, &mut valid, &mut errors, lang).await?;
+        drop(conn);
+        errors.sort_by_key(|e| e.line);
+        let mut report = ImportReport {
+            dry_run: options.dry_run,
+            total_rows,
+            valid_rows: valid.len(),
+            imported: 0,
+            errors,
+        };
+        if options.dry_run || (options.atomic && !report.errors.is_empty()) || valid.is_empty() {
+            return Ok(report);
+        }
+        let docs: Vec<Map<String, Value>> = valid.into_iter().map(|(_, doc)| doc).collect();
+        let mut tx = self.db.begin().await?;
+        for chunk in docs.chunks(INSERT_BATCH) {
+            self.insert_prepared(&mut tx.conn(), &rt, principal, chunk.to_vec(), lang)
+                .await
+                .map_err(|e| super::write::map_write_error(&rt, e))?;
+        }
+        tx.commit().await?;
+        report.imported = docs.len();
+        Ok(report)
+    }
+
+    /// References and uniqueness for a whole file at once: against the store and within the
+    /// file. Rows failing them move from `valid` to `errors`.
+    async fn import_store_checks(
+        &self,
+        conn: &mut crate::store::Conn<'_>,
+        rt: &EntityRuntime,
+        valid: &mut Vec<(usize, Map<String, Value>)>,
+        errors: &mut Vec<ImportRowError>,
+        lang: Lang,
+    ) -> Result<()> {
+        let mut bad: HashMap<usize, Vec<ImportRowError>> = HashMap::new();
+        for chunk_start in (0..valid.len()).step_by(INSERT_BATCH) {
+            let chunk = &valid[chunk_start..(chunk_start + INSERT_BATCH).min(valid.len())];
+            let docs: Vec<&Map<String, Value>> = chunk.iter().map(|(_, d)| d).collect();
+            let ref_errors = self.check_references(conn, rt, &docs, lang).await?;
+            for ((line, _), errs) in chunk.iter().zip(ref_errors) {
+                for e in errs {
+                    bad.entry(*line).or_default().push(ImportRowError { line: *line, field: e.field, code: e.code, message: e.message });
+                }
+            }
+        }
+        for fs in rt.columns().filter(|fs| fs.unique_index.is_some()) {
+            let label = rt
+                .definition()
+                .field(&fs.field)
+                .and_then(|f| f.label.as_ref())
+                .and_then(|l| l.text(lang))
+                .unwrap_or(&fs.field)
+                .to_string();
+            let mut first_line: HashMap<String, usize> = HashMap::new();
+            let mut keyed: Vec<(usize, Arg, String)> = Vec::new();
+            for (line, doc) in valid.iter() {
+                let arg = projection::scalar_arg(fs, doc.get(&fs.field), &self.keys);
+                let key = format!("{arg:?}");
+                if key.contains("(None)") {
+                    continue;
+                }
+                if let Some(first) = first_line.get(&key) {
+                    bad.entry(*line).or_default().push(ImportRowError {
+                        line: *line,
+                        field: fs.field.clone(),
+                        code: "unique_violation".into(),
+                        message: match lang {
+                            Lang::Zh => format!("{label} 与第 {first} 行重复"),
+                            Lang::En => format!("{label} repeats line {first}"),
+                        },
+                    });
+                } else {
+                    first_line.insert(key.clone(), *line);
+                    keyed.push((*line, arg, key));
+                }
+            }
+            let column = fs.column().unwrap_or_default();
+            for chunk in keyed.chunks(INSERT_BATCH) {
+                let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                let sql = format!(
+                    "SELECT {c} AS v FROM {t} WHERE deleted_at IS NULL AND {c} IN ({p})",
+                    c = q(column),
+                    t = q(&rt.table),
+                    p = placeholders.join(", ")
+                );
+                let rows = conn.fetch_all(&sql, chunk.iter().map(|(_, a, _)| a.clone()).collect()).await?;
+                let mut taken = std::collections::HashSet::new();
+                for row in rows {
+                    // Read back through the same Arg shape to compare keys.
+                    let arg = match fs.value_type {
+                        FieldType::Integer | FieldType::Money => Arg::Int(row.int("v")?),
+                        FieldType::Reference => Arg::Uuid(row.uuid("v")?),
+                        FieldType::Number => Arg::Real(row.real("v")?),
+                        FieldType::Date => Arg::Date(row.date("v")?),
+                        FieldType::Datetime => Arg::Time(row.time("v")?),
+                        FieldType::Boolean => Arg::Bool(row.bool("v")?),
+                        _ => Arg::Text(row.text("v")?),
+                    };
+                    taken.insert(format!("{arg:?}"));
+                }
+                for (line, _, key) in chunk {
+                    if taken.contains(key) {
+                        bad.entry(*line).or_default().push(ImportRowError {
+                            line: *line,
+                            field: fs.field.clone(),
+                            code: "unique_violation".into(),
+                            message: match lang {
+                                Lang::Zh => format!("{label} 的值已存在"),
+                                Lang::En => format!("The value of {label} is already taken"),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        if !bad.is_empty() {
+            valid.retain(|(line, _)| !bad.contains_key(line));
+            errors.extend(bad.into_values().flatten());
+        }
+        Ok(())
+    }
+
+    /// Every matching record as a CSV or XLSX file, masked as the reader would see it.
+    pub async fn export_records(
+        &self,
+        principal: &Principal,
+        entity: &str,
+        format: TabularFormat,
+        filter: Option<FilterExpr>,
+        sort: Vec<SortKey>,
+    ) -> Result<Vec<u8>> {
+        let rt = self.entity(entity).await?;
+        principal.require(entity, Action::Export)?;
+        let header: Vec<String> = rt
+            .definition()
+            .fields
+            .iter()
+            .filter(|f| principal.field_rule(entity, f.name.as_str()) != crate::access::FieldRule::Hidden)
+            .map(|f| f.name.to_string())
+            .collect();
+        let mut rows = Vec::new();
+        let mut query = ListQuery {
+            page: 1,
+            per_page: 1000,
+            sort,
+            filter,
+            count: false,
+            ..ListQuery::default()
+        };
+        loop {
+            let page = self.list_records(principal, entity, &query).await?;
+            let n = page.items.len();
+            for record in page.items {
+                rows.push(
+                    header
+                        .iter()
+                        .map(|h| record.data.get(h).map(cell_text).unwrap_or_default())
+                        .collect::<Vec<_>>(),
+                );
+            }
+            if (n as u64) < query.per_page {
+                break;
+            }
+            query.page += 1;
+        }
+        crate::access::audit::append(
+            &mut self.db.acquire().await?.conn(),
+            self.clock.as_ref(),
+            crate::access::audit::AuditEntry::new(&principal.actor, "record.export")
+                .entity(entity)
+                .detail(serde_json::json!({ "rows": rows.len() })),
+        )
+        .await?;
+        match format {
+            TabularFormat::Csv => Ok(write_csv(&header, rows)),
+            TabularFormat::Xlsx => write_xlsx(entity, &header, rows).map_err(|e| EngineError::internal(e.message(Lang::En))),
+        }
+    }
+}

@@ -1,1 +1,6 @@
+//! Shared set-up for the cross-crate tests and benchmarks: a fresh database per test on either
+//! backend, so tests run in parallel and never see each other's rows.
 
+pub mod backends;
+
+pub use backends::{Backend, FreshDatabase};

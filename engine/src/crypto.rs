@@ -65,10 +65,16 @@ impl Keyring {
 
     /// Loads the key from `key_file`, or from `data_dir/secrets/master.key`, generating that
     /// file (mode 0600) when neither exists.
-    pub fn load_or_create(key_file: Option<&Path>, data_dir: &Path) -> Result<(Keyring, KeySource)> {
+    pub fn load_or_create(
+        key_file: Option<&Path>,
+        data_dir: &Path,
+    ) -> Result<(Keyring, KeySource)> {
         if let Some(path) = key_file {
             let master = read_key_file(path)?;
-            return Ok((Keyring::from_master(&master), KeySource::File(path.to_path_buf())));
+            return Ok((
+                Keyring::from_master(&master),
+                KeySource::File(path.to_path_buf()),
+            ));
         }
         let path = data_dir.join("secrets").join("master.key");
         if path.exists() {
@@ -141,7 +147,8 @@ impl Keyring {
     /// lookups and uniqueness work without the plaintext. `field` separates equal values of
     /// different fields.
     pub fn lookup_hash(&self, field: &str, normalized_value: &str) -> String {
-        let mut mac = HmacSha256::new_from_slice(&self.hash_key).expect("HMAC takes any key length");
+        let mut mac =
+            HmacSha256::new_from_slice(&self.hash_key).expect("HMAC takes any key length");
         mac.update(field.as_bytes());
         mac.update(&[0]);
         mac.update(normalized_value.as_bytes());
@@ -160,7 +167,10 @@ fn read_key_file(path: &Path) -> Result<[u8; 32]> {
         ))
     })?;
     bytes.try_into().map_err(|_| {
-        EngineError::Configuration(format!("key file {} must hold exactly 32 bytes", path.display()))
+        EngineError::Configuration(format!(
+            "key file {} must hold exactly 32 bytes",
+            path.display()
+        ))
     })
 }
 
@@ -214,8 +224,14 @@ mod tests {
         let b = Keyring::from_master(&[2u8; 32]);
         assert!(b.decrypt(&a.encrypt("13800138000")).is_err());
         assert_ne!(a.fingerprint(), b.fingerprint());
-        assert_ne!(a.lookup_hash("phone", "13800138000"), b.lookup_hash("phone", "13800138000"));
-        assert_eq!(a.lookup_hash("phone", "13800138000"), a.lookup_hash("phone", "13800138000"));
+        assert_ne!(
+            a.lookup_hash("phone", "13800138000"),
+            b.lookup_hash("phone", "13800138000")
+        );
+        assert_eq!(
+            a.lookup_hash("phone", "13800138000"),
+            a.lookup_hash("phone", "13800138000")
+        );
         assert_ne!(a.lookup_hash("phone", "1"), a.lookup_hash("mobile", "1"));
     }
 
@@ -241,7 +257,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join("secrets/master.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.join("secrets/master.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::remove_dir_all(dir).ok();

@@ -44,7 +44,12 @@ pub struct Engine {
 
 impl Engine {
     /// Migrates the database, checks the key against it and loads the definitions.
-    pub async fn open(db: Db, keys: Keyring, clock: SharedClock, settings: Settings) -> Result<Engine> {
+    pub async fn open(
+        db: Db,
+        keys: Keyring,
+        clock: SharedClock,
+        settings: Settings,
+    ) -> Result<Engine> {
         store::migrate(&db).await?;
         store::check_key(&db, &keys).await?;
         let engine = Engine {

@@ -12,7 +12,11 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         FieldError {
             field: field.into(),
             code: code.into(),
@@ -97,7 +101,9 @@ impl EngineError {
     /// Per-field details, where the error has them.
     pub fn details(&self) -> &[FieldError] {
         match self {
-            EngineError::BadRequest { details, .. } | EngineError::Validation { details } => details,
+            EngineError::BadRequest { details, .. } | EngineError::Validation { details } => {
+                details
+            }
             _ => &[],
         }
     }

@@ -76,7 +76,10 @@ mod tests {
     #[test]
     fn accept_language_picks_the_preferred_language() {
         assert_eq!(Lang::from_accept_language("en-US,en;q=0.9"), Lang::En);
-        assert_eq!(Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Lang::Zh);
+        assert_eq!(
+            Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"),
+            Lang::Zh
+        );
         assert_eq!(Lang::from_accept_language("fr, en;q=0.5"), Lang::En);
         assert_eq!(Lang::from_accept_language("zh;q=0.2, en;q=0.9"), Lang::En);
         assert_eq!(Lang::from_accept_language(""), Lang::Zh);

@@ -11,12 +11,12 @@ pub mod names;
 pub use error::{EngineError, FieldError, Result};
 pub use i18n::{Label, Lang};
 pub use names::{EntityName, FieldName};
-pub mod crypto;
-pub mod masking;
-pub mod store;
 pub mod access;
+pub mod crypto;
 pub mod engine;
 pub mod entities;
+pub mod masking;
 pub mod records;
+pub mod store;
 
 pub use engine::{Engine, Settings};

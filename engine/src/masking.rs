@@ -45,7 +45,10 @@ mod tests {
 
     #[test]
     fn masks_like_hospital_staff_expect() {
-        assert_eq!(mask(FieldType::IdCard, "110105194912310021"), "110105********0021");
+        assert_eq!(
+            mask(FieldType::IdCard, "110105194912310021"),
+            "110105********0021"
+        );
         assert_eq!(mask(FieldType::Phone, "13812345678"), "138****5678");
         assert_eq!(mask(FieldType::Phone, "010-12345678"), "010-****5678");
         assert_eq!(mask(FieldType::Email, "li@example.com"), "l***@example.com");

@@ -16,7 +16,9 @@ pub enum NameError {
     Empty,
     #[error("name is longer than {MAX_NAME_LEN} characters")]
     TooLong,
-    #[error("name must be lower-case letters, digits and single underscores, starting with a letter")]
+    #[error(
+        "name must be lower-case letters, digits and single underscores, starting with a letter"
+    )]
     BadCharacters,
 }
 
@@ -91,8 +93,14 @@ macro_rules! slug_type {
     };
 }
 
-slug_type!(EntityName, "The name of an entity (`patient`), a valid slug.");
-slug_type!(FieldName, "The name of a field (`id_number`), a valid slug.");
+slug_type!(
+    EntityName,
+    "The name of an entity (`patient`), a valid slug."
+);
+slug_type!(
+    FieldName,
+    "The name of a field (`id_number`), a valid slug."
+);
 
 #[cfg(test)]
 mod tests {
@@ -100,7 +108,13 @@ mod tests {
 
     #[test]
     fn accepts_slugs() {
-        for ok in ["patient", "follow_up", "a1", "x_1_b", "abcdefghijklmnopqrstuvwxyz12"] {
+        for ok in [
+            "patient",
+            "follow_up",
+            "a1",
+            "x_1_b",
+            "abcdefghijklmnopqrstuvwxyz12",
+        ] {
             assert!(check_slug(ok).is_ok(), "{ok}");
         }
     }
@@ -108,7 +122,16 @@ mod tests {
     #[test]
     fn rejects_non_slugs() {
         for bad in [
-            "", "Patient", "1a", "_a", "a_", "a__b", "a-b", "a b", "患者", "abcdefghijklmnopqrstuvwxyz123",
+            "",
+            "Patient",
+            "1a",
+            "_a",
+            "a_",
+            "a__b",
+            "a-b",
+            "a b",
+            "患者",
+            "abcdefghijklmnopqrstuvwxyz123",
             "a;drop",
         ] {
             assert!(check_slug(bad).is_err(), "{bad}");

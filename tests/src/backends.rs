@@ -14,7 +14,8 @@ impl Backend {
 }
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("KANGDAO_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("KANGDAO_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A database that exists for one test; dropped (best effort) with the value.
@@ -28,7 +29,8 @@ pub struct FreshDatabase {
 
 impl FreshDatabase {
     pub async fn new(backend: Backend) -> FreshDatabase {
-        let data_dir = std::env::temp_dir().join(format!("kangdao-test-{}", uuid::Uuid::new_v4().simple()));
+        let data_dir =
+            std::env::temp_dir().join(format!("kangdao-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&data_dir).expect("create test data dir");
         match backend {
             Backend::Sqlite => FreshDatabase {
@@ -50,14 +52,20 @@ impl FreshDatabase {
                         }
                         Err(e) => {
                             last_error = Some(e);
-                            tokio::time::sleep(std::time::Duration::from_millis(50 * (attempt + 1))).await;
+                            tokio::time::sleep(std::time::Duration::from_millis(
+                                50 * (attempt + 1),
+                            ))
+                            .await;
                         }
                     }
                 }
                 if let Some(e) = last_error {
                     panic!("cannot create a PostgreSQL test database at {admin}: {e}");
                 }
-                let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_string())
+                    .unwrap_or(admin);
                 FreshDatabase {
                     backend,
                     url: format!("{base}/{name}"),
@@ -72,7 +80,9 @@ impl FreshDatabase {
 async fn create_pg_database(admin: &str, name: &str) -> Result<(), sqlx::Error> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(admin).await?;
-    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await?;
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await?;
     conn.close().await
 }
 
@@ -83,15 +93,20 @@ impl Drop for FreshDatabase {
             let admin = postgres_admin_url();
             // A plain thread: Drop may run inside or outside a runtime.
             let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
                     return;
                 };
                 rt.block_on(async move {
                     use sqlx::Connection;
                     if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
+                        let _ = sqlx::query(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .execute(&mut conn)
+                        .await;
                     }
                 });
             })

@@ -125,7 +125,10 @@ impl Principal {
         if self.can(entity, action) {
             Ok(())
         } else {
-            Err(EngineError::Forbidden(format!("{} {entity}", action.as_str())))
+            Err(EngineError::Forbidden(format!(
+                "{} {entity}",
+                action.as_str()
+            )))
         }
     }
 
@@ -162,11 +165,14 @@ impl Principal {
             .iter()
             .filter(|p| p.entity.as_str() == entity && p.actions.contains(&Action::Read))
             .map(|p| {
-                p.fields.get(field).copied().unwrap_or(if p.actions.contains(&Action::Update) {
-                    FieldRule::Write
-                } else {
-                    FieldRule::Read
-                })
+                p.fields
+                    .get(field)
+                    .copied()
+                    .unwrap_or(if p.actions.contains(&Action::Update) {
+                        FieldRule::Write
+                    } else {
+                        FieldRule::Read
+                    })
             })
             .max_by_key(|r| rank(*r))
             .unwrap_or(FieldRule::Hidden)
@@ -211,6 +217,9 @@ mod tests {
         assert_eq!(p.field_rule("patient", "id_number"), FieldRule::Masked);
         assert_eq!(p.field_rule("patient", "name"), FieldRule::Write);
         assert_eq!(p.field_rule("visit", "name"), FieldRule::Hidden);
-        assert_eq!(Principal::system().field_rule("visit", "x"), FieldRule::Write);
+        assert_eq!(
+            Principal::system().field_rule("visit", "x"),
+            FieldRule::Write
+        );
     }
 }

@@ -85,7 +85,10 @@ impl Catalog {
     /// Reads every definition and field layout from the database.
     pub async fn reload(&self, db: &Db) -> Result<()> {
         let rows = db
-            .fetch_all("SELECT name, version, definition FROM entities ORDER BY name", vec![])
+            .fetch_all(
+                "SELECT name, version, definition FROM entities ORDER BY name",
+                vec![],
+            )
             .await?;
         let field_rows = db
             .fetch_all(
@@ -122,8 +125,8 @@ impl Catalog {
         let mut entities = HashMap::new();
         for row in rows {
             let name = row.req_text("name")?;
-            let def: EntityDefinition =
-                serde_json::from_value(row.req_json("definition")?).map_err(EngineError::internal)?;
+            let def: EntityDefinition = serde_json::from_value(row.req_json("definition")?)
+                .map_err(EngineError::internal)?;
             let compiled = CompiledEntity::compile(def, Lang::En)?;
             let runtime = EntityRuntime {
                 compiled,

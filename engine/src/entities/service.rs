@@ -54,8 +54,11 @@ fn parse_definition(body: Value, lang: Lang) -> Result<EntityDefinition> {
 
 async fn lock_ddl(tx: &mut Tx) -> Result<()> {
     if tx.backend() == Backend::Postgres {
-        tx.execute("SELECT pg_advisory_xact_lock($1)", vec![ENTITY_DDL_LOCK.into()])
-            .await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            vec![ENTITY_DDL_LOCK.into()],
+        )
+        .await?;
         // Adding a column needs a brief exclusive lock; do not queue behind long readers.
         tx.execute("SET LOCAL lock_timeout = '5s'", vec![]).await?;
     }
@@ -69,7 +72,9 @@ impl Engine {
             .all(&self.db)
             .await?
             .into_iter()
-            .filter(|rt| principal.can(rt.name(), Action::Read) || principal.can(rt.name(), Action::Design))
+            .filter(|rt| {
+                principal.can(rt.name(), Action::Read) || principal.can(rt.name(), Action::Design)
+            })
             .map(|rt| EntityInfo {
                 definition: rt.definition().clone(),
                 version: rt.version,
@@ -132,13 +137,20 @@ impl Engine {
             Ok(())
         } else {
             Err(EngineError::BadRequest {
-                message: lang.pick("实体定义有误", "The entity definition has errors").into(),
+                message: lang
+                    .pick("实体定义有误", "The entity definition has errors")
+                    .into(),
                 details,
             })
         }
     }
 
-    pub async fn create_entity(&self, principal: &Principal, body: Value, lang: Lang) -> Result<EntityInfo> {
+    pub async fn create_entity(
+        &self,
+        principal: &Principal,
+        body: Value,
+        lang: Lang,
+    ) -> Result<EntityInfo> {
         principal.require_right(SystemRight::NewEntity)?;
         let def = parse_definition(body, lang)?;
         let compiled = CompiledEntity::compile(def.clone(), lang)?;
@@ -150,7 +162,10 @@ impl Engine {
         let mut tx = self.db.begin().await?;
         lock_ddl(&mut tx).await?;
         let exists = tx
-            .fetch_optional("SELECT name FROM entities WHERE name = $1", vec![name.clone().into()])
+            .fetch_optional(
+                "SELECT name FROM entities WHERE name = $1",
+                vec![name.clone().into()],
+            )
             .await?;
         if exists.is_some() {
             return Err(EngineError::Conflict(match lang {
@@ -158,8 +173,18 @@ impl Engine {
                 Lang::En => format!("The entity {name} already exists"),
             }));
         }
-        let definition_json = serde_json::to_value(compiled.definition()).map_err(EngineError::internal)?;
-        insert_version(&mut tx, &name, 1, &definition_json, &principal.actor, now, true).await?;
+        let definition_json =
+            serde_json::to_value(compiled.definition()).map_err(EngineError::internal)?;
+        insert_version(
+            &mut tx,
+            &name,
+            1,
+            &definition_json,
+            &principal.actor,
+            now,
+            true,
+        )
+        .await?;
         for sql in create_table_sql(&name, backend) {
             tx.execute(&sql, vec![]).await?;
         }
@@ -173,7 +198,7 @@ impl Engine {
         crate::access::audit::append(
             &mut tx.conn(),
             self.clock.as_ref(),
-            crate::access::audit::AuditEntry::new(&principal.actor, "entity.create").entity(&name),
+            &crate::access::audit::AuditEntry::new(&principal.actor, "entity.create").entity(&name),
         )
         .await?;
         tx.commit().await?;
@@ -184,15 +209,20 @@ impl Engine {
     /// Applies a new definition. New fields get a column and a backfill from the stored
     /// documents, with no version bump, no history and no events; removed fields are hidden and
     /// keep their column.
-    pub async fn update_entity(&self, principal: &Principal, name: &str, body: Value, lang: Lang) -> Result<EntityInfo> {
+    pub async fn update_entity(
+        &self,
+        principal: &Principal,
+        name: &str,
+        body: Value,
+        lang: Lang,
+    ) -> Result<EntityInfo> {
         let rt = self.entity(name).await?;
         principal.require(name, Action::Design)?;
         let def = parse_definition(body, lang)?;
         if def.name.as_str() != name {
-            return Err(EngineError::bad_request(lang.pick(
-                "实体名称不可修改",
-                "An entity's name cannot change",
-            )));
+            return Err(EngineError::bad_request(
+                lang.pick("实体名称不可修改", "An entity's name cannot change"),
+            ));
         }
         let compiled = CompiledEntity::compile(def.clone(), lang)?;
         self.check_reference_targets(&def, lang).await?;
@@ -203,7 +233,10 @@ impl Engine {
         let mut tx = self.db.begin().await?;
         lock_ddl(&mut tx).await?;
         let current = tx
-            .fetch_one("SELECT version FROM entities WHERE name = $1", vec![name.into()])
+            .fetch_one(
+                "SELECT version FROM entities WHERE name = $1",
+                vec![name.into()],
+            )
             .await?
             .req_int("version")?;
         let version = current + 1;
@@ -216,9 +249,11 @@ impl Engine {
         for fs in &plan.new_indexes {
             for sql in index_sql(name, fs) {
                 tx.execute(&sql, vec![]).await.map_err(|e| match e {
-                    EngineError::Storage(ref db) if is_unique_violation(db) => EngineError::UniqueViolation {
-                        field: fs.field.clone(),
-                    },
+                    EngineError::Storage(ref db) if is_unique_violation(db) => {
+                        EngineError::UniqueViolation {
+                            field: fs.field.clone(),
+                        }
+                    }
                     other => other,
                 })?;
             }
@@ -233,12 +268,22 @@ impl Engine {
             )
             .await?;
         }
-        let definition_json = serde_json::to_value(compiled.definition()).map_err(EngineError::internal)?;
-        insert_version(&mut tx, name, version, &definition_json, &principal.actor, now, false).await?;
+        let definition_json =
+            serde_json::to_value(compiled.definition()).map_err(EngineError::internal)?;
+        insert_version(
+            &mut tx,
+            name,
+            version,
+            &definition_json,
+            &principal.actor,
+            now,
+            false,
+        )
+        .await?;
         crate::access::audit::append(
             &mut tx.conn(),
             self.clock.as_ref(),
-            crate::access::audit::AuditEntry::new(&principal.actor, "entity.update")
+            &crate::access::audit::AuditEntry::new(&principal.actor, "entity.update")
                 .entity(name)
                 .fields(plan.new_fields.iter().map(|f| f.field.clone()).collect()),
         )
@@ -271,7 +316,9 @@ impl Engine {
                     let last = uuid::Uuid::parse_str(last).map_err(EngineError::internal)?;
                     self.db
                         .fetch_all(
-                            &format!("SELECT id, data FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"),
+                            &format!(
+                                "SELECT id, data FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
+                            ),
                             vec![last.into(), BACKFILL_BATCH.into()],
                         )
                         .await?
@@ -305,7 +352,10 @@ impl Engine {
                         .await?;
                         for value in projection::side_values(fs, plain.get(&fs.field)) {
                             tx.execute(
-                                &format!("INSERT INTO {} (record_id, value) VALUES ($1, $2)", q(side)),
+                                &format!(
+                                    "INSERT INTO {} (record_id, value) VALUES ($1, $2)",
+                                    q(side)
+                                ),
                                 vec![id.into(), value],
                             )
                             .await?;
@@ -315,7 +365,11 @@ impl Engine {
                 }
             }
             tx.commit().await?;
-            after = rows.last().map(|r| r.req_uuid("id")).transpose()?.map(|u| u.to_string());
+            after = rows
+                .last()
+                .map(|r| r.req_uuid("id"))
+                .transpose()?
+                .map(|u| u.to_string());
             if (rows.len() as i64) < BACKFILL_BATCH {
                 break;
             }
@@ -324,7 +378,13 @@ impl Engine {
     }
 
     /// How many stored records a new definition would invalidate, with examples.
-    pub async fn entity_impact(&self, principal: &Principal, name: &str, body: Value, lang: Lang) -> Result<Impact> {
+    pub async fn entity_impact(
+        &self,
+        principal: &Principal,
+        name: &str,
+        body: Value,
+        lang: Lang,
+    ) -> Result<Impact> {
         let rt = self.entity(name).await?;
         principal.require(name, Action::Design)?;
         let def = parse_definition(body, lang)?;
@@ -366,7 +426,8 @@ impl Engine {
                     Err(errors) => errors,
                 };
                 for field in compiled.definition().fields.iter().filter(|f| f.unique) {
-                    let Some(value) = plain.get(field.name.as_str()).filter(|v| !v.is_null()) else {
+                    let Some(value) = plain.get(field.name.as_str()).filter(|v| !v.is_null())
+                    else {
                         continue;
                     };
                     let key = value.to_string();
@@ -402,21 +463,28 @@ impl Engine {
         let mut tx = self.db.begin().await?;
         lock_ddl(&mut tx).await?;
         let count = tx
-            .fetch_one(&format!("SELECT COUNT(*) AS n FROM {}", q(&rt.table)), vec![])
+            .fetch_one(
+                &format!("SELECT COUNT(*) AS n FROM {}", q(&rt.table)),
+                vec![],
+            )
             .await?
             .req_int("n")?;
         if count > 0 {
             return Err(EngineError::Conflict(match lang {
                 Lang::Zh => format!("实体 {name} 仍有 {count} 条记录，不能删除"),
-                Lang::En => format!("The entity {name} still holds {count} records and cannot be removed"),
+                Lang::En => {
+                    format!("The entity {name} still holds {count} records and cannot be removed")
+                }
             }));
         }
         for fs in rt.storage.values() {
             if let StorageKind::SideTable(side) = &fs.kind {
-                tx.execute(&format!("DROP TABLE {}", q(side)), vec![]).await?;
+                tx.execute(&format!("DROP TABLE {}", q(side)), vec![])
+                    .await?;
             }
         }
-        tx.execute(&format!("DROP TABLE {}", q(&rt.table)), vec![]).await?;
+        tx.execute(&format!("DROP TABLE {}", q(&rt.table)), vec![])
+            .await?;
         for sql in [
             "DELETE FROM entity_fields WHERE entity = $1",
             "DELETE FROM entity_versions WHERE entity = $1",
@@ -427,7 +495,7 @@ impl Engine {
         crate::access::audit::append(
             &mut tx.conn(),
             self.clock.as_ref(),
-            crate::access::audit::AuditEntry::new(&principal.actor, "entity.delete").entity(name),
+            &crate::access::audit::AuditEntry::new(&principal.actor, "entity.delete").entity(name),
         )
         .await?;
         tx.commit().await?;
@@ -467,8 +535,15 @@ fn plan_change(rt: &EntityRuntime, def: &EntityDefinition, lang: Lang) -> Result
             None => plan.new_fields.push(wanted),
             Some(existing) => {
                 let same_kind = existing.storage_label() == wanted.storage_label()
-                    && crate::entities::storage::sql_type(existing.value_type, existing.sensitive, Backend::Postgres)
-                        == crate::entities::storage::sql_type(wanted.value_type, wanted.sensitive, Backend::Postgres);
+                    && crate::entities::storage::sql_type(
+                        existing.value_type,
+                        existing.sensitive,
+                        Backend::Postgres,
+                    ) == crate::entities::storage::sql_type(
+                        wanted.value_type,
+                        wanted.sensitive,
+                        Backend::Postgres,
+                    );
                 if !same_kind || existing.sensitive != wanted.sensitive {
                     details.push(FieldError::new(
                         format!("fields.{i}.type"),
@@ -489,13 +564,19 @@ fn plan_change(rt: &EntityRuntime, def: &EntityDefinition, lang: Lang) -> Result
                 if rt.definition().field(field.name.as_str()).is_none() {
                     plan.reactivated.push(existing.clone());
                 }
-                let index_changed =
-                    wanted.unique_index.is_some() && existing.unique_index.is_none()
-                        || wanted.plain_index.is_some() && existing.plain_index.is_none();
+                let index_changed = wanted.unique_index.is_some()
+                    && existing.unique_index.is_none()
+                    || wanted.plain_index.is_some() && existing.plain_index.is_none();
                 if index_changed {
                     let mut fs = existing.clone();
-                    fs.unique_index = wanted.unique_index.clone().filter(|_| existing.unique_index.is_none());
-                    fs.plain_index = wanted.plain_index.clone().filter(|_| existing.plain_index.is_none());
+                    fs.unique_index = wanted
+                        .unique_index
+                        .clone()
+                        .filter(|_| existing.unique_index.is_none());
+                    fs.plain_index = wanted
+                        .plain_index
+                        .clone()
+                        .filter(|_| existing.plain_index.is_none());
                     plan.new_indexes.push(fs);
                 }
             }
@@ -509,7 +590,10 @@ fn plan_change(rt: &EntityRuntime, def: &EntityDefinition, lang: Lang) -> Result
                 details.push(FieldError::new(
                     field.name.as_str(),
                     "unique_removal_unsupported",
-                    lang.pick("暂不支持取消字段唯一性", "Removing a field's uniqueness is not supported yet"),
+                    lang.pick(
+                        "暂不支持取消字段唯一性",
+                        "Removing a field's uniqueness is not supported yet",
+                    ),
                 ));
             }
         }
@@ -518,7 +602,12 @@ fn plan_change(rt: &EntityRuntime, def: &EntityDefinition, lang: Lang) -> Result
         Ok(plan)
     } else {
         Err(EngineError::BadRequest {
-            message: lang.pick("实体定义的修改不被允许", "The definition change is not allowed").into(),
+            message: lang
+                .pick(
+                    "实体定义的修改不被允许",
+                    "The definition change is not allowed",
+                )
+                .into(),
             details,
         })
     }
@@ -555,7 +644,12 @@ async fn insert_version(
     Ok(())
 }
 
-async fn insert_field_storage(tx: &mut Tx, entity: &str, fs: &FieldStorage, version: i64) -> Result<()> {
+async fn insert_field_storage(
+    tx: &mut Tx,
+    entity: &str,
+    fs: &FieldStorage,
+    version: i64,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO entity_fields (entity, field, field_type, storage, sql_name, sensitive, unique_index, plain_index, added_in) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

@@ -45,7 +45,9 @@ pub fn index_name(kind: &str, table: &str, column: &str) -> String {
 
 /// Quotes an identifier built from validated slugs.
 pub fn q(ident: &str) -> String {
-    debug_assert!(ident.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    debug_assert!(ident
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_'));
     format!("\"{ident}\"")
 }
 
@@ -204,7 +206,11 @@ pub fn add_field_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<S
             out.extend(index_sql(entity, fs));
         }
         StorageKind::SideTable(side) => {
-            let uuid = if backend == Backend::Postgres { "UUID" } else { "TEXT" };
+            let uuid = if backend == Backend::Postgres {
+                "UUID"
+            } else {
+                "TEXT"
+            };
             out.push(format!(
                 "CREATE TABLE {} (\"record_id\" {uuid} NOT NULL REFERENCES {} (\"id\") ON DELETE CASCADE, \
                  \"value\" {} NOT NULL, PRIMARY KEY (\"record_id\", \"value\"))",
@@ -239,7 +245,12 @@ pub fn index_sql(entity: &str, fs: &FieldStorage) -> Vec<String> {
         ));
     }
     if let Some(ix) = &fs.plain_index {
-        out.push(format!("CREATE INDEX {} ON {} ({})", q(ix), q(&table), q(column)));
+        out.push(format!(
+            "CREATE INDEX {} ON {} ({})",
+            q(ix),
+            q(&table),
+            q(column)
+        ));
     }
     out
 }
@@ -251,27 +262,56 @@ mod tests {
 
     #[test]
     fn names_fit_postgres_and_are_stable() {
-        let ix = index_name("ux", "e_abcdefghijklmnopqrstuvwxyz12", "f_abcdefghijklmnopqrstuvwxyz12");
+        let ix = index_name(
+            "ux",
+            "e_abcdefghijklmnopqrstuvwxyz12",
+            "f_abcdefghijklmnopqrstuvwxyz12",
+        );
         assert!(ix.len() < 63);
-        assert_eq!(ix, index_name("ux", "e_abcdefghijklmnopqrstuvwxyz12", "f_abcdefghijklmnopqrstuvwxyz12"));
-        assert!(side_table_name("abcdefghijklmnopqrstuvwxyz12", "abcdefghijklmnopqrstuvwxyz12").len() <= 63);
+        assert_eq!(
+            ix,
+            index_name(
+                "ux",
+                "e_abcdefghijklmnopqrstuvwxyz12",
+                "f_abcdefghijklmnopqrstuvwxyz12"
+            )
+        );
+        assert!(
+            side_table_name(
+                "abcdefghijklmnopqrstuvwxyz12",
+                "abcdefghijklmnopqrstuvwxyz12"
+            )
+            .len()
+                <= 63
+        );
     }
 
     #[test]
     fn fields_get_the_storage_their_type_needs() {
         let mut tags = FieldDef::new(FieldName::new("tags").unwrap(), FieldType::Tags);
         tags.indexed = true;
-        assert!(matches!(FieldStorage::for_field("patient", &tags).kind, StorageKind::SideTable(_)));
+        assert!(matches!(
+            FieldStorage::for_field("patient", &tags).kind,
+            StorageKind::SideTable(_)
+        ));
         let notes = FieldDef::new(FieldName::new("notes").unwrap(), FieldType::Textarea);
-        assert_eq!(FieldStorage::for_field("patient", &notes).kind, StorageKind::DocumentOnly);
+        assert_eq!(
+            FieldStorage::for_field("patient", &notes).kind,
+            StorageKind::DocumentOnly
+        );
         let mut mrn = FieldDef::new(FieldName::new("mrn").unwrap(), FieldType::Text);
         mrn.unique = true;
         let fs = FieldStorage::for_field("patient", &mrn);
         assert_eq!(fs.column(), Some("f_mrn"));
         assert!(fs.unique_index.is_some() && fs.plain_index.is_none());
         let reference = FieldDef::new(FieldName::new("patient").unwrap(), FieldType::Reference);
-        assert!(FieldStorage::for_field("visit", &reference).plain_index.is_some());
-        assert_eq!(sql_type(FieldType::Money, false, Backend::Postgres), "BIGINT");
+        assert!(FieldStorage::for_field("visit", &reference)
+            .plain_index
+            .is_some());
+        assert_eq!(
+            sql_type(FieldType::Money, false, Backend::Postgres),
+            "BIGINT"
+        );
         assert_eq!(sql_type(FieldType::IdCard, true, Backend::Sqlite), "TEXT");
     }
 }

@@ -207,10 +207,7 @@ impl FieldDef {
 
     /// Whether this field has a typed projection column (or, multi-valued, a side table).
     pub fn is_projected(&self) -> bool {
-        !matches!(
-            self.field_type,
-            FieldType::Textarea | FieldType::Attachment
-        )
+        !matches!(self.field_type, FieldType::Textarea | FieldType::Attachment)
     }
 }
 

@@ -17,9 +17,15 @@ use time::{Date, Duration, OffsetDateTime};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum FilterExpr {
-    And { and: Vec<FilterExpr> },
-    Or { or: Vec<FilterExpr> },
-    Not { not: Box<FilterExpr> },
+    And {
+        and: Vec<FilterExpr>,
+    },
+    Or {
+        or: Vec<FilterExpr>,
+    },
+    Not {
+        not: Box<FilterExpr>,
+    },
     Condition {
         field: String,
         op: String,
@@ -100,12 +106,20 @@ impl FilterContext<'_> {
         let arg = projection::scalar_arg(fs, Some(value), self.keys);
         let arg = match (&arg, fs.value_type, value) {
             // Numbers compare with numbers; an integer column also takes 3.0.
-            (Arg::Int(None), FieldType::Integer, Value::Number(n)) => Arg::Int(n.as_f64().map(|f| f as i64)),
+            (Arg::Int(None), FieldType::Integer, Value::Number(n)) => {
+                Arg::Int(n.as_f64().map(|f| f as i64))
+            }
             _ => arg,
         };
         let is_null = matches!(
             arg,
-            Arg::Text(None) | Arg::Int(None) | Arg::Real(None) | Arg::Bool(None) | Arg::Uuid(None) | Arg::Time(None) | Arg::Date(None)
+            Arg::Text(None)
+                | Arg::Int(None)
+                | Arg::Real(None)
+                | Arg::Bool(None)
+                | Arg::Uuid(None)
+                | Arg::Time(None)
+                | Arg::Date(None)
         );
         if is_null || value.is_null() {
             return Err(EngineError::bad_request(format!(
@@ -117,21 +131,19 @@ impl FilterContext<'_> {
     }
 
     fn bind_list(&self, fs: &FieldStorage, value: &Value) -> Result<Vec<SeaValue>> {
-        let items = value
-            .as_array()
-            .ok_or_else(|| EngineError::bad_request(format!("{} needs a list of values", fs.field)))?;
+        let items = value.as_array().ok_or_else(|| {
+            EngineError::bad_request(format!("{} needs a list of values", fs.field))
+        })?;
         items.iter().map(|v| self.bind(fs, v)).collect()
     }
 
     fn side_exists(&self, side: &str, values: Option<Vec<SeaValue>>) -> Expr {
         let side_alias = Alias::new(side.to_string());
         let mut sub = Query::select();
-        sub.expr(Expr::val(1))
-            .from(side_alias.clone())
-            .and_where(
-                Expr::col((side_alias.clone(), Alias::new("record_id")))
-                    .equals((Alias::new(self.rt.table.clone()), Alias::new("id"))),
-            );
+        sub.expr(Expr::val(1)).from(side_alias.clone()).and_where(
+            Expr::col((side_alias.clone(), Alias::new("record_id")))
+                .equals((Alias::new(self.rt.table.clone()), Alias::new("id"))),
+        );
         if let Some(values) = values {
             sub.and_where(Expr::col((side_alias, Alias::new("value"))).is_in(values));
         }
@@ -139,7 +151,12 @@ impl FilterContext<'_> {
     }
 
     /// Dates or datetimes bounding a relative period, as bound values for `fs`.
-    fn period(&self, fs: &FieldStorage, from_days: i64, to_days: i64) -> Result<(SeaValue, SeaValue)> {
+    fn period(
+        &self,
+        fs: &FieldStorage,
+        from_days: i64,
+        to_days: i64,
+    ) -> Result<(SeaValue, SeaValue)> {
         let (a, b) = match fs.value_type {
             FieldType::Date => (
                 Arg::Date(Some(self.today + Duration::days(from_days))),
@@ -163,7 +180,11 @@ impl FilterContext<'_> {
         value
             .as_i64()
             .filter(|n| (0..=36_600).contains(n))
-            .ok_or_else(|| EngineError::bad_request("a relative date filter needs a whole number of days (0 to 36600)"))
+            .ok_or_else(|| {
+                EngineError::bad_request(
+                    "a relative date filter needs a whole number of days (0 to 36600)",
+                )
+            })
     }
 
     pub fn compile(&self, filter: &FilterExpr) -> Result<Expr> {
@@ -210,11 +231,23 @@ impl FilterContext<'_> {
         }
     }
 
-    fn column_condition(&self, fs: &FieldStorage, column: &str, op: &str, value: &Value) -> Result<Expr> {
+    fn column_condition(
+        &self,
+        fs: &FieldStorage,
+        column: &str,
+        op: &str,
+        value: &Value,
+    ) -> Result<Expr> {
         let c = || col(self.rt, column);
         let text_like = matches!(
             fs.value_type,
-            FieldType::Text | FieldType::Select | FieldType::Phone | FieldType::Email | FieldType::IdCard | FieldType::Autonumber | FieldType::User
+            FieldType::Text
+                | FieldType::Select
+                | FieldType::Phone
+                | FieldType::Email
+                | FieldType::IdCard
+                | FieldType::Autonumber
+                | FieldType::User
         );
         Ok(match op {
             "eq" => c().eq(self.bind(fs, value)?),
@@ -278,8 +311,10 @@ impl FilterContext<'_> {
                     // Whole local days: from the period's first midnight to the next period's.
                     let offset = self.now.offset();
                     (
-                        Arg::Time(Some(start.midnight().assume_offset(offset))).into_sea(self.backend),
-                        Arg::Time(Some(end.midnight().assume_offset(offset))).into_sea(self.backend),
+                        Arg::Time(Some(start.midnight().assume_offset(offset)))
+                            .into_sea(self.backend),
+                        Arg::Time(Some(end.midnight().assume_offset(offset)))
+                            .into_sea(self.backend),
                     )
                 } else {
                     (a, b)
@@ -290,12 +325,22 @@ impl FilterContext<'_> {
         })
     }
 
-    fn side_condition(&self, fs: &FieldStorage, side: &str, op: &str, value: &Value) -> Result<Expr> {
+    fn side_condition(
+        &self,
+        fs: &FieldStorage,
+        side: &str,
+        op: &str,
+        value: &Value,
+    ) -> Result<Expr> {
         Ok(match op {
             "eq" | "contains" => self.side_exists(side, Some(vec![self.bind(fs, value)?])),
             "in" => self.side_exists(side, Some(self.bind_list(fs, value)?)),
-            "not_in" => self.side_exists(side, Some(self.bind_list(fs, value)?)).not(),
-            "ne" => self.side_exists(side, Some(vec![self.bind(fs, value)?])).not(),
+            "not_in" => self
+                .side_exists(side, Some(self.bind_list(fs, value)?))
+                .not(),
+            "ne" => self
+                .side_exists(side, Some(vec![self.bind(fs, value)?]))
+                .not(),
             "is_empty" => self.side_exists(side, None).not(),
             "not_empty" => self.side_exists(side, None),
             other => return Err(unsupported(other, &fs.field)),
@@ -305,7 +350,11 @@ impl FilterContext<'_> {
     /// Textareas have no column; `contains` is the one filter that scans the document.
     fn document_condition(&self, fs: &FieldStorage, op: &str, value: &Value) -> Result<Expr> {
         let extract = match self.backend {
-            Backend::Sqlite => format!("json_extract({}.\"data\", '$.{}')", q(&self.rt.table), fs.field),
+            Backend::Sqlite => format!(
+                "json_extract({}.\"data\", '$.{}')",
+                q(&self.rt.table),
+                fs.field
+            ),
             Backend::Postgres => format!("({}.\"data\" ->> '{}')", q(&self.rt.table), fs.field),
         };
         match op {
@@ -315,8 +364,12 @@ impl FilterContext<'_> {
                     .ok_or_else(|| EngineError::bad_request("contains needs text"))?;
                 Ok(Expr::expr(Func::lower(Expr::cust(extract))).like(like_pattern(text, false)))
             }
-            "is_empty" => Ok(Expr::cust(extract.clone()).is_null().or(Expr::cust(extract).eq(""))),
-            "not_empty" => Ok(Expr::cust(extract.clone()).is_not_null().and(Expr::cust(extract).ne(""))),
+            "is_empty" => Ok(Expr::cust(extract.clone())
+                .is_null()
+                .or(Expr::cust(extract).eq(""))),
+            "not_empty" => Ok(Expr::cust(extract.clone())
+                .is_not_null()
+                .and(Expr::cust(extract).ne(""))),
             other => Err(unsupported(other, &fs.field)),
         }
     }
@@ -331,7 +384,8 @@ fn unsupported(op: &str, field: &str) -> EngineError {
 fn calendar_period(today: Date, op: &str) -> (Date, Date) {
     use time::Month;
     let first_of = |year: i32, month: u8| {
-        Date::from_calendar_date(year, Month::try_from(month).unwrap_or(Month::January), 1).unwrap_or(today)
+        Date::from_calendar_date(year, Month::try_from(month).unwrap_or(Month::January), 1)
+            .unwrap_or(today)
     };
     let next_month = |year: i32, month: u8, add: u8| {
         let m = u32::from(month) - 1 + u32::from(add);
@@ -340,7 +394,8 @@ fn calendar_period(today: Date, op: &str) -> (Date, Date) {
     let (y, m) = (today.year(), u8::from(today.month()));
     match op {
         "this_week" => {
-            let start = today - Duration::days(i64::from(today.weekday().number_days_from_monday()));
+            let start =
+                today - Duration::days(i64::from(today.weekday().number_days_from_monday()));
             (start, start + Duration::days(7))
         }
         "this_month" => (first_of(y, m), next_month(y, m, 1)),
@@ -356,11 +411,15 @@ fn calendar_period(today: Date, op: &str) -> (Date, Date) {
 pub(crate) fn sort_column(rt: &EntityRuntime, field: &str) -> Result<(String, FieldType)> {
     let fs = resolve_field(rt, field)?;
     if fs.sensitive {
-        return Err(EngineError::bad_request(format!("{field} is sensitive and cannot be sorted")));
+        return Err(EngineError::bad_request(format!(
+            "{field} is sensitive and cannot be sorted"
+        )));
     }
     match fs.kind {
         StorageKind::Column(c) => Ok((c, fs.value_type)),
-        _ => Err(EngineError::bad_request(format!("{field} cannot be sorted"))),
+        _ => Err(EngineError::bad_request(format!(
+            "{field} cannot be sorted"
+        ))),
     }
 }
 
@@ -396,10 +455,22 @@ mod tests {
     #[test]
     fn calendar_periods_start_on_monday_and_the_first() {
         let wed = date!(2026 - 11 - 25);
-        assert_eq!(calendar_period(wed, "this_week"), (date!(2026 - 11 - 23), date!(2026 - 11 - 30)));
-        assert_eq!(calendar_period(wed, "this_month"), (date!(2026 - 11 - 01), date!(2026 - 12 - 01)));
-        assert_eq!(calendar_period(wed, "this_quarter"), (date!(2026 - 10 - 01), date!(2027 - 01 - 01)));
-        assert_eq!(calendar_period(wed, "this_year"), (date!(2026 - 01 - 01), date!(2027 - 01 - 01)));
+        assert_eq!(
+            calendar_period(wed, "this_week"),
+            (date!(2026 - 11 - 23), date!(2026 - 11 - 30))
+        );
+        assert_eq!(
+            calendar_period(wed, "this_month"),
+            (date!(2026 - 11 - 01), date!(2026 - 12 - 01))
+        );
+        assert_eq!(
+            calendar_period(wed, "this_quarter"),
+            (date!(2026 - 10 - 01), date!(2027 - 01 - 01))
+        );
+        assert_eq!(
+            calendar_period(wed, "this_year"),
+            (date!(2026 - 01 - 01), date!(2027 - 01 - 01))
+        );
     }
 
     #[test]

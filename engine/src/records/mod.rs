@@ -9,7 +9,7 @@ mod rows;
 pub mod transfer;
 mod write;
 
-pub use aggregate::{AggregateSpec, AggregateResult};
+pub use aggregate::{AggregateResult, AggregateSpec};
 pub use filter::FilterExpr;
 pub use read::{Change, ListQuery, Page, SortKey, View360};
 pub use transfer::{ImportOptions, ImportReport, ImportRowError};
@@ -78,7 +78,8 @@ pub(crate) fn present_data(
         if rule == FieldRule::Hidden {
             continue;
         }
-        let may_unmask = matches!(rule, FieldRule::Read | FieldRule::Write) && unmask.iter().any(|u| u == name);
+        let may_unmask =
+            matches!(rule, FieldRule::Read | FieldRule::Write) && unmask.iter().any(|u| u == name);
         let must_mask = rule == FieldRule::Masked || (field.sensitive && !may_unmask);
         let shown = match (must_mask, value) {
             (true, Value::String(s)) => Value::String(mask(field.field_type, s)),

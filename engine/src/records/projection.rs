@@ -18,13 +18,21 @@ pub fn scalar_arg(fs: &FieldStorage, plain: Option<&Value>, keys: &Keyring) -> A
         return Arg::Text(value.map(|v| keys.lookup_hash(&fs.field, &text_of(v))));
     }
     match fs.value_type {
-        T::Reference => Arg::Uuid(value.and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())),
+        T::Reference => Arg::Uuid(
+            value
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok()),
+        ),
         T::Number => Arg::Real(value.and_then(Value::as_f64)),
         T::Integer => Arg::Int(value.and_then(as_whole)),
         T::Money => Arg::Int(value.and_then(Value::as_f64).and_then(checks::money_to_fen)),
         T::Boolean => Arg::Bool(value.and_then(Value::as_bool)),
         T::Date => Arg::Date(value.and_then(Value::as_str).and_then(checks::parse_date)),
-        T::Datetime => Arg::Time(value.and_then(Value::as_str).and_then(checks::parse_datetime)),
+        T::Datetime => Arg::Time(
+            value
+                .and_then(Value::as_str)
+                .and_then(checks::parse_datetime),
+        ),
         _ => Arg::Text(value.map(text_of)),
     }
 }
@@ -88,7 +96,11 @@ pub fn seal(
 }
 
 /// The plaintext document from its persisted form.
-pub fn unseal(rt: &EntityRuntime, sealed: &Map<String, Value>, keys: &Keyring) -> Result<Map<String, Value>> {
+pub fn unseal(
+    rt: &EntityRuntime,
+    sealed: &Map<String, Value>,
+    keys: &Keyring,
+) -> Result<Map<String, Value>> {
     let mut plain = sealed.clone();
     for fs in rt.storage.values().filter(|fs| fs.sensitive) {
         if let Some(Value::String(s)) = sealed.get(&fs.field) {
@@ -101,7 +113,11 @@ pub fn unseal(rt: &EntityRuntime, sealed: &Map<String, Value>, keys: &Keyring) -
 }
 
 /// Column name and value for every projected scalar field of the current definition.
-pub fn column_args(rt: &EntityRuntime, plain: &Map<String, Value>, keys: &Keyring) -> Vec<(String, Arg)> {
+pub fn column_args(
+    rt: &EntityRuntime,
+    plain: &Map<String, Value>,
+    keys: &Keyring,
+) -> Vec<(String, Arg)> {
     rt.columns()
         .filter_map(|fs| match &fs.kind {
             StorageKind::Column(c) => Some((c.clone(), scalar_arg(fs, plain.get(&fs.field), keys))),

@@ -12,7 +12,10 @@ use crate::error::{EngineError, Result};
 use crate::forms::FieldType;
 use crate::i18n::Lang;
 use crate::store::{Arg, Backend};
-use sea_query::{Alias, Expr, ExprTrait, NullOrdering, Order, PostgresQueryBuilder, Query, SelectStatement, SqliteQueryBuilder};
+use sea_query::{
+    Alias, Expr, ExprTrait, NullOrdering, Order, PostgresQueryBuilder, Query, SelectStatement,
+    SqliteQueryBuilder,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -33,8 +36,14 @@ impl SortKey {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|s| match s.strip_prefix('-') {
-                Some(field) => SortKey { field: field.to_string(), descending: true },
-                None => SortKey { field: s.trim_start_matches('+').to_string(), descending: false },
+                Some(field) => SortKey {
+                    field: field.to_string(),
+                    descending: true,
+                },
+                None => SortKey {
+                    field: s.trim_start_matches('+').to_string(),
+                    descending: false,
+                },
             })
             .collect()
     }
@@ -112,7 +121,10 @@ pub(crate) fn build(select: &SelectStatement, backend: Backend) -> (String, sea_
 }
 
 impl Engine {
-    pub(crate) fn filter_context<'a>(&'a self, rt: &'a crate::entities::EntityRuntime) -> FilterContext<'a> {
+    pub(crate) fn filter_context<'a>(
+        &'a self,
+        rt: &'a crate::entities::EntityRuntime,
+    ) -> FilterContext<'a> {
         let now = self.now();
         FilterContext {
             rt,
@@ -123,7 +135,14 @@ impl Engine {
         }
     }
 
-    pub async fn get_record(&self, principal: &Principal, entity: &str, id: Uuid, unmask: &[String], _lang: Lang) -> Result<Record> {
+    pub async fn get_record(
+        &self,
+        principal: &Principal,
+        entity: &str,
+        id: Uuid,
+        unmask: &[String],
+        _lang: Lang,
+    ) -> Result<Record> {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Read)?;
         let mut conn = self.db.acquire().await?;
@@ -134,7 +153,10 @@ impl Engine {
             .iter()
             .filter(|f| {
                 rt.definition().field(f).is_some_and(|d| d.sensitive)
-                    && matches!(principal.field_rule(entity, f), FieldRule::Read | FieldRule::Write)
+                    && matches!(
+                        principal.field_rule(entity, f),
+                        FieldRule::Read | FieldRule::Write
+                    )
             })
             .cloned()
             .collect();
@@ -142,9 +164,8 @@ impl Engine {
             audit::append(
                 &mut conn.conn(),
                 self.clock.as_ref(),
-                AuditEntry::new(&principal.actor, "record.unmask")
-                    .entity(entity)
-                    .record(id)
+                &AuditEntry::new(&principal.actor, "record.unmask")
+                    .record(entity, id.to_string())
                     .fields(unmasked.clone()),
             )
             .await?;
@@ -152,7 +173,12 @@ impl Engine {
         stored.present(&rt, principal, &self.keys, &unmasked)
     }
 
-    pub async fn list_records(&self, principal: &Principal, entity: &str, query: &ListQuery) -> Result<Page<Record>> {
+    pub async fn list_records(
+        &self,
+        principal: &Principal,
+        entity: &str,
+        query: &ListQuery,
+    ) -> Result<Page<Record>> {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Read)?;
         let per_page = match query.per_page {
@@ -173,22 +199,44 @@ impl Engine {
             condition = condition.and(search_condition(&rt, text));
         }
         let mut select = Query::select();
-        for column in ["id", "data", "version", "created_at", "created_by", "updated_at", "updated_by", "deleted_at"] {
+        for column in [
+            "id",
+            "data",
+            "version",
+            "created_at",
+            "created_by",
+            "updated_at",
+            "updated_by",
+            "deleted_at",
+        ] {
             select.column((table.clone(), Alias::new(column)));
         }
         select.from(table.clone()).and_where(condition.clone());
         let sort = if query.sort.is_empty() {
-            vec![SortKey { field: "created_at".into(), descending: true }]
+            vec![SortKey {
+                field: "created_at".into(),
+                descending: true,
+            }]
         } else {
             query.sort.clone()
         };
         for key in &sort {
             let (column, _) = sort_column(&rt, &key.field)?;
-            let order = if key.descending { Order::Desc } else { Order::Asc };
-            select.order_by_with_nulls((table.clone(), Alias::new(column)), order, NullOrdering::Last);
+            let order = if key.descending {
+                Order::Desc
+            } else {
+                Order::Asc
+            };
+            select.order_by_with_nulls(
+                (table.clone(), Alias::new(column)),
+                order,
+                NullOrdering::Last,
+            );
         }
         select.order_by((table.clone(), Alias::new("id")), Order::Asc);
-        select.limit(per_page).offset((page - 1).saturating_mul(per_page));
+        select
+            .limit(per_page)
+            .offset((page - 1).saturating_mul(per_page));
         let backend = self.db.backend();
         let (sql, values) = build(&select, backend);
         let mut conn = self.db.acquire().await?;
@@ -199,17 +247,35 @@ impl Engine {
             .collect::<Result<Vec<_>>>()?;
         let total = if query.count {
             let mut count = Query::select();
-            count.expr_as(Expr::cust("COUNT(*)"), Alias::new("n")).from(table).and_where(condition);
+            count
+                .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+                .from(table)
+                .and_where(condition);
             let (sql, values) = build(&count, backend);
             let row = conn.conn().fetch_built(&sql, values).await?;
-            Some(row.first().map(|r| r.req_int("n")).transpose()?.unwrap_or(0) as u64)
+            Some(
+                row.first()
+                    .map(|r| r.req_int("n"))
+                    .transpose()?
+                    .unwrap_or(0) as u64,
+            )
         } else {
             None
         };
-        Ok(Page { items, total, page, per_page })
+        Ok(Page {
+            items,
+            total,
+            page,
+            per_page,
+        })
     }
 
-    pub async fn record_history(&self, principal: &Principal, entity: &str, id: Uuid) -> Result<Vec<Change>> {
+    pub async fn record_history(
+        &self,
+        principal: &Principal,
+        entity: &str,
+        id: Uuid,
+    ) -> Result<Vec<Change>> {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Read)?;
         let rows = self
@@ -242,7 +308,13 @@ impl Engine {
             .collect()
     }
 
-    pub async fn view360(&self, principal: &Principal, entity: &str, id: Uuid, lang: Lang) -> Result<View360> {
+    pub async fn view360(
+        &self,
+        principal: &Principal,
+        entity: &str,
+        id: Uuid,
+        lang: Lang,
+    ) -> Result<View360> {
         let record = self.get_record(principal, entity, id, &[], lang).await?;
         let mut related = Vec::new();
         let mut timeline_records: Vec<(String, Uuid)> = vec![(entity.to_string(), id)];
@@ -254,7 +326,9 @@ impl Engine {
                 matches!(f.field_type, FieldType::Reference | FieldType::References)
                     && f.entity.as_ref().is_some_and(|e| e.as_str() == entity)
             }) {
-                let Some(fs) = other.storage.get(field.name.as_str()) else { continue };
+                let Some(fs) = other.storage.get(field.name.as_str()) else {
+                    continue;
+                };
                 let (where_sql, arg) = match &fs.kind {
                     StorageKind::Column(c) => (format!("{} = $1", q(c)), Arg::Uuid(Some(id))),
                     StorageKind::SideTable(side) => (
@@ -263,7 +337,10 @@ impl Engine {
                     ),
                     StorageKind::DocumentOnly => continue,
                 };
-                let base = format!("FROM {} WHERE deleted_at IS NULL AND {where_sql}", q(&other.table));
+                let base = format!(
+                    "FROM {} WHERE deleted_at IS NULL AND {where_sql}",
+                    q(&other.table)
+                );
                 let total = self
                     .db
                     .fetch_one(&format!("SELECT COUNT(*) AS n {base}"), vec![arg.clone()])
@@ -290,7 +367,11 @@ impl Engine {
             }
         }
         let timeline = self.timeline(&timeline_records).await?;
-        Ok(View360 { record, related, timeline })
+        Ok(View360 {
+            record,
+            related,
+            timeline,
+        })
     }
 
     async fn timeline(&self, records: &[(String, Uuid)]) -> Result<Vec<TimelineEntry>> {
@@ -322,7 +403,10 @@ impl Engine {
 
 fn string_list(v: Option<Value>) -> Vec<String> {
     match v {
-        Some(Value::Array(items)) => items.into_iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -336,8 +420,14 @@ mod tests {
         assert_eq!(
             SortKey::parse_list("-updated_at, name"),
             vec![
-                SortKey { field: "updated_at".into(), descending: true },
-                SortKey { field: "name".into(), descending: false }
+                SortKey {
+                    field: "updated_at".into(),
+                    descending: true
+                },
+                SortKey {
+                    field: "name".into(),
+                    descending: false
+                }
             ]
         );
         assert!(SortKey::parse_list("").is_empty());

@@ -33,7 +33,12 @@ pub(crate) fn stored_from_row(row: &DbRow) -> Result<StoredRecord> {
     })
 }
 
-pub(crate) async fn load(conn: &mut Conn<'_>, rt: &EntityRuntime, id: Uuid, for_update: bool) -> Result<Option<StoredRecord>> {
+pub(crate) async fn load(
+    conn: &mut Conn<'_>,
+    rt: &EntityRuntime,
+    id: Uuid,
+    for_update: bool,
+) -> Result<Option<StoredRecord>> {
     let lock = if for_update && conn.backend() == crate::store::Backend::Postgres {
         " FOR UPDATE"
     } else {
@@ -41,7 +46,10 @@ pub(crate) async fn load(conn: &mut Conn<'_>, rt: &EntityRuntime, id: Uuid, for_
     };
     let row = conn
         .fetch_optional(
-            &format!("SELECT {RECORD_COLUMNS} FROM {} WHERE id = $1{lock}", q(&rt.table)),
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM {} WHERE id = $1{lock}",
+                q(&rt.table)
+            ),
             vec![id.into()],
         )
         .await?;
@@ -120,7 +128,9 @@ pub(crate) async fn insert_rows(
         conn.execute(&sql, args).await?;
 
         for fs in rt.side_tables() {
-            let StorageKind::SideTable(side) = &fs.kind else { continue };
+            let StorageKind::SideTable(side) = &fs.kind else {
+                continue;
+            };
             let mut sql = format!("INSERT INTO {} (record_id, value) VALUES ", q(side));
             let mut args = Vec::new();
             for row in chunk {
@@ -185,15 +195,24 @@ pub(crate) async fn update_row(
     }
     args.push(id.into());
     args.push(expected_version.into());
-    sql.push_str(&format!(" WHERE \"id\" = ${} AND \"version\" = ${}", args.len() - 1, args.len()));
+    sql.push_str(&format!(
+        " WHERE \"id\" = ${} AND \"version\" = ${}",
+        args.len() - 1,
+        args.len()
+    ));
     let updated = conn.execute(&sql, args).await?;
     if updated == 0 {
         return Ok(false);
     }
     for fs in rt.side_tables() {
-        let StorageKind::SideTable(side) = &fs.kind else { continue };
-        conn.execute(&format!("DELETE FROM {} WHERE record_id = $1", q(side)), vec![id.into()])
-            .await?;
+        let StorageKind::SideTable(side) = &fs.kind else {
+            continue;
+        };
+        conn.execute(
+            &format!("DELETE FROM {} WHERE record_id = $1", q(side)),
+            vec![id.into()],
+        )
+        .await?;
         for value in projection::side_values(fs, plain.get(&fs.field)) {
             conn.execute(
                 &format!("INSERT INTO {} (record_id, value) VALUES ($1, $2)", q(side)),

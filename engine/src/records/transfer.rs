@@ -1,8 +1,8 @@
 //! Bulk import (CSV/XLSX, column mapping, dry run, all-or-nothing) and export.
 
 use super::filter::FilterExpr;
-use super::read::{ListQuery, SortKey};
 use super::projection;
+use super::read::{ListQuery, SortKey};
 use crate::access::{Action, Principal};
 use crate::engine::Engine;
 use crate::entities::storage::q;
@@ -51,14 +51,21 @@ pub struct ImportReport {
 fn label_matches(field: &FieldDef, header: &str) -> bool {
     let header = header.trim();
     field.name.as_str() == header
-        || field
-            .label
-            .as_ref()
-            .is_some_and(|l| l.zh.as_deref() == Some(header) || l.en.as_deref().is_some_and(|en| en.eq_ignore_ascii_case(header)))
+        || field.label.as_ref().is_some_and(|l| {
+            l.zh.as_deref() == Some(header)
+                || l.en
+                    .as_deref()
+                    .is_some_and(|en| en.eq_ignore_ascii_case(header))
+        })
 }
 
 /// Which field each column fills (None: skipped).
-fn map_columns(rt: &EntityRuntime, header: &[String], options: &ImportOptions, lang: Lang) -> Result<Vec<Option<FieldDef>>> {
+fn map_columns(
+    rt: &EntityRuntime,
+    header: &[String],
+    options: &ImportOptions,
+    lang: Lang,
+) -> Result<Vec<Option<FieldDef>>> {
     let mut unknown = Vec::new();
     let mut out = Vec::with_capacity(header.len());
     for column in header {
@@ -72,19 +79,40 @@ fn map_columns(rt: &EntityRuntime, header: &[String], options: &ImportOptions, l
                         None
                     }
                 },
-                None => rt.definition().fields.iter().find(|f| label_matches(f, column)).cloned(),
+                None => rt
+                    .definition()
+                    .fields
+                    .iter()
+                    .find(|f| label_matches(f, column))
+                    .cloned(),
             },
-            None => rt.definition().fields.iter().find(|f| label_matches(f, column)).cloned(),
+            None => rt
+                .definition()
+                .fields
+                .iter()
+                .find(|f| label_matches(f, column))
+                .cloned(),
         };
-        if target.is_none() && options.mapping.as_ref().is_none_or(|m| !m.contains_key(column)) {
+        if target.is_none()
+            && options
+                .mapping
+                .as_ref()
+                .is_none_or(|m| !m.contains_key(column))
+        {
             unknown.push(column.clone());
         }
         out.push(target);
     }
     if !unknown.is_empty() {
         return Err(EngineError::bad_request(match lang {
-            Lang::Zh => format!("以下列无法对应到字段，请提供列映射（mapping）：{}", unknown.join("、")),
-            Lang::En => format!("These columns match no field; send a column mapping: {}", unknown.join(", ")),
+            Lang::Zh => format!(
+                "以下列无法对应到字段，请提供列映射（mapping）：{}",
+                unknown.join("、")
+            ),
+            Lang::En => format!(
+                "These columns match no field; send a column mapping: {}",
+                unknown.join(", ")
+            ),
         }));
     }
     Ok(out)
@@ -110,16 +138,22 @@ impl Engine {
     ) -> Result<ImportReport> {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Create)?;
-        let table = read_table(bytes, TabularFormat::detect(bytes), MAX_IMPORT_ROWS).map_err(|e| {
-            EngineError::BadRequest {
-                message: e.message(lang),
-                details: Vec::new(),
-            }
-        })?;
+        let table =
+            read_table(bytes, TabularFormat::detect(bytes), MAX_IMPORT_ROWS).map_err(|e| {
+                EngineError::BadRequest {
+                    message: e.message(lang),
+                    details: Vec::new(),
+                }
+            })?;
         let targets = map_columns(&rt, &table.header, options, lang)?;
         let now = self.now();
-        let coerce = CoerceContext { utc_offset: self.utc_offset_at(now) };
-        let prepare = crate::forms::PrepareContext { lang, today: self.today() };
+        let coerce = CoerceContext {
+            utc_offset: self.utc_offset_at(now),
+        };
+        let prepare = crate::forms::PrepareContext {
+            lang,
+            today: self.today(),
+        };
         let mut errors: Vec<ImportRowError> = Vec::new();
         let mut valid: Vec<(usize, Map<String, Value>)> = Vec::new();
         let total_rows = table.rows.len();
@@ -144,18 +178,21 @@ impl Engine {
             if row_errors.is_empty() {
                 match rt.compiled.prepare(&input, None, &prepare) {
                     Ok(doc) => valid.push((row.line, doc)),
-                    Err(field_errors) => row_errors.extend(field_errors.into_iter().map(|e| ImportRowError {
-                        line: row.line,
-                        field: e.field,
-                        code: e.code,
-                        message: e.message,
-                    })),
+                    Err(field_errors) => {
+                        row_errors.extend(field_errors.into_iter().map(|e| ImportRowError {
+                            line: row.line,
+                            field: e.field,
+                            code: e.code,
+                            message: e.message,
+                        }))
+                    }
                 }
             }
             errors.extend(row_errors);
         }
         let mut conn = self.db.acquire().await?;
-        self.import_store_checks(&mut conn.conn(), &rt, &mut valid, &mut errors, lang).await?;
+        self.import_store_checks(&mut conn.conn(), &rt, &mut valid, &mut errors, lang)
+            .await?;
         drop(conn);
         errors.sort_by_key(|e| e.line);
         let mut report = ImportReport {
@@ -197,7 +234,12 @@ impl Engine {
             let ref_errors = self.check_references(conn, rt, &docs, lang).await?;
             for ((line, _), errs) in chunk.iter().zip(ref_errors) {
                 for e in errs {
-                    bad.entry(*line).or_default().push(ImportRowError { line: *line, field: e.field, code: e.code, message: e.message });
+                    bad.entry(*line).or_default().push(ImportRowError {
+                        line: *line,
+                        field: e.field,
+                        code: e.code,
+                        message: e.message,
+                    });
                 }
             }
         }
@@ -234,14 +276,17 @@ impl Engine {
             }
             let column = fs.column().unwrap_or_default();
             for chunk in keyed.chunks(INSERT_BATCH) {
-                let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                let placeholders: Vec<String> =
+                    (1..=chunk.len()).map(|i| format!("${i}")).collect();
                 let sql = format!(
                     "SELECT {c} AS v FROM {t} WHERE deleted_at IS NULL AND {c} IN ({p})",
                     c = q(column),
                     t = q(&rt.table),
                     p = placeholders.join(", ")
                 );
-                let rows = conn.fetch_all(&sql, chunk.iter().map(|(_, a, _)| a.clone()).collect()).await?;
+                let rows = conn
+                    .fetch_all(&sql, chunk.iter().map(|(_, a, _)| a.clone()).collect())
+                    .await?;
                 let mut taken = std::collections::HashSet::new();
                 for row in rows {
                     // Read back through the same Arg shape to compare keys.
@@ -293,7 +338,9 @@ impl Engine {
             .definition()
             .fields
             .iter()
-            .filter(|f| principal.field_rule(entity, f.name.as_str()) != crate::access::FieldRule::Hidden)
+            .filter(|f| {
+                principal.field_rule(entity, f.name.as_str()) != crate::access::FieldRule::Hidden
+            })
             .map(|f| f.name.to_string())
             .collect();
         let mut rows = Vec::new();
@@ -324,14 +371,15 @@ impl Engine {
         crate::access::audit::append(
             &mut self.db.acquire().await?.conn(),
             self.clock.as_ref(),
-            crate::access::audit::AuditEntry::new(&principal.actor, "record.export")
+            &crate::access::audit::AuditEntry::new(&principal.actor, "record.export")
                 .entity(entity)
                 .detail(serde_json::json!({ "rows": rows.len() })),
         )
         .await?;
         match format {
             TabularFormat::Csv => Ok(write_csv(&header, rows)),
-            TabularFormat::Xlsx => write_xlsx(entity, &header, rows).map_err(|e| EngineError::internal(e.message(Lang::En))),
+            TabularFormat::Xlsx => write_xlsx(entity, &header, rows)
+                .map_err(|e| EngineError::internal(e.message(Lang::En))),
         }
     }
 }

@@ -49,7 +49,9 @@ pub(crate) fn map_write_error(rt: &EntityRuntime, error: EngineError) -> EngineE
             .and_then(|(_, column)| rt.field_of_column(column.trim()))
     };
     match by_index.or_else(by_column) {
-        Some(field) => EngineError::UniqueViolation { field: field.to_string() },
+        Some(field) => EngineError::UniqueViolation {
+            field: field.to_string(),
+        },
         None => error,
     }
 }
@@ -103,7 +105,9 @@ impl Engine {
                         "reference_not_found",
                         match lang {
                             Lang::Zh => format!("{label} 引用的记录 {id} 不存在或已删除"),
-                            Lang::En => format!("{label}: the referenced record {id} does not exist or was deleted"),
+                            Lang::En => format!(
+                                "{label}: the referenced record {id} does not exist or was deleted"
+                            ),
                         },
                     ));
                 }
@@ -138,7 +142,9 @@ impl Engine {
             }
             sql.push_str(" LIMIT 1");
             if conn.fetch_optional(&sql, args).await?.is_some() {
-                return Err(EngineError::UniqueViolation { field: fs.field.clone() });
+                return Err(EngineError::UniqueViolation {
+                    field: fs.field.clone(),
+                });
             }
         }
         Ok(())
@@ -153,7 +159,12 @@ impl Engine {
         docs: &mut [Map<String, Value>],
     ) -> Result<()> {
         let year = self.today().year();
-        for field in rt.definition().fields.iter().filter(|f| f.field_type == FieldType::Autonumber) {
+        for field in rt
+            .definition()
+            .fields
+            .iter()
+            .filter(|f| f.field_type == FieldType::Autonumber)
+        {
             let pending: Vec<usize> = (0..docs.len())
                 .filter(|&i| docs[i].get(field.name.as_str()).is_none_or(Value::is_null))
                 .collect();
@@ -161,7 +172,11 @@ impl Engine {
                 continue;
             }
             let yearly = field.yearly.unwrap_or(true);
-            let period = if yearly { year.to_string() } else { "all".to_string() };
+            let period = if yearly {
+                year.to_string()
+            } else {
+                "all".to_string()
+            };
             let count = pending.len() as i64;
             let last = conn
                 .fetch_one(
@@ -187,7 +202,13 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn create_record(&self, principal: &Principal, entity: &str, data: Map<String, Value>, lang: Lang) -> Result<Record> {
+    pub async fn create_record(
+        &self,
+        principal: &Principal,
+        entity: &str,
+        data: Map<String, Value>,
+        lang: Lang,
+    ) -> Result<Record> {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Create)?;
         let plain = rt
@@ -195,10 +216,15 @@ impl Engine {
             .prepare(&data, None, &self.prepare_context(lang))
             .map_err(|details| EngineError::Validation { details })?;
         let mut tx = self.db.begin().await?;
-        let outcome = self.insert_prepared(&mut tx.conn(), &rt, principal, vec![plain], lang).await;
+        let outcome = self
+            .insert_prepared(&mut tx.conn(), &rt, principal, vec![plain], lang)
+            .await;
         let ids = outcome.map_err(|e| map_write_error(&rt, e))?;
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
-        let id = ids.first().copied().ok_or_else(|| EngineError::internal("no record inserted"))?;
+        let id = ids
+            .first()
+            .copied()
+            .ok_or_else(|| EngineError::internal("no record inserted"))?;
         self.get_record(principal, entity, id, &[], lang).await
     }
 
@@ -236,9 +262,8 @@ impl Engine {
             audit::append(
                 conn,
                 self.clock.as_ref(),
-                AuditEntry::new(&principal.actor, "record.create")
-                    .entity(rt.name())
-                    .record(row.id)
+                &AuditEntry::new(&principal.actor, "record.create")
+                    .record(rt.name(), row.id.to_string())
                     .fields(row.plain.keys().cloned().collect()),
             )
             .await?;
@@ -246,7 +271,7 @@ impl Engine {
             audit::append(
                 conn,
                 self.clock.as_ref(),
-                AuditEntry::new(&principal.actor, "record.create_many")
+                &AuditEntry::new(&principal.actor, "record.create_many")
                     .entity(rt.name())
                     .detail(serde_json::json!({ "count": ids.len() })),
             )
@@ -269,7 +294,9 @@ impl Engine {
         let mut tx = self.db.begin().await?;
         let stored = live_record(&mut tx.conn(), &rt, id).await?;
         if stored.version != expected_version {
-            return Err(EngineError::VersionConflict { current: stored.version });
+            return Err(EngineError::VersionConflict {
+                current: stored.version,
+            });
         }
         self.apply_update(&mut tx.conn(), &rt, principal, &stored, &data, lang)
             .await
@@ -306,38 +333,84 @@ impl Engine {
             return Err(EngineError::Validation { details });
         }
         self.check_unique(conn, rt, &plain, Some(stored.id)).await?;
-        let sealed = projection::seal(rt, &plain, Some(&stored.sealed), Some(&existing), &self.keys);
+        let sealed = projection::seal(
+            rt,
+            &plain,
+            Some(&stored.sealed),
+            Some(&existing),
+            &self.keys,
+        );
         let now = self.now();
-        let ok = rows::update_row(conn, rt, stored.id, stored.version, &plain, &sealed, None, &principal.actor, now, &self.keys).await?;
+        let ok = rows::update_row(
+            conn,
+            rt,
+            stored.id,
+            stored.version,
+            &plain,
+            &sealed,
+            None,
+            &principal.actor,
+            now,
+            &self.keys,
+        )
+        .await?;
         if !ok {
-            return Err(EngineError::VersionConflict { current: stored.version + 1 });
+            return Err(EngineError::VersionConflict {
+                current: stored.version + 1,
+            });
         }
-        rows::write_change(conn, rt.name(), stored.id, stored.version + 1, "update", &sealed, changed.clone(), &principal.actor, now).await?;
+        rows::write_change(
+            conn,
+            rt.name(),
+            stored.id,
+            stored.version + 1,
+            "update",
+            &sealed,
+            changed.clone(),
+            &principal.actor,
+            now,
+        )
+        .await?;
         audit::append(
             conn,
             self.clock.as_ref(),
-            AuditEntry::new(&principal.actor, "record.update")
-                .entity(rt.name())
-                .record(stored.id)
+            &AuditEntry::new(&principal.actor, "record.update")
+                .record(rt.name(), stored.id.to_string())
                 .fields(changed),
         )
-        .await
+        .await?;
+        Ok(())
     }
 
-    pub async fn delete_record(&self, principal: &Principal, entity: &str, id: Uuid, expected_version: i64) -> Result<()> {
+    pub async fn delete_record(
+        &self,
+        principal: &Principal,
+        entity: &str,
+        id: Uuid,
+        expected_version: i64,
+    ) -> Result<()> {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Delete)?;
         let mut tx = self.db.begin().await?;
         let stored = live_record(&mut tx.conn(), &rt, id).await?;
         if stored.version != expected_version {
-            return Err(EngineError::VersionConflict { current: stored.version });
+            return Err(EngineError::VersionConflict {
+                current: stored.version,
+            });
         }
-        self.set_deleted(&mut tx.conn(), &rt, principal, &stored, true).await?;
+        self.set_deleted(&mut tx.conn(), &rt, principal, &stored, true)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn restore_record(&self, principal: &Principal, entity: &str, id: Uuid, lang: Lang) -> Result<Record> {
+    pub async fn restore_record(
+        &self,
+        principal: &Principal,
+        entity: &str,
+        id: Uuid,
+        lang: Lang,
+    ) -> Result<Record> {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Delete)?;
         let mut tx = self.db.begin().await?;
@@ -346,11 +419,13 @@ impl Engine {
             .ok_or_else(|| EngineError::not_found(format!("{entity} {id}")))?;
         if stored.deleted_at.is_none() {
             return Err(EngineError::Conflict(
-                lang.pick("记录未被删除", "The record is not deleted").into(),
+                lang.pick("记录未被删除", "The record is not deleted")
+                    .into(),
             ));
         }
         let plain = projection::unseal(&rt, &stored.sealed, &self.keys)?;
-        self.check_unique(&mut tx.conn(), &rt, &plain, Some(id)).await?;
+        self.check_unique(&mut tx.conn(), &rt, &plain, Some(id))
+            .await?;
         self.set_deleted(&mut tx.conn(), &rt, principal, &stored, false)
             .await
             .map_err(|e| map_write_error(&rt, e))?;
@@ -358,22 +433,56 @@ impl Engine {
         self.get_record(principal, entity, id, &[], lang).await
     }
 
-    async fn set_deleted(&self, conn: &mut Conn<'_>, rt: &EntityRuntime, principal: &Principal, stored: &StoredRecord, deleted: bool) -> Result<()> {
+    async fn set_deleted(
+        &self,
+        conn: &mut Conn<'_>,
+        rt: &EntityRuntime,
+        principal: &Principal,
+        stored: &StoredRecord,
+        deleted: bool,
+    ) -> Result<()> {
         let plain = projection::unseal(rt, &stored.sealed, &self.keys)?;
         let now = self.now();
         let deleted_at = deleted.then_some(now);
-        let ok = rows::update_row(conn, rt, stored.id, stored.version, &plain, &stored.sealed, deleted_at, &principal.actor, now, &self.keys).await?;
+        let ok = rows::update_row(
+            conn,
+            rt,
+            stored.id,
+            stored.version,
+            &plain,
+            &stored.sealed,
+            deleted_at,
+            &principal.actor,
+            now,
+            &self.keys,
+        )
+        .await?;
         if !ok {
-            return Err(EngineError::VersionConflict { current: stored.version + 1 });
+            return Err(EngineError::VersionConflict {
+                current: stored.version + 1,
+            });
         }
         let op = if deleted { "delete" } else { "restore" };
-        rows::write_change(conn, rt.name(), stored.id, stored.version + 1, op, &stored.sealed, Vec::new(), &principal.actor, now).await?;
+        rows::write_change(
+            conn,
+            rt.name(),
+            stored.id,
+            stored.version + 1,
+            op,
+            &stored.sealed,
+            Vec::new(),
+            &principal.actor,
+            now,
+        )
+        .await?;
         audit::append(
             conn,
             self.clock.as_ref(),
-            AuditEntry::new(&principal.actor, &format!("record.{op}")).entity(rt.name()).record(stored.id),
+            &AuditEntry::new(&principal.actor, format!("record.{op}"))
+                .record(rt.name(), stored.id.to_string()),
         )
-        .await
+        .await?;
+        Ok(())
     }
 
     /// Creates or updates the record whose unique, non-sensitive `field` equals `value`: what
@@ -393,11 +502,15 @@ impl Engine {
             .definition()
             .field(field)
             .ok_or_else(|| EngineError::bad_request(format!("unknown field {field}")))?;
-        let fs = rt.field_storage(field).filter(|fs| fs.unique_index.is_some() && !fs.sensitive);
+        let fs = rt
+            .field_storage(field)
+            .filter(|fs| fs.unique_index.is_some() && !fs.sensitive);
         let Some(fs) = fs else {
             return Err(EngineError::bad_request(match lang {
                 Lang::Zh => format!("字段 {field} 不是唯一且非敏感的字段，不能用于按值写入"),
-                Lang::En => format!("{field} is not a unique, non-sensitive field and cannot key an upsert"),
+                Lang::En => {
+                    format!("{field} is not a unique, non-sensitive field and cannot key an upsert")
+                }
             }));
         };
         let key_value = match def.field_type {
@@ -417,7 +530,11 @@ impl Engine {
         }
         let arg = projection::scalar_arg(fs, Some(&key_value), &self.keys);
         let mut tx = self.db.begin().await?;
-        let lock = if tx.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let lock = if tx.backend() == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
         let row = tx
             .fetch_optional(
                 &format!(
@@ -435,7 +552,9 @@ impl Engine {
                 let stored = rows::stored_from_row(&row)?;
                 if let Some(expected) = if_match {
                     if expected != stored.version {
-                        return Err(EngineError::VersionConflict { current: stored.version });
+                        return Err(EngineError::VersionConflict {
+                            current: stored.version,
+                        });
                     }
                 }
                 self.apply_update(&mut tx.conn(), &rt, principal, &stored, &data, lang)
@@ -457,7 +576,12 @@ impl Engine {
                     .insert_prepared(&mut tx.conn(), &rt, principal, vec![plain], lang)
                     .await
                     .map_err(|e| map_write_error(&rt, e))?;
-                (ids.first().copied().ok_or_else(|| EngineError::internal("no record inserted"))?, true)
+                (
+                    ids.first()
+                        .copied()
+                        .ok_or_else(|| EngineError::internal("no record inserted"))?,
+                    true,
+                )
             }
         };
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
@@ -489,16 +613,32 @@ fn reference_values(value: Option<&Value>) -> Vec<Uuid> {
 fn is_null_arg(arg: &Arg) -> bool {
     matches!(
         arg,
-        Arg::Text(None) | Arg::Int(None) | Arg::Real(None) | Arg::Bool(None) | Arg::Json(None) | Arg::Uuid(None) | Arg::Time(None) | Arg::Date(None)
+        Arg::Text(None)
+            | Arg::Int(None)
+            | Arg::Real(None)
+            | Arg::Bool(None)
+            | Arg::Json(None)
+            | Arg::Uuid(None)
+            | Arg::Time(None)
+            | Arg::Date(None)
     )
 }
 
-async fn existing_ids(conn: &mut Conn<'_>, table: &str, is_user: bool, wanted: &BTreeSet<Uuid>) -> Result<BTreeSet<Uuid>> {
+async fn existing_ids(
+    conn: &mut Conn<'_>,
+    table: &str,
+    is_user: bool,
+    wanted: &BTreeSet<Uuid>,
+) -> Result<BTreeSet<Uuid>> {
     let mut found = BTreeSet::new();
     let ids: Vec<Uuid> = wanted.iter().copied().collect();
     for chunk in ids.chunks(500) {
         let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let live = if is_user { "" } else { " AND deleted_at IS NULL" };
+        let live = if is_user {
+            ""
+        } else {
+            " AND deleted_at IS NULL"
+        };
         let sql = format!(
             "SELECT id FROM {} WHERE id IN ({}){live}",
             q(table),
@@ -511,7 +651,6 @@ async fn existing_ids(conn: &mut Conn<'_>, table: &str, is_user: bool, wanted: &
     }
     Ok(found)
 }
-
 
 impl Engine {
     /// Creates many records in one transaction, validated one by one and stored in batches:
@@ -549,11 +688,19 @@ impl Engine {
             batch.push(doc);
             if batch.len() == 500 {
                 let docs = std::mem::take(&mut batch);
-                ids.extend(self.insert_prepared(&mut tx.conn(), &rt, principal, docs, lang).await.map_err(|e| map_write_error(&rt, e))?);
+                ids.extend(
+                    self.insert_prepared(&mut tx.conn(), &rt, principal, docs, lang)
+                        .await
+                        .map_err(|e| map_write_error(&rt, e))?,
+                );
             }
         }
         if !batch.is_empty() {
-            ids.extend(self.insert_prepared(&mut tx.conn(), &rt, principal, batch, lang).await.map_err(|e| map_write_error(&rt, e))?);
+            ids.extend(
+                self.insert_prepared(&mut tx.conn(), &rt, principal, batch, lang)
+                    .await
+                    .map_err(|e| map_write_error(&rt, e))?,
+            );
         }
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
         Ok(ids)

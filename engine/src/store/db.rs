@@ -9,7 +9,9 @@ use sea_query_sqlx::SqlxValues;
 use serde_json::Value;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{PgConnection, Postgres, Row, Sqlite, SqliteConnection};
 use std::str::FromStr;
 use std::time::Duration;
@@ -118,7 +120,8 @@ pub fn format_date(d: Date) -> String {
 
 pub fn parse_date(s: &str) -> Result<Date> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(s, &format).map_err(|e| EngineError::internal(format!("bad stored date {s:?}: {e}")))
+    Date::parse(s, &format)
+        .map_err(|e| EngineError::internal(format!("bad stored date {s:?}: {e}")))
 }
 
 impl Arg {
@@ -132,7 +135,9 @@ impl Arg {
             (Arg::Json(v), Backend::Postgres) => SeaValue::Json(v.map(Box::new)),
             (Arg::Json(v), Backend::Sqlite) => SeaValue::String(v.map(|v| v.to_string())),
             (Arg::Uuid(v), Backend::Postgres) => SeaValue::Uuid(v),
-            (Arg::Uuid(v), Backend::Sqlite) => SeaValue::String(v.map(|u| u.hyphenated().to_string())),
+            (Arg::Uuid(v), Backend::Sqlite) => {
+                SeaValue::String(v.map(|u| u.hyphenated().to_string()))
+            }
             (Arg::Time(v), Backend::Postgres) => SeaValue::TimeDateTimeWithTimeZone(v),
             (Arg::Time(v), Backend::Sqlite) => SeaValue::String(v.map(sqlite_timestamp)),
             (Arg::Date(v), Backend::Postgres) => SeaValue::TimeDate(v),
@@ -310,18 +315,14 @@ impl Conn<'_> {
 
     pub async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64> {
         Ok(match self {
-            Conn::Sqlite(c) => {
-                sqlx::query_with(sql, to_values(args, Backend::Sqlite))
-                    .execute(&mut **c)
-                    .await?
-                    .rows_affected()
-            }
-            Conn::Postgres(c) => {
-                sqlx::query_with(sql, to_values(args, Backend::Postgres))
-                    .execute(&mut **c)
-                    .await?
-                    .rows_affected()
-            }
+            Conn::Sqlite(c) => sqlx::query_with(sql, to_values(args, Backend::Sqlite))
+                .execute(&mut **c)
+                .await?
+                .rows_affected(),
+            Conn::Postgres(c) => sqlx::query_with(sql, to_values(args, Backend::Postgres))
+                .execute(&mut **c)
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -362,7 +363,11 @@ impl Conn<'_> {
     }
 
     /// Runs a statement sea-query built for this backend.
-    pub async fn fetch_built(&mut self, sql: &str, values: sea_query::Values) -> Result<Vec<DbRow>> {
+    pub async fn fetch_built(
+        &mut self,
+        sql: &str,
+        values: sea_query::Values,
+    ) -> Result<Vec<DbRow>> {
         Ok(match self {
             Conn::Sqlite(c) => sqlx::query_with(sql, SqlxValues(values))
                 .fetch_all(&mut **c)

@@ -30,7 +30,10 @@ pub async fn migrate(db: &Db) -> Result<()> {
 /// written with, since its sensitive fields could not be read and new ones would not match.
 pub async fn check_key(db: &Db, keys: &Keyring) -> Result<()> {
     let row = db
-        .fetch_optional("SELECT value FROM meta WHERE key = 'key_fingerprint'", vec![])
+        .fetch_optional(
+            "SELECT value FROM meta WHERE key = 'key_fingerprint'",
+            vec![],
+        )
         .await?;
     match row {
         Some(row) => {

@@ -1,1 +1,199 @@
+//! The Kangdao server: routing, sessions, authentication, serialization. Every rule lives in
+//! the engine.
 
+pub mod caller;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod session;
+mod ui;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use axum::Router;
+use config::Config;
+use kangdao_engine::access::{AuthProvider, LocalPasswords};
+use kangdao_engine::clock::{SharedClock, SystemClock};
+use kangdao_engine::crypto::{KeySource, Keyring};
+use kangdao_engine::store::{Db, DbOptions};
+use kangdao_engine::{Engine, EngineError, Settings};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub config: Arc<Config>,
+    pub auth: Arc<dyn AuthProvider>,
+    sessions: session::DbSessionStore,
+}
+
+/// Opens the database, checks the key, migrates, and readies the session store.
+pub async fn build_state(config: Config) -> Result<AppState, EngineError> {
+    build_state_with_clock(config, Arc::new(SystemClock)).await
+}
+
+pub async fn build_state_with_clock(
+    config: Config,
+    clock: SharedClock,
+) -> Result<AppState, EngineError> {
+    let engine = open_engine(&config, clock).await?;
+    let sessions = session::DbSessionStore::open(&engine.db)
+        .await
+        .map_err(EngineError::Configuration)?;
+    Ok(AppState {
+        auth: Arc::new(LocalPasswords::new(engine.db.clone())),
+        engine,
+        config: Arc::new(config),
+        sessions,
+    })
+}
+
+/// The engine on the configured database, with the configured (or generated) key.
+pub async fn open_engine(config: &Config, clock: SharedClock) -> Result<Engine, EngineError> {
+    if !config.is_postgres() {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            EngineError::Configuration(format!(
+                "cannot create data folder {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+    }
+    let (keys, source) = Keyring::load_or_create(config.key_file.as_deref(), &config.data_dir)?;
+    if let KeySource::Generated(path) = &source {
+        tracing::warn!(
+            key_file = %path.display(),
+            "no key_file configured: generated a new key for sensitive fields; back it up, \
+             and give every instance on this database the same key_file"
+        );
+    }
+    let db = Db::connect(&DbOptions {
+        url: config.database_url.clone(),
+        max_connections: config.db_max_connections,
+    })
+    .await?;
+    let settings = Settings::with_timezone(&config.timezone)?;
+    Engine::open(db, keys, clock, settings).await
+}
+
+/// Access log: method, route template and status, never path values or query strings.
+async fn access_log(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".into());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        target: "kangdao::access",
+        %method,
+        route,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+    );
+    response
+}
+
+pub fn app(state: AppState) -> Router {
+    use routes::{auth, entities, health, openapi, people, records, reports};
+    let import_limit = state.config.max_import_bytes;
+    let api = Router::new()
+        .route("/auth/login", post(auth::login_handler))
+        .route("/auth/logout", post(auth::logout))
+        .route("/me", get(auth::me))
+        .route("/entities", get(entities::list).post(entities::create))
+        .route(
+            "/entities/{entity}",
+            get(entities::get)
+                .put(entities::replace)
+                .delete(entities::remove),
+        )
+        .route("/entities/{entity}/impact", post(entities::impact))
+        .route("/entities/{entity}/schema", get(entities::schema))
+        .route(
+            "/records/{entity}",
+            get(records::list).post(records::create),
+        )
+        .route(
+            "/records/{entity}/import",
+            post(records::import).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route("/records/{entity}/export", get(records::export))
+        .route(
+            "/records/{entity}/{id}",
+            get(records::get)
+                .patch(records::patch)
+                .delete(records::delete),
+        )
+        .route("/records/{entity}/{id}/restore", post(records::restore))
+        .route("/records/{entity}/{id}/history", get(records::history))
+        .route("/records/{entity}/{id}/view360", get(records::view360))
+        .route(
+            "/records/{entity}/by/{field}/{value}",
+            put(records::upsert_by),
+        )
+        .route("/reports/query", post(reports::query))
+        .route("/users", get(people::list_users).post(people::create_user))
+        .route(
+            "/users/{id}",
+            get(people::get_user)
+                .patch(people::update_user)
+                .delete(people::delete_user),
+        )
+        .route("/roles", get(people::list_roles).post(people::create_role))
+        .route(
+            "/roles/{name}",
+            get(people::get_role)
+                .put(people::replace_role)
+                .delete(people::delete_role),
+        )
+        .route(
+            "/tokens",
+            get(people::list_tokens).post(people::create_token),
+        )
+        .route("/tokens/{id}", axum::routing::delete(people::revoke_token))
+        .route("/audit", get(people::list_audit));
+    let secure_cookies = state
+        .config
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let sessions = state.sessions.clone().layer(secure_cookies);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api/openapi.json", get(openapi::serve))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/", get(ui::index))
+        .layer(sessions)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn(access_log))
+        .layer(middleware::from_fn(error::render_errors))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` completes, then finishes the requests in flight.
+pub async fn launch(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    state.sessions.spawn_cleanup();
+    let engine = state.engine.clone();
+    let router = app(state);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    engine.db.close().await;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project on a fresh machine: installs and starts what the
+# tests need (PostgreSQL on 127.0.0.1:5432 with a `test` database), then format, lint and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_ready() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
+
+start_postgres() {
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "== installing PostgreSQL"
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
+  fi
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  local hba="/etc/postgresql/$version/main/pg_hba.conf"
+  # The tests connect as postgres over TCP without a password (a throwaway local server).
+  if ! grep -qE '^host\s+all\s+all\s+127\.0\.0\.1/32\s+trust' "$hba"; then
+    sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+  for _ in $(seq 1 30); do pg_ready && return 0; sleep 1; done
+  echo "PostgreSQL did not start" >&2
+  return 1
+}
+
+if ! pg_ready; then
+  echo "== starting PostgreSQL"
+  start_postgres
+fi
+if ! psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'test'" | grep -q 1; then
+  psql -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE test" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace

@@ -2,5 +2,6 @@
 //! backend, so tests run in parallel and never see each other's rows.
 
 pub mod backends;
+pub mod server;
 
 pub use backends::{Backend, FreshDatabase};

@@ -1,0 +1,213 @@
+//! A real `kangdao` server on a loopback port, on a fresh database, with an administrator.
+
+use crate::backends::{Backend, FreshDatabase};
+use kangdao_engine::access::{users, NewUser};
+use kangdao_server::config::{Config, FileConfig};
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use std::sync::Once;
+use tokio::sync::oneshot;
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+pub struct TestServer {
+    pub base: String,
+    pub db: FreshDatabase,
+    pub config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A signed-in browser: cookie jar plus the CSRF token.
+pub struct Session {
+    pub client: Client,
+    pub base: String,
+    pub csrf: Option<String>,
+    pub lang: &'static str,
+}
+
+fn install_crypto() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        install_crypto();
+        let db = FreshDatabase::new(backend).await;
+        let config = Config::resolve(
+            FileConfig::default(),
+            FileConfig {
+                bind: Some("127.0.0.1:0".into()),
+                data_dir: Some(db.data_dir.clone()),
+                database_url: Some(db.url.clone()),
+                db_max_connections: Some(5),
+                ..FileConfig::default()
+            },
+        );
+        let state = kangdao_server::build_state(config.clone())
+            .await
+            .expect("server state");
+        users::create_user(
+            &state.engine.db,
+            state.engine.clock.as_ref(),
+            NewUser {
+                username: ADMIN.into(),
+                password: ADMIN_PASSWORD.into(),
+                display_name: None,
+                is_admin: true,
+                roles: vec![],
+                departments: vec![],
+            },
+        )
+        .await
+        .expect("admin user");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            let _ = kangdao_server::launch(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        TestServer {
+            base,
+            db,
+            config,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    pub fn anonymous(&self) -> Session {
+        Session {
+            client: Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+            base: self.base.clone(),
+            csrf: None,
+            lang: "zh-CN",
+        }
+    }
+
+    /// A session logged in as the administrator.
+    pub async fn admin(&self) -> Session {
+        self.login(ADMIN, ADMIN_PASSWORD).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Session {
+        let mut session = self.anonymous();
+        let response = session
+            .post(
+                "/api/v1/auth/login",
+                &json!({"username": username, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "login as {username}");
+        let body: Value = response.json().await.expect("login body");
+        session.csrf = body["csrf_token"].as_str().map(str::to_string);
+        session
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.await;
+        }
+    }
+}
+
+impl Session {
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut builder = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header("Accept-Language", self.lang);
+        if method != Method::GET {
+            if let Some(csrf) = &self.csrf {
+                builder = builder.header("X-CSRF-Token", csrf);
+            }
+        }
+        builder
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.expect("GET")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::PUT, path)
+            .json(body)
+            .send()
+            .await
+            .expect("PUT")
+    }
+
+    pub async fn patch(&self, path: &str, version: Option<i64>, body: &Value) -> Response {
+        let mut builder = self.request(Method::PATCH, path).json(body);
+        if let Some(v) = version {
+            builder = builder.header("If-Match", format!("\"{v}\""));
+        }
+        builder.send().await.expect("PATCH")
+    }
+
+    pub async fn delete(&self, path: &str, version: Option<i64>) -> Response {
+        let mut builder = self.request(Method::DELETE, path);
+        if let Some(v) = version {
+            builder = builder.header("If-Match", format!("\"{v}\""));
+        }
+        builder.send().await.expect("DELETE")
+    }
+}
+
+/// Reads a JSON body, saying what came instead when it is not JSON.
+pub async fn json_of(response: Response) -> Value {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}: not JSON: {text}"))
+}
+
+/// A valid GB 11643 resident ID number born on `birth` (YYYYMMDD) with sequence `seq`.
+pub fn id_number(region: &str, birth: &str, seq: u32) -> String {
+    let first17 = format!("{region}{birth}{:03}", seq % 1000);
+    let check =
+        kangdao_engine::forms::checks::id_card_check_char(first17.as_bytes()).expect("17 digits");
+    format!("{first17}{check}")
+}
+
+/// The patient entity of DESIGN.md, with a few more fields the tests use.
+pub fn patient_definition() -> Value {
+    json!({
+        "name": "patient", "label": {"zh": "患者", "en": "Patient"},
+        "fields": [
+            {"name": "name", "type": "text", "label": {"zh": "姓名", "en": "Name"}, "required": true, "max_length": 50},
+            {"name": "id_number", "type": "id_card", "label": {"zh": "身份证号", "en": "ID number"}, "unique": true, "sensitive": true},
+            {"name": "phone", "type": "phone", "label": {"zh": "手机号", "en": "Mobile"}, "indexed": true, "sensitive": true},
+            {"name": "mrn", "type": "text", "label": {"zh": "病案号", "en": "MRN"}, "unique": true},
+            {"name": "dept", "type": "select", "label": {"zh": "科室", "en": "Department"},
+             "options": [{"value": "cardiology", "label": {"zh": "心内科", "en": "Cardiology"}},
+                         {"value": "orthopedics", "label": {"zh": "骨科", "en": "Orthopedics"}}]},
+            {"name": "total_spent", "type": "money", "label": {"zh": "累计消费", "en": "Total spent"}, "min": 0, "default": 0},
+            {"name": "tier", "type": "select", "options": [{"value": "normal"}, {"value": "VIP"}], "default": "normal"},
+            {"name": "patient_no", "type": "autonumber", "prefix": "P"}
+        ],
+        "layout": [{"section": {"zh": "基本信息", "en": "Basics"}, "columns": 2, "fields": ["name", "id_number", "phone", "dept"]}]
+    })
+}

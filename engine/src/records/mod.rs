@@ -13,7 +13,7 @@ pub use aggregate::{AggregateResult, AggregateSpec};
 pub use filter::FilterExpr;
 pub use read::{Change, ListQuery, Page, SortKey, View360};
 pub use transfer::{ImportOptions, ImportReport, ImportRowError};
-pub use write::UpsertOutcome;
+pub use write::{UniqueKey, UpsertOutcome};
 
 use crate::access::{FieldRule, Principal};
 use crate::crypto::Keyring;

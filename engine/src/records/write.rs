@@ -17,6 +17,13 @@ use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
+/// The unique, non-sensitive field and value an upsert is keyed on (`mrn` = `M001`).
+#[derive(Debug, Clone, Copy)]
+pub struct UniqueKey<'a> {
+    pub field: &'a str,
+    pub value: &'a str,
+}
+
 /// What an idempotent upsert did.
 #[derive(Debug, Clone)]
 pub struct UpsertOutcome {
@@ -491,12 +498,12 @@ impl Engine {
         &self,
         principal: &Principal,
         entity: &str,
-        field: &str,
-        value: &str,
+        key: UniqueKey<'_>,
         mut data: Map<String, Value>,
         if_match: Option<i64>,
         lang: Lang,
     ) -> Result<UpsertOutcome> {
+        let UniqueKey { field, value } = key;
         let rt = self.entity(entity).await?;
         let def = rt
             .definition()

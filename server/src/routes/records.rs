@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kangdao_engine::io::TabularFormat;
-use kangdao_engine::records::{FilterExpr, ImportOptions, ListQuery, Record, SortKey};
+use kangdao_engine::records::{FilterExpr, ImportOptions, ListQuery, Record, SortKey, UniqueKey};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -224,8 +224,10 @@ pub async fn upsert_by(
         .upsert_record_by(
             &caller.principal,
             &entity,
-            &field,
-            &value,
+            UniqueKey {
+                field: &field,
+                value: &value,
+            },
             body.data,
             if_match(&headers)?,
             caller.lang,

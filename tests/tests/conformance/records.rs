@@ -2,6 +2,7 @@
 //! optimistic concurrency and history.
 
 use crate::support::*;
+use kangdao_engine::records::UniqueKey;
 use kangdao_engine::{EngineError, Lang};
 use serde_json::json;
 use time::macros::datetime;
@@ -291,8 +292,10 @@ async fn upsert_by_unique_field(backend: Backend) {
         .upsert_record_by(
             &ctx.admin,
             "patient",
-            "mrn",
-            "MRN-0001",
+            UniqueKey {
+                field: "mrn",
+                value: "MRN-0001",
+            },
             obj(json!({"name": "张三", "visit_count": 1})),
             None,
             Lang::En,
@@ -308,8 +311,10 @@ async fn upsert_by_unique_field(backend: Backend) {
         .upsert_record_by(
             &ctx.admin,
             "patient",
-            "mrn",
-            "MRN-0001",
+            UniqueKey {
+                field: "mrn",
+                value: "MRN-0001",
+            },
             obj(json!({"name": "张三", "visit_count": 2})),
             None,
             Lang::En,
@@ -337,8 +342,10 @@ async fn upsert_by_unique_field(backend: Backend) {
         .upsert_record_by(
             &ctx.admin,
             "patient",
-            "mrn",
-            "MRN-0001",
+            UniqueKey {
+                field: "mrn",
+                value: "MRN-0001",
+            },
             obj(json!({"visit_count": 3})),
             Some(1),
             Lang::En,
@@ -357,8 +364,10 @@ async fn upsert_by_unique_field(backend: Backend) {
             .upsert_record_by(
                 &ctx.admin,
                 "patient",
-                field,
-                &id_number(1),
+                UniqueKey {
+                    field,
+                    value: &id_number(1),
+                },
                 obj(json!({"name": "李四"})),
                 None,
                 Lang::En,
@@ -376,8 +385,10 @@ async fn upsert_by_unique_field(backend: Backend) {
         .upsert_record_by(
             &ctx.admin,
             "patient",
-            "mrn",
-            "MRN-0002",
+            UniqueKey {
+                field: "mrn",
+                value: "MRN-0002",
+            },
             obj(json!({"phone": "12"})),
             None,
             Lang::En,

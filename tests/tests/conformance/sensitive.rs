@@ -3,7 +3,7 @@
 
 use crate::support::*;
 use kangdao_engine::access::users::{create_user, load_principal, NewUser};
-use kangdao_engine::records::ListQuery;
+use kangdao_engine::records::{ListQuery, UniqueKey};
 use kangdao_engine::Lang;
 use serde_json::json;
 
@@ -67,8 +67,10 @@ async fn sensitive_values_encrypted_at_rest_and_masked(backend: Backend) {
         .upsert_record_by(
             &ctx.admin,
             "patient",
-            "mrn",
-            "MRN2",
+            UniqueKey {
+                field: "mrn",
+                value: "MRN2",
+            },
             obj(json!({"phone": phone(202)})),
             None,
             Lang::En,

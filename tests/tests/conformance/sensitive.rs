@@ -147,6 +147,48 @@ async fn sensitive_values_encrypted_at_rest_and_masked(backend: Backend) {
     assert_eq!(half.data["id_number"], json!(masked_id));
     assert_eq!(half.data["phone"], json!(plain_phone));
 
+    // Lists unmask too, for what was asked, each record's unmask audited.
+    let audited_before = scalar_i64(
+        &ctx,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'record.unmask'",
+    )
+    .await;
+    let page = ctx
+        .engine
+        .list_records(
+            &admin,
+            "patient",
+            &ListQuery {
+                filter: Some(
+                    kangdao_engine::records::FilterExpr::parse(
+                        json!({"field": "phone", "op": "in", "value": [phone(101), phone(3)]}),
+                    )
+                    .unwrap(),
+                ),
+                unmask: vec!["phone".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut phones: Vec<&str> = page
+        .items
+        .iter()
+        .map(|r| r.data["phone"].as_str().unwrap())
+        .collect();
+    phones.sort();
+    assert_eq!(phones, vec![phone(3).as_str(), phone(101).as_str()]);
+    assert!(page
+        .items
+        .iter()
+        .all(|r| r.data["id_number"].as_str().unwrap().contains("****")));
+    let audited_after = scalar_i64(
+        &ctx,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'record.unmask'",
+    )
+    .await;
+    assert_eq!(audited_after, audited_before + 2);
+
     // No plaintext in any table: records, history, audit log, sequences, everything.
     let rows = dump_all_tables(&ctx).await;
     let tables: std::collections::BTreeSet<&str> = rows.iter().map(|(t, _)| t.as_str()).collect();

@@ -14,7 +14,9 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         "[\\PC]{0,12}".prop_map(Value::from),
         prop_oneof![
             Just("110105194912310021"),
@@ -67,7 +69,13 @@ fn mutated_definition() -> impl Strategy<Value = Value> {
 async fn no_request_breaks_the_server(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
-    assert_eq!(admin.post("/api/v1/entities", &patient_definition()).await.status(), 201);
+    assert_eq!(
+        admin
+            .post("/api/v1/entities", &patient_definition())
+            .await
+            .status(),
+        201
+    );
     let handle = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(Config {
         cases: CASES,
@@ -75,40 +83,46 @@ async fn no_request_breaks_the_server(backend: Backend) {
         ..Config::default()
     });
     let outcome = tokio::task::block_in_place(|| {
-        runner.run(&(any_json(), mutated_definition(), "[\\PC]{0,40}"), |(data, definition, raw)| {
-            handle.block_on(async {
-                for (path, body) in [
-                    ("/api/v1/records/patient", json!({"data": data.clone()})),
-                    ("/api/v1/records/patient", data.clone()),
-                    ("/api/v1/entities", definition.clone()),
-                    ("/api/v1/entities", data.clone()),
-                ] {
-                    let response = admin.post(path, &body).await;
-                    let status = response.status();
-                    let body = json_of(response).await;
-                    prop_assert!(status.as_u16() < 500, "{path}: {status} {body}");
-                    if !status.is_success() {
-                        prop_assert!(body["error"]["code"].is_string(), "{path}: {body}");
+        runner.run(
+            &(any_json(), mutated_definition(), "[\\PC]{0,40}"),
+            |(data, definition, raw)| {
+                handle.block_on(async {
+                    for (path, body) in [
+                        ("/api/v1/records/patient", json!({"data": data.clone()})),
+                        ("/api/v1/records/patient", data.clone()),
+                        ("/api/v1/entities", definition.clone()),
+                        ("/api/v1/entities", data.clone()),
+                    ] {
+                        let response = admin.post(path, &body).await;
+                        let status = response.status();
+                        let body = json_of(response).await;
+                        prop_assert!(status.as_u16() < 500, "{path}: {status} {body}");
+                        if !status.is_success() {
+                            prop_assert!(body["error"]["code"].is_string(), "{path}: {body}");
+                        }
                     }
-                }
-                let response = admin
-                    .request(reqwest::Method::POST, "/api/v1/records/patient")
-                    .header("content-type", "application/json")
-                    .body(raw.clone())
-                    .send()
-                    .await
-                    .expect("raw post");
-                prop_assert!(response.status().as_u16() < 500);
-                let response = admin
-                    .request(reqwest::Method::POST, "/api/v1/records/patient/import?dry_run=true")
-                    .body(raw.clone())
-                    .send()
-                    .await
-                    .expect("import");
-                prop_assert!(response.status().as_u16() < 500);
-                Ok(())
-            })
-        })
+                    let response = admin
+                        .request(reqwest::Method::POST, "/api/v1/records/patient")
+                        .header("content-type", "application/json")
+                        .body(raw.clone())
+                        .send()
+                        .await
+                        .expect("raw post");
+                    prop_assert!(response.status().as_u16() < 500);
+                    let response = admin
+                        .request(
+                            reqwest::Method::POST,
+                            "/api/v1/records/patient/import?dry_run=true",
+                        )
+                        .body(raw.clone())
+                        .send()
+                        .await
+                        .expect("import");
+                    prop_assert!(response.status().as_u16() < 500);
+                    Ok(())
+                })
+            },
+        )
     });
     if let Err(e) = outcome {
         panic!("{e}");

@@ -5,7 +5,7 @@ use crate::crypto::Keyring;
 use crate::entities::storage::{column_name, q};
 use crate::entities::{EntityRuntime, FieldStorage, StorageKind};
 use crate::error::{EngineError, Result};
-use crate::forms::FieldType;
+use crate::forms::{checks, FieldType};
 use crate::records::projection;
 use crate::store::{Arg, Backend};
 use sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, Query, Value as SeaValue};
@@ -103,6 +103,16 @@ fn like_pattern(text: &str, prefix_only: bool) -> LikeExpr {
 
 impl FilterContext<'_> {
     fn bind(&self, fs: &FieldStorage, value: &Value) -> Result<SeaValue> {
+        // Writes store phones and ID numbers normalised (and hash that form when sensitive):
+        // compare with the same form, or `+86 139…` and a lower-case `x` never match.
+        let normalized = match (fs.value_type, value) {
+            (FieldType::Phone, Value::String(s)) => checks::normalize_phone(s).map(Value::String),
+            (FieldType::IdCard, Value::String(s)) => {
+                checks::check_id_card(s).ok().map(Value::String)
+            }
+            _ => None,
+        };
+        let value = normalized.as_ref().unwrap_or(value);
         let arg = projection::scalar_arg(fs, Some(value), self.keys);
         let arg = match (&arg, fs.value_type, value) {
             // Numbers compare with numbers; an integer column also takes 3.0.

@@ -7,7 +7,7 @@ use crate::access::audit::{self, AuditEntry};
 use crate::access::{Action, FieldRule, Principal};
 use crate::engine::Engine;
 use crate::entities::storage::q;
-use crate::entities::StorageKind;
+use crate::entities::{EntityRuntime, StorageKind};
 use crate::error::{EngineError, Result};
 use crate::forms::FieldType;
 use crate::i18n::Lang;
@@ -113,6 +113,21 @@ pub struct TimelineEntry {
 const RELATED_PER_ENTITY: u64 = 20;
 const TIMELINE_LIMIT: i64 = 100;
 
+/// The sensitive fields of `unmask` the principal may see in full (rule `read` or `write`).
+fn allowed_unmask(rt: &EntityRuntime, principal: &Principal, unmask: &[String]) -> Vec<String> {
+    unmask
+        .iter()
+        .filter(|f| {
+            rt.definition().field(f).is_some_and(|d| d.sensitive)
+                && matches!(
+                    principal.field_rule(rt.name(), f),
+                    FieldRule::Read | FieldRule::Write
+                )
+        })
+        .cloned()
+        .collect()
+}
+
 pub(crate) fn build(select: &SelectStatement, backend: Backend) -> (String, sea_query::Values) {
     match backend {
         Backend::Sqlite => select.build(SqliteQueryBuilder),
@@ -149,17 +164,7 @@ impl Engine {
         let stored = rows::load(&mut conn.conn(), &rt, id, false)
             .await?
             .ok_or_else(|| EngineError::not_found(format!("{entity} {id}")))?;
-        let unmasked: Vec<String> = unmask
-            .iter()
-            .filter(|f| {
-                rt.definition().field(f).is_some_and(|d| d.sensitive)
-                    && matches!(
-                        principal.field_rule(entity, f),
-                        FieldRule::Read | FieldRule::Write
-                    )
-            })
-            .cloned()
-            .collect();
+        let unmasked = allowed_unmask(&rt, principal, unmask);
         if !unmasked.is_empty() {
             audit::append(
                 &mut conn.conn(),
@@ -241,10 +246,23 @@ impl Engine {
         let (sql, values) = build(&select, backend);
         let mut conn = self.db.acquire().await?;
         let rows = conn.conn().fetch_built(&sql, values).await?;
+        let unmasked = allowed_unmask(&rt, principal, &query.unmask);
         let items = rows
             .iter()
-            .map(|row| stored_from_row(row)?.present(&rt, principal, &self.keys, &[]))
+            .map(|row| stored_from_row(row)?.present(&rt, principal, &self.keys, &unmasked))
             .collect::<Result<Vec<_>>>()?;
+        if !unmasked.is_empty() {
+            for item in &items {
+                audit::append(
+                    &mut conn.conn(),
+                    self.clock.as_ref(),
+                    &AuditEntry::new(&principal.actor, "record.unmask")
+                        .record(entity, item.id.to_string())
+                        .fields(unmasked.clone()),
+                )
+                .await?;
+            }
+        }
         let total = if query.count {
             let mut count = Query::select();
             count

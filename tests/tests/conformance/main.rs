@@ -1,0 +1,35 @@
+//! The storage conformance suite: every scenario is written once and runs as two tests, on
+//! SQLite and on PostgreSQL (`<module>::<scenario>::sqlite` and `…::postgres`).
+
+/// Turns each named `async fn scenario(backend: Backend)` of the calling module into a module
+/// of the same name holding a `sqlite` and a `postgres` test.
+macro_rules! on_both_backends {
+    ($($scenario:ident),+ $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$scenario(crate::support::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$scenario(crate::support::Backend::Postgres).await
+                }
+            }
+        )+
+    };
+}
+
+mod support;
+
+mod concurrency;
+mod import_export;
+mod keys;
+mod lists;
+mod money;
+mod records;
+mod references;
+mod schema_change;
+mod sensitive;
+mod unique;

@@ -255,7 +255,7 @@ pub fn patients(n: usize) -> Vec<Patient> {
             phone,
             gender,
             birth_date,
-            dept: *rng.pick(&DEPTS),
+            dept: DEPTS[rng.below(DEPTS.len() as u64) as usize],
             total_spent_fen,
             tier,
             tags,
@@ -305,7 +305,7 @@ pub fn grouped(x: f64) -> String {
     let digits = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -6,7 +6,7 @@ use crate::crypto::Keyring;
 use crate::entities::storage::q;
 use crate::entities::{EntityRuntime, StorageKind};
 use crate::error::{EngineError, Result};
-use crate::store::{Arg, Conn, DbRow};
+use crate::store::{Arg, Backend, Conn, DbRow};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -39,7 +39,7 @@ pub(crate) async fn load(
     id: Uuid,
     for_update: bool,
 ) -> Result<Option<StoredRecord>> {
-    let lock = if for_update && conn.backend() == crate::store::Backend::Postgres {
+    let lock = if for_update && conn.backend() == Backend::Postgres {
         " FOR UPDATE"
     } else {
         ""
@@ -82,6 +82,7 @@ pub(crate) async fn insert_rows(
         }
     }
     let per_row = 8 + columns.len();
+    let backend = conn.backend();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut sql = format!("INSERT INTO {} ({column_list}) VALUES ", q(&rt.table));
         let mut args = Vec::with_capacity(chunk.len() * per_row);
@@ -89,7 +90,7 @@ pub(crate) async fn insert_rows(
             if i > 0 {
                 sql.push(',');
             }
-            push_placeholders(&mut sql, args.len(), per_row);
+            push_placeholders(&mut sql, backend, args.len(), per_row);
             args.push(Arg::Uuid(Some(row.id)));
             args.push(Arg::Json(Some(Value::Object(row.sealed.clone()))));
             args.push(Arg::Int(Some(1)));
@@ -112,7 +113,7 @@ pub(crate) async fn insert_rows(
             if i > 0 {
                 sql.push(',');
             }
-            push_placeholders(&mut sql, args.len(), 9);
+            push_placeholders(&mut sql, backend, args.len(), 9);
             args.push(Arg::Uuid(Some(Uuid::now_v7())));
             args.push(rt.name().into());
             args.push(Arg::Uuid(Some(row.id)));
@@ -138,7 +139,7 @@ pub(crate) async fn insert_rows(
                     if !args.is_empty() {
                         sql.push(',');
                     }
-                    push_placeholders(&mut sql, args.len(), 2);
+                    push_placeholders(&mut sql, backend, args.len(), 2);
                     args.push(Arg::Uuid(Some(row.id)));
                     args.push(value);
                 }
@@ -151,14 +152,24 @@ pub(crate) async fn insert_rows(
     Ok(())
 }
 
-fn push_placeholders(sql: &mut String, start: usize, count: usize) {
+/// `($n, …)` for `count` values starting after `start`. On SQLite the placeholders are plain
+/// `?` (bound in order, the same numbering): sqlx binds a numbered or named SQLite parameter
+/// by looking its name up with `sqlite3_bind_parameter_name`, a linear scan, so a 400-row
+/// statement with `$n` placeholders spent most of its time binding (quadratic in the
+/// parameter count). Callers push placeholders strictly in argument order.
+fn push_placeholders(sql: &mut String, backend: Backend, start: usize, count: usize) {
     sql.push('(');
     for i in 0..count {
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push('$');
-        sql.push_str(&(start + i + 1).to_string());
+        match backend {
+            Backend::Sqlite => sql.push('?'),
+            Backend::Postgres => {
+                sql.push('$');
+                sql.push_str(&(start + i + 1).to_string());
+            }
+        }
     }
     sql.push(')');
 }

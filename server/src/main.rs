@@ -135,11 +135,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             } else {
                 "SQLite"
             };
-            println!(
-                "康道 Kangdao listening on http://{} ({backend})",
-                config.bind
-            );
-            tracing::info!(bind = %config.bind, backend, "listening");
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            println!("康道 Kangdao listening on http://{address} ({backend})");
+            tracing::info!(%address, backend, "listening");
             kangdao_server::launch(listener, state, shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())

@@ -33,6 +33,16 @@ fn kangdao(db: &FreshDatabase, key_file: &Path, args: &[&str], stdin: &str) -> O
     child.wait_with_output().expect("wait")
 }
 
+/// Stops the server even when an assertion fails first.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -46,30 +56,52 @@ async fn user_add_serve_and_key_refusal(backend: Backend) {
     let key = db.data_dir.join("master.key");
     kangdao_engine::crypto::generate_key_file(&key).expect("key file");
 
-    let out = kangdao(&db, &key, &["user", "add", "--username", "admin", "--admin"], "pass-word-1\npass-word-1\n");
+    let out = kangdao(
+        &db,
+        &key,
+        &["user", "add", "--username", "admin", "--admin"],
+        "pass-word-1\npass-word-1\n",
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("administrator"));
-    let out = kangdao(&db, &key, &["user", "add", "--username", "nurse"], "pass-word-1\nsomething-else\n");
+    let out = kangdao(
+        &db,
+        &key,
+        &["user", "add", "--username", "nurse"],
+        "pass-word-1\nsomething-else\n",
+    );
     assert!(!out.status.success());
     assert!(text(&out).contains("differ"), "{}", text(&out));
-    let out = kangdao(&db, &key, &["user", "add", "--username", "admin"], "pass-word-2\n");
+    let out = kangdao(
+        &db,
+        &key,
+        &["user", "add", "--username", "admin"],
+        "pass-word-2\n",
+    );
     assert!(!out.status.success(), "a taken user name must fail");
-    let out = kangdao(&db, &key, &["user", "add", "--username", "short"], "short\n");
+    let out = kangdao(
+        &db,
+        &key,
+        &["user", "add", "--username", "short"],
+        "short\n",
+    );
     assert!(!out.status.success(), "a too short password must fail");
 
     // Serve and log in with the added administrator.
-    let mut server = Command::new(env!("CARGO_BIN_EXE_kangdao"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--database-url"])
-        .arg(&db.url)
-        .arg("--data-dir")
-        .arg(&db.data_dir)
-        .env("KANGDAO_KEY_FILE", &key)
-        .env("KANGDAO_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("serve");
+    let mut server = Running(
+        Command::new(env!("CARGO_BIN_EXE_kangdao"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--database-url"])
+            .arg(&db.url)
+            .arg("--data-dir")
+            .arg(&db.data_dir)
+            .env("KANGDAO_KEY_FILE", &key)
+            .env("KANGDAO_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("serve"),
+    );
     let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout"))
+    BufReader::new(server.0.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("listening line");
     let address = line
@@ -84,17 +116,23 @@ async fn user_add_serve_and_key_refusal(backend: Backend) {
         .json(&serde_json::json!({"username": "admin", "password": "pass-word-1"}))
         .send()
         .await
-        .expect("login");
+        .unwrap_or_else(|e| panic!("login at {address} (from {line:?}): {e}"));
     assert_eq!(response.status(), 200);
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 
     // Another key on the same database: refused, saying why.
     let other = db.data_dir.join("other.key");
     kangdao_engine::crypto::generate_key_file(&other).expect("key file");
     let out = kangdao(&db, &other, &["migrate"], "");
-    assert!(!out.status.success(), "a server with another key must refuse to start");
-    assert!(text(&out).contains("not the key this database was written with"), "{}", text(&out));
+    assert!(
+        !out.status.success(),
+        "a server with another key must refuse to start"
+    );
+    assert!(
+        text(&out).contains("not the key this database was written with"),
+        "{}",
+        text(&out)
+    );
     let out = kangdao(&db, &key, &["migrate"], "");
     assert!(out.status.success(), "{}", text(&out));
 }

@@ -1,6 +1,8 @@
 //! The `kangdao` binary as IT runs it: adding users from a pipe, serving, and refusing a key
 //! the database was not written with, on SQLite and PostgreSQL.
 
+// Shared with the tests crate; this test uses only part of it.
+#[allow(dead_code)]
 #[path = "../../tests/src/backends.rs"]
 mod backends;
 

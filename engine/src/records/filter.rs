@@ -44,6 +44,50 @@ impl FilterExpr {
     }
 }
 
+impl FilterExpr {
+    /// Whether every record the filter keeps has a value in `field`.
+    pub fn excludes_nulls_of(&self, field: &str) -> bool {
+        match self {
+            FilterExpr::And { and } => and.iter().any(|f| f.excludes_nulls_of(field)),
+            FilterExpr::Or { or } => {
+                !or.is_empty() && or.iter().all(|f| f.excludes_nulls_of(field))
+            }
+            FilterExpr::Not { .. } => false,
+            FilterExpr::Condition { field: f, op, .. } => {
+                f == field
+                    && matches!(
+                        op.as_str(),
+                        "eq" | "gt"
+                            | "gte"
+                            | "lt"
+                            | "lte"
+                            | "in"
+                            | "between"
+                            | "contains"
+                            | "starts_with"
+                            | "not_empty"
+                            | "last_n_days"
+                            | "next_n_days"
+                            | "before_n_days"
+                            | "after_n_days"
+                            | "this_week"
+                            | "this_month"
+                            | "this_quarter"
+                            | "this_year"
+                    )
+            }
+        }
+    }
+}
+
+/// Columns every record fills.
+pub(crate) fn is_system_column(field: &str) -> bool {
+    matches!(
+        field,
+        "id" | "version" | "created_at" | "updated_at" | "created_by" | "updated_by"
+    )
+}
+
 /// What a filter is compiled against: the entity, the backend, the key and the moment.
 pub struct FilterContext<'a> {
     pub rt: &'a EntityRuntime,
@@ -481,6 +525,29 @@ mod tests {
             calendar_period(wed, "this_year"),
             (date!(2026 - 01 - 01), date!(2027 - 01 - 01))
         );
+    }
+
+    #[test]
+    fn a_range_on_the_sort_field_rules_out_nulls() {
+        let f = FilterExpr::parse(serde_json::json!({"and": [
+            {"field": "tier", "op": "eq", "value": "VIP"},
+            {"field": "total_spent", "op": "gt", "value": 5000}
+        ]}))
+        .unwrap();
+        assert!(f.excludes_nulls_of("total_spent"));
+        assert!(f.excludes_nulls_of("tier"));
+        assert!(!f.excludes_nulls_of("name"));
+        let f = FilterExpr::parse(serde_json::json!({"or": [
+            {"field": "total_spent", "op": "gt", "value": 5000},
+            {"field": "tier", "op": "eq", "value": "VIP"}
+        ]}))
+        .unwrap();
+        assert!(!f.excludes_nulls_of("total_spent"));
+        let f = FilterExpr::parse(
+            serde_json::json!({"not": {"field": "total_spent", "op": "is_empty"}}),
+        )
+        .unwrap();
+        assert!(!f.excludes_nulls_of("total_spent"));
     }
 
     #[test]

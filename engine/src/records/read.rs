@@ -232,11 +232,19 @@ impl Engine {
             } else {
                 Order::Asc
             };
-            select.order_by_with_nulls(
-                (table.clone(), Alias::new(column)),
-                order,
-                NullOrdering::Last,
-            );
+            let column_ref = (table.clone(), Alias::new(column));
+            // Nulls sort last; where none can occur the clause is left out, so an ordinary
+            // index serves the sort in either direction on both backends.
+            let never_null = super::filter::is_system_column(&key.field)
+                || query
+                    .filter
+                    .as_ref()
+                    .is_some_and(|f| f.excludes_nulls_of(&key.field));
+            if never_null {
+                select.order_by(column_ref, order);
+            } else {
+                select.order_by_with_nulls(column_ref, order, NullOrdering::Last);
+            }
         }
         select.order_by((table.clone(), Alias::new("id")), Order::Asc);
         select

@@ -199,7 +199,7 @@ pub fn patient_definition() -> Value {
         "fields": [
             {"name": "name", "type": "text", "label": {"zh": "姓名", "en": "Name"}, "required": true, "max_length": 50},
             {"name": "id_number", "type": "id_card", "label": {"zh": "身份证号", "en": "ID number"}, "unique": true, "sensitive": true},
-            {"name": "phone", "type": "phone", "label": {"zh": "手机号", "en": "Mobile"}, "indexed": true, "sensitive": true},
+            {"name": "phone", "type": "phone", "label": {"zh": "手机号", "en": "Mobile"}, "indexed": true},
             {"name": "mrn", "type": "text", "label": {"zh": "病案号", "en": "MRN"}, "unique": true},
             {"name": "dept", "type": "select", "label": {"zh": "科室", "en": "Department"},
              "options": [{"value": "cardiology", "label": {"zh": "心内科", "en": "Cardiology"}},

@@ -68,7 +68,7 @@ impl FieldStorage {
         FieldStorage {
             field: name.to_string(),
             value_type,
-            sensitive: field.sensitive,
+            sensitive: field.is_sensitive(),
             unique_index: (field.unique && is_column).then(|| index_name("ux", &table, &column)),
             plain_index: (is_column
                 && !field.unique

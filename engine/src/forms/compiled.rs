@@ -548,7 +548,7 @@ impl CompiledEntity {
                     | FieldType::Email
                     | FieldType::IdCard
             );
-            if f.sensitive && !may_be_sensitive {
+            if f.sensitive == Some(true) && !may_be_sensitive {
                 errs.push(at("sensitive"), "not_allowed", "sensitive", tname);
             }
             let may_be_indexed = !(matches!(

@@ -128,8 +128,10 @@ pub struct FieldDef {
     pub pattern: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<SelectOption>,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub sensitive: bool,
+    /// Encrypted at rest and masked on read. Unset means the type's default: ID numbers and
+    /// phones are personal identifiers and sensitive unless a definition says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitive: Option<bool>,
     /// FilterExpr JSON over the record: the field shows only when it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visible_if: Option<Value>,
@@ -176,7 +178,7 @@ impl FieldDef {
             max_length: None,
             pattern: None,
             options: Vec::new(),
-            sensitive: false,
+            sensitive: None,
             visible_if: None,
             readonly_if: None,
             help: None,
@@ -203,6 +205,13 @@ impl FieldDef {
         } else {
             self.field_type
         }
+    }
+
+    pub fn is_sensitive(&self) -> bool {
+        self.sensitive.unwrap_or(matches!(
+            self.field_type,
+            FieldType::IdCard | FieldType::Phone
+        ))
     }
 
     /// Whether this field has a typed projection column (or, multi-valued, a side table).
@@ -249,5 +258,26 @@ pub struct EntityDefinition {
 impl EntityDefinition {
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.name.as_str() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_numbers_and_phones_are_sensitive_unless_said_otherwise() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<FieldDef>(v).unwrap();
+        assert!(parse(serde_json::json!({"name": "id_number", "type": "id_card"})).is_sensitive());
+        assert!(parse(serde_json::json!({"name": "phone", "type": "phone"})).is_sensitive());
+        assert!(!parse(
+            serde_json::json!({"name": "ward_phone", "type": "phone", "sensitive": false})
+        )
+        .is_sensitive());
+        assert!(!parse(serde_json::json!({"name": "name", "type": "text"})).is_sensitive());
+        assert!(
+            parse(serde_json::json!({"name": "diagnosis", "type": "text", "sensitive": true}))
+                .is_sensitive()
+        );
     }
 }

@@ -118,7 +118,7 @@ fn allowed_unmask(rt: &EntityRuntime, principal: &Principal, unmask: &[String]) 
     unmask
         .iter()
         .filter(|f| {
-            rt.definition().field(f).is_some_and(|d| d.sensitive)
+            rt.definition().field(f).is_some_and(|d| d.is_sensitive())
                 && matches!(
                     principal.field_rule(rt.name(), f),
                     FieldRule::Read | FieldRule::Write

@@ -174,8 +174,14 @@ pub fn create_table_sql(entity: &str, backend: Backend) -> Vec<String> {
         format!(
             "CREATE TABLE {t} (\"id\" {uuid} PRIMARY KEY, \"data\" {json} NOT NULL, \"version\" {int} NOT NULL, \
              \"created_at\" {ts} NOT NULL, \"created_by\" TEXT NOT NULL, \"updated_at\" {ts} NOT NULL, \
-             \"updated_by\" TEXT NOT NULL, \"deleted_at\" {ts})",
-            t = q(&table)
+             \"updated_by\" TEXT NOT NULL, \"deleted_at\" {ts}){storage}",
+            t = q(&table),
+            // PostgreSQL: move the document out of line (TOAST) once a row passes 128 bytes,
+            // so scans of the projection columns — every chart and count — read narrow rows.
+            storage = match backend {
+                Backend::Postgres => " WITH (toast_tuple_target = 128)",
+                Backend::Sqlite => "",
+            }
         ),
         format!(
             "CREATE INDEX {} ON {} (\"created_at\")",

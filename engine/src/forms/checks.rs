@@ -5,7 +5,7 @@
 
 use once_cell::sync::Lazy;
 use regex::Regex;
-use time::{Date, Month, OffsetDateTime, UtcOffset};
+use time::{Date, Month, OffsetDateTime};
 
 /// Why a string is not a valid 18-character resident ID number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,17 +283,7 @@ pub fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
 /// Fixed-width UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds, always 6 digits): the wire
 /// and storage form, whose text order is time order for years 0000–9999.
 pub fn format_datetime_utc(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    crate::store::db::sqlite_timestamp(t)
 }
 
 static EMAIL_RE: Lazy<Option<Regex>> = Lazy::new(|| {

@@ -232,8 +232,12 @@ impl Engine {
         for (alias, _) in readers.iter().take(spec.dimensions.len()) {
             select.order_by_expr(Expr::cust(alias.clone()), Order::Asc);
         }
-        select.limit(Ord::min(spec.limit.unwrap_or(MAX_ROWS), MAX_ROWS));
-        let (sql, values) = build(&select, backend);
+        let (mut sql, values) = build(&select, backend);
+        // A literal, not a bound value: with `LIMIT $1` PostgreSQL's cached generic plan
+        // assumes a handful of rows and walks an index instead of a parallel scan (2× slower
+        // on 100,000 patients). The number is ours, never the caller's text.
+        let limit = Ord::min(spec.limit.unwrap_or(MAX_ROWS), MAX_ROWS);
+        sql.push_str(&format!(" LIMIT {limit}"));
         let rows = self
             .db
             .acquire()

@@ -165,16 +165,7 @@ impl FilterContext<'_> {
             }
             _ => arg,
         };
-        let is_null = matches!(
-            arg,
-            Arg::Text(None)
-                | Arg::Int(None)
-                | Arg::Real(None)
-                | Arg::Bool(None)
-                | Arg::Uuid(None)
-                | Arg::Time(None)
-                | Arg::Date(None)
-        );
+        let is_null = arg.is_null();
         if is_null || value.is_null() {
             return Err(EngineError::bad_request(format!(
                 "{value} is not a valid value for {}",

@@ -244,21 +244,15 @@ impl Engine {
             }
         }
         for fs in rt.columns().filter(|fs| fs.unique_index.is_some()) {
-            let label = rt
-                .definition()
-                .field(&fs.field)
-                .and_then(|f| f.label.as_ref())
-                .and_then(|l| l.text(lang))
-                .unwrap_or(&fs.field)
-                .to_string();
+            let label = super::write::label_of(rt, &fs.field, lang);
             let mut first_line: HashMap<String, usize> = HashMap::new();
             let mut keyed: Vec<(usize, Arg, String)> = Vec::new();
             for (line, doc) in valid.iter() {
                 let arg = projection::scalar_arg(fs, doc.get(&fs.field), &self.keys);
-                let key = format!("{arg:?}");
-                if key.contains("(None)") {
+                if arg.is_null() {
                     continue;
                 }
+                let key = format!("{arg:?}");
                 if let Some(first) = first_line.get(&key) {
                     bad.entry(*line).or_default().push(ImportRowError {
                         line: *line,

@@ -31,7 +31,7 @@ pub struct UpsertOutcome {
     pub created: bool,
 }
 
-fn label_of(rt: &EntityRuntime, field: &str, lang: Lang) -> String {
+pub(crate) fn label_of(rt: &EntityRuntime, field: &str, lang: Lang) -> String {
     rt.definition()
         .field(field)
         .and_then(|f| f.label.as_ref())
@@ -133,7 +133,7 @@ impl Engine {
     ) -> Result<()> {
         for fs in rt.columns().filter(|fs| fs.unique_index.is_some()) {
             let arg = projection::scalar_arg(fs, plain.get(&fs.field), &self.keys);
-            if is_null_arg(&arg) {
+            if arg.is_null() {
                 continue;
             }
             let column = fs.column().unwrap_or_default();
@@ -615,20 +615,6 @@ fn reference_values(value: Option<&Value>) -> Vec<Uuid> {
             .collect(),
         _ => Vec::new(),
     }
-}
-
-fn is_null_arg(arg: &Arg) -> bool {
-    matches!(
-        arg,
-        Arg::Text(None)
-            | Arg::Int(None)
-            | Arg::Real(None)
-            | Arg::Bool(None)
-            | Arg::Json(None)
-            | Arg::Uuid(None)
-            | Arg::Time(None)
-            | Arg::Date(None)
-    )
 }
 
 async fn existing_ids(

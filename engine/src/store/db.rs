@@ -125,6 +125,20 @@ pub fn parse_date(s: &str) -> Result<Date> {
 }
 
 impl Arg {
+    pub fn is_null(&self) -> bool {
+        matches!(
+            self,
+            Arg::Text(None)
+                | Arg::Int(None)
+                | Arg::Real(None)
+                | Arg::Bool(None)
+                | Arg::Json(None)
+                | Arg::Uuid(None)
+                | Arg::Time(None)
+                | Arg::Date(None)
+        )
+    }
+
     /// The sea-query value for `backend`, in that backend's storage encoding.
     pub fn into_sea(self, backend: Backend) -> SeaValue {
         match (self, backend) {

@@ -63,6 +63,12 @@ pub(crate) struct NewRow {
     pub sealed: Map<String, Value>,
 }
 
+/// A statement with its values already in the backend's encoding.
+pub(crate) struct Statement {
+    pub sql: String,
+    pub values: sea_query::Values,
+}
+
 /// Inserts records with their projections and side-table rows, and their first history entry,
 /// in as few statements as the parameter limits allow.
 pub(crate) async fn insert_rows(
@@ -73,6 +79,27 @@ pub(crate) async fn insert_rows(
     now: OffsetDateTime,
     keys: &Keyring,
 ) -> Result<()> {
+    let statements = insert_statements(rt, rows, actor, now, keys, conn.backend());
+    run(conn, statements).await
+}
+
+pub(crate) async fn run(conn: &mut Conn<'_>, statements: Vec<Statement>) -> Result<()> {
+    for statement in statements {
+        conn.execute_built(&statement.sql, statement.values).await?;
+    }
+    Ok(())
+}
+
+/// The INSERTs of `insert_rows`, built without touching the database, so bulk paths can build
+/// the next batch on another thread while the store writes this one.
+pub(crate) fn insert_statements(
+    rt: &EntityRuntime,
+    rows: &[NewRow],
+    actor: &str,
+    now: OffsetDateTime,
+    keys: &Keyring,
+    backend: Backend,
+) -> Vec<Statement> {
     let columns: Vec<_> = rt.columns().collect();
     let mut column_list = String::from(RECORD_COLUMNS);
     for fs in &columns {
@@ -82,17 +109,27 @@ pub(crate) async fn insert_rows(
         }
     }
     let per_row = 8 + columns.len();
-    let backend = conn.backend();
+    let finish = |sql: String, args: Vec<Arg>| Statement {
+        sql,
+        values: sea_query::Values(args.into_iter().map(|a| a.into_sea(backend)).collect()),
+    };
+    let mut statements = Vec::new();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut sql = format!("INSERT INTO {} ({column_list}) VALUES ", q(&rt.table));
         let mut args = Vec::with_capacity(chunk.len() * per_row);
+        let mut history_sql = String::from(
+            "INSERT INTO record_changes (id, entity, record_id, version, op, data, changed_fields, actor, at) VALUES ",
+        );
+        let mut history_args = Vec::with_capacity(chunk.len() * 9);
         for (i, row) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(',');
+                history_sql.push(',');
             }
+            let document = Value::Object(row.sealed.clone());
             push_placeholders(&mut sql, backend, args.len(), per_row);
             args.push(Arg::Uuid(Some(row.id)));
-            args.push(Arg::Json(Some(Value::Object(row.sealed.clone()))));
+            args.push(Arg::Json(Some(document.clone())));
             args.push(Arg::Int(Some(1)));
             args.push(Arg::Time(Some(now)));
             args.push(actor.into());
@@ -102,31 +139,21 @@ pub(crate) async fn insert_rows(
             for fs in &columns {
                 args.push(projection::scalar_arg(fs, row.plain.get(&fs.field), keys));
             }
-        }
-        conn.execute(&sql, args).await?;
-
-        let mut sql = String::from(
-            "INSERT INTO record_changes (id, entity, record_id, version, op, data, changed_fields, actor, at) VALUES ",
-        );
-        let mut args = Vec::with_capacity(chunk.len() * 9);
-        for (i, row) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(',');
-            }
-            push_placeholders(&mut sql, backend, args.len(), 9);
-            args.push(Arg::Uuid(Some(Uuid::now_v7())));
-            args.push(rt.name().into());
-            args.push(Arg::Uuid(Some(row.id)));
-            args.push(Arg::Int(Some(1)));
-            args.push("create".into());
-            args.push(Arg::Json(Some(Value::Object(row.sealed.clone()))));
-            args.push(Arg::Json(Some(Value::from(
+            push_placeholders(&mut history_sql, backend, history_args.len(), 9);
+            history_args.push(Arg::Uuid(Some(Uuid::now_v7())));
+            history_args.push(rt.name().into());
+            history_args.push(Arg::Uuid(Some(row.id)));
+            history_args.push(Arg::Int(Some(1)));
+            history_args.push("create".into());
+            history_args.push(Arg::Json(Some(document)));
+            history_args.push(Arg::Json(Some(Value::from(
                 row.plain.keys().cloned().collect::<Vec<_>>(),
             ))));
-            args.push(actor.into());
-            args.push(Arg::Time(Some(now)));
+            history_args.push(actor.into());
+            history_args.push(Arg::Time(Some(now)));
         }
-        conn.execute(&sql, args).await?;
+        statements.push(finish(sql, args));
+        statements.push(finish(history_sql, history_args));
 
         for fs in rt.side_tables() {
             let StorageKind::SideTable(side) = &fs.kind else {
@@ -145,18 +172,13 @@ pub(crate) async fn insert_rows(
                 }
             }
             if !args.is_empty() {
-                conn.execute(&sql, args).await?;
+                statements.push(finish(sql, args));
             }
         }
     }
-    Ok(())
+    statements
 }
 
-/// `($n, …)` for `count` values starting after `start`. On SQLite the placeholders are plain
-/// `?` (bound in order, the same numbering): sqlx binds a numbered or named SQLite parameter
-/// by looking its name up with `sqlite3_bind_parameter_name`, a linear scan, so a 400-row
-/// statement with `$n` placeholders spent most of its time binding (quadratic in the
-/// parameter count). Callers push placeholders strictly in argument order.
 fn push_placeholders(sql: &mut String, backend: Backend, start: usize, count: usize) {
     sql.push('(');
     for i in 0..count {

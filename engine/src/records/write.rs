@@ -157,15 +157,75 @@ impl Engine {
         Ok(())
     }
 
-    /// Gives every autonumber field of `docs` its next numbers (P2026000001), reserving a block
-    /// per field in one statement.
+    /// Reserves the next `count` numbers of one autonumber field in one statement
+    /// (P2026000001 …); the counter restarts each year unless the field says otherwise.
+    async fn reserve_numbers(
+        &self,
+        conn: &mut Conn<'_>,
+        rt: &EntityRuntime,
+        field: &crate::forms::FieldDef,
+        count: usize,
+    ) -> Result<Vec<String>> {
+        let year = self.today().year();
+        let yearly = field.yearly.unwrap_or(true);
+        let period = if yearly {
+            year.to_string()
+        } else {
+            "all".to_string()
+        };
+        let count = count as i64;
+        let last = conn
+            .fetch_one(
+                "INSERT INTO sequences (entity, field, period, last_value) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (entity, field, period) DO UPDATE SET last_value = sequences.last_value + $4 \
+                 RETURNING last_value",
+                vec![rt.name().into(), field.name.as_str().into(), period.into(), count.into()],
+            )
+            .await?
+            .req_int("last_value")?;
+        let digits = usize::from(field.digits.unwrap_or(6));
+        let prefix = field.prefix.as_deref().unwrap_or_default();
+        Ok((0..count)
+            .map(|n| {
+                let value = last - count + 1 + n;
+                if yearly {
+                    format!("{prefix}{year}{value:0digits$}")
+                } else {
+                    format!("{prefix}{value:0digits$}")
+                }
+            })
+            .collect())
+    }
+
+    /// Numbers for every autonumber field, for `count` new records.
+    async fn reserve_autonumbers(
+        &self,
+        conn: &mut Conn<'_>,
+        rt: &EntityRuntime,
+        count: usize,
+    ) -> Result<Vec<(String, Vec<String>)>> {
+        let mut out = Vec::new();
+        for field in rt
+            .definition()
+            .fields
+            .iter()
+            .filter(|f| f.field_type == FieldType::Autonumber)
+        {
+            out.push((
+                field.name.to_string(),
+                self.reserve_numbers(conn, rt, field, count).await?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Gives every autonumber field of `docs` that has no number yet its next number.
     pub(crate) async fn assign_autonumbers(
         &self,
         conn: &mut Conn<'_>,
         rt: &EntityRuntime,
         docs: &mut [Map<String, Value>],
     ) -> Result<()> {
-        let year = self.today().year();
         for field in rt
             .definition()
             .fields
@@ -178,31 +238,8 @@ impl Engine {
             if pending.is_empty() {
                 continue;
             }
-            let yearly = field.yearly.unwrap_or(true);
-            let period = if yearly {
-                year.to_string()
-            } else {
-                "all".to_string()
-            };
-            let count = pending.len() as i64;
-            let last = conn
-                .fetch_one(
-                    "INSERT INTO sequences (entity, field, period, last_value) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (entity, field, period) DO UPDATE SET last_value = sequences.last_value + $4 \
-                     RETURNING last_value",
-                    vec![rt.name().into(), field.name.as_str().into(), period.clone().into(), count.into()],
-                )
-                .await?
-                .req_int("last_value")?;
-            let digits = usize::from(field.digits.unwrap_or(6));
-            let prefix = field.prefix.clone().unwrap_or_default();
-            for (n, &i) in pending.iter().enumerate() {
-                let value = last - count + 1 + n as i64;
-                let number = if yearly {
-                    format!("{prefix}{year}{value:0digits$}")
-                } else {
-                    format!("{prefix}{value:0digits$}")
-                };
+            let numbers = self.reserve_numbers(conn, rt, field, pending.len()).await?;
+            for (i, number) in pending.into_iter().zip(numbers) {
                 docs[i].insert(field.name.to_string(), Value::String(number));
             }
         }
@@ -645,11 +682,78 @@ async fn existing_ids(
     Ok(found)
 }
 
+/// One batch of a bulk create after its CPU work: validated, numbered, sealed, statements built.
+struct BulkBatch {
+    ids: Vec<Uuid>,
+    plain: Vec<Map<String, Value>>,
+    statements: Vec<rows::Statement>,
+    errors: Vec<FieldError>,
+}
+
+/// Documents per batch of a bulk create.
+const BULK_BATCH: usize = 500;
+
+#[allow(clippy::too_many_arguments)]
+fn build_bulk_batch(
+    rt: &EntityRuntime,
+    keys: &crate::crypto::Keyring,
+    ctx: &PrepareContext,
+    documents: Vec<Map<String, Value>>,
+    first_index: usize,
+    numbers: Vec<(String, Vec<String>)>,
+    actor: &str,
+    now: time::OffsetDateTime,
+    backend: Backend,
+) -> BulkBatch {
+    let mut errors = Vec::new();
+    let mut prepared = Vec::with_capacity(documents.len());
+    for (i, doc) in documents.iter().enumerate() {
+        match rt.compiled.prepare(doc, None, ctx) {
+            Ok(p) => prepared.push(p),
+            Err(errs) => errors.extend(errs.into_iter().map(|mut e| {
+                e.field = format!("{}.{}", first_index + i, e.field);
+                e
+            })),
+        }
+    }
+    if !errors.is_empty() {
+        return BulkBatch {
+            ids: Vec::new(),
+            plain: Vec::new(),
+            statements: Vec::new(),
+            errors,
+        };
+    }
+    for (field, values) in numbers {
+        for (doc, number) in prepared.iter_mut().zip(values) {
+            doc.insert(field.clone(), Value::String(number));
+        }
+    }
+    let new_rows: Vec<NewRow> = prepared
+        .into_iter()
+        .map(|plain| NewRow {
+            id: Uuid::now_v7(),
+            sealed: projection::seal(rt, &plain, None, None, keys),
+            plain,
+        })
+        .collect();
+    let statements = rows::insert_statements(rt, &new_rows, actor, now, keys, backend);
+    let ids = new_rows.iter().map(|r| r.id).collect();
+    let plain = new_rows.into_iter().map(|r| r.plain).collect();
+    BulkBatch {
+        ids,
+        plain,
+        statements,
+        errors,
+    }
+}
+
 impl Engine {
     /// Creates many records in one transaction, validated one by one and stored in batches:
     /// the path of imports, demo data and integrations that push in bulk. Every record or none;
-    /// the first invalid document's errors are returned, with `field` prefixed by its index
-    /// (`3.phone`).
+    /// every invalid document's errors are returned, with `field` prefixed by its index
+    /// (`3.phone`). While the store writes one batch, the next is validated, sealed and built
+    /// on a blocking thread.
     pub async fn create_records_bulk(
         &self,
         principal: &Principal,
@@ -660,41 +764,92 @@ impl Engine {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Create)?;
         let ctx = self.prepare_context(lang);
-        let mut prepared = Vec::with_capacity(documents.len());
-        let mut details = Vec::new();
-        for (i, doc) in documents.iter().enumerate() {
-            match rt.compiled.prepare(doc, None, &ctx) {
-                Ok(p) => prepared.push(p),
-                Err(errors) => details.extend(errors.into_iter().map(|mut e| {
-                    e.field = format!("{i}.{}", e.field);
-                    e
-                })),
-            }
+        let now = self.now();
+        let backend = self.db.backend();
+        let mut batches = Vec::new();
+        let mut documents = documents.into_iter().peekable();
+        while documents.peek().is_some() {
+            batches.push(documents.by_ref().take(BULK_BATCH).collect::<Vec<_>>());
         }
-        if !details.is_empty() {
-            return Err(EngineError::Validation { details });
-        }
+        let spawn = |documents: Vec<Map<String, Value>>, first_index: usize, numbers| {
+            let (rt, keys, actor) = (rt.clone(), self.keys.clone(), principal.actor.clone());
+            tokio::task::spawn_blocking(move || {
+                build_bulk_batch(
+                    &rt,
+                    &keys,
+                    &ctx,
+                    documents,
+                    first_index,
+                    numbers,
+                    &actor,
+                    now,
+                    backend,
+                )
+            })
+        };
         let mut tx = self.db.begin().await?;
-        let mut ids = Vec::with_capacity(prepared.len());
-        let mut batch = Vec::new();
-        for doc in prepared {
-            batch.push(doc);
-            if batch.len() == 500 {
-                let docs = std::mem::take(&mut batch);
-                ids.extend(
-                    self.insert_prepared(&mut tx.conn(), &rt, principal, docs, lang)
-                        .await
-                        .map_err(|e| map_write_error(&rt, e))?,
-                );
+        let mut ids = Vec::new();
+        let mut errors: Vec<FieldError> = Vec::new();
+        let mut next_index = 0;
+        let mut batches = batches.into_iter();
+        let mut pending = match batches.next() {
+            Some(first) => {
+                let numbers = self
+                    .reserve_autonumbers(&mut tx.conn(), &rt, first.len())
+                    .await?;
+                next_index = first.len();
+                Some(spawn(first, 0, numbers))
             }
+            None => None,
+        };
+        while let Some(handle) = pending.take() {
+            let batch = handle.await.map_err(EngineError::internal)?;
+            if let Some(next) = batches.next() {
+                let numbers = if errors.is_empty() && batch.errors.is_empty() {
+                    self.reserve_autonumbers(&mut tx.conn(), &rt, next.len())
+                        .await?
+                } else {
+                    Vec::new()
+                };
+                let first_index = next_index;
+                next_index += next.len();
+                pending = Some(spawn(next, first_index, numbers));
+            }
+            if !batch.errors.is_empty() || !errors.is_empty() {
+                // Keep validating the rest, so every problem is reported at once.
+                errors.extend(batch.errors);
+                continue;
+            }
+            let refs: Vec<&Map<String, Value>> = batch.plain.iter().collect();
+            let ref_errors = self
+                .check_references(&mut tx.conn(), &rt, &refs, lang)
+                .await?;
+            let first_index = ids.len();
+            for (i, errs) in ref_errors.into_iter().enumerate() {
+                errors.extend(errs.into_iter().map(|mut e| {
+                    e.field = format!("{}.{}", first_index + i, e.field);
+                    e
+                }));
+            }
+            if !errors.is_empty() {
+                continue;
+            }
+            rows::run(&mut tx.conn(), batch.statements)
+                .await
+                .map_err(|e| map_write_error(&rt, e))?;
+            ids.extend(batch.ids);
         }
-        if !batch.is_empty() {
-            ids.extend(
-                self.insert_prepared(&mut tx.conn(), &rt, principal, batch, lang)
-                    .await
-                    .map_err(|e| map_write_error(&rt, e))?,
-            );
+        if !errors.is_empty() {
+            return Err(EngineError::Validation { details: errors });
         }
+        audit::append(
+            &mut tx.conn(),
+            self.clock.as_ref(),
+            &AuditEntry::new(&principal.actor, "record.create_many")
+                .entity(rt.name())
+                .detail(serde_json::json!({ "count": ids.len() })),
+        )
+        .await?;
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
         Ok(ids)
     }

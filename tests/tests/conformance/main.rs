@@ -23,6 +23,7 @@ macro_rules! on_both_backends {
 
 mod support;
 
+mod bulk;
 mod concurrency;
 mod import_export;
 mod keys;

@@ -168,7 +168,7 @@ impl FilterContext<'_> {
         let is_null = arg.is_null();
         if is_null || value.is_null() {
             return Err(EngineError::bad_request(format!(
-                "{value} is not a valid value for {}",
+                "the filter value is not a valid value for {} (the value is not repeated: it may be personal)",
                 fs.field
             )));
         }

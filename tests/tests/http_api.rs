@@ -569,3 +569,93 @@ async fn documented_routes(backend: Backend) {
     server.stop().await;
 }
 on_both_backends!(the_openapi_document_matches_the_router, documented_routes);
+
+async fn roles_and_permissions(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    define_patient(&admin).await;
+    let id_no = id_number("110105", "19700101", 7);
+    let created = json_of(
+        admin
+            .post(
+                "/api/v1/records/patient",
+                &json!({"data": {"name": "周九", "id_number": id_no, "mrn": "M9"}}),
+            )
+            .await,
+    )
+    .await;
+    let path = format!(
+        "/api/v1/records/patient/{}",
+        created["id"].as_str().unwrap()
+    );
+    let role = json!({"name": "front_desk", "label": {"zh": "前台"}, "rights": ["users"], "permissions": [
+        {"entity": "patient", "actions": ["read"], "fields": {"id_number": "masked", "mrn": "hidden"}}]});
+    assert_eq!(admin.post("/api/v1/roles", &role).await.status(), 201);
+    let user =
+        json!({"username": "desk_wang", "password": "desk-password-1", "roles": ["front_desk"]});
+    assert_eq!(admin.post("/api/v1/users", &user).await.status(), 201);
+
+    let desk = server.login("desk_wang", "desk-password-1").await;
+    let record = json_of(desk.get(&format!("{path}?unmask=id_number")).await).await;
+    assert_eq!(record["data"]["name"], "周九");
+    assert!(
+        record["data"].get("mrn").is_none(),
+        "hidden fields are left out: {record}"
+    );
+    assert_ne!(
+        record["data"]["id_number"],
+        id_no.as_str(),
+        "a masked rule never unmasks"
+    );
+    let response = desk
+        .post("/api/v1/records/patient", &json!({"data": {"name": "x"}}))
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(json_of(response).await["error"]["code"], "forbidden");
+    assert_eq!(
+        desk.patch(&path, Some(1), &json!({"data": {"name": "y"}}))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        desk.get("/api/v1/records/patient/export").await.status(),
+        403
+    );
+    assert_eq!(
+        desk.post("/api/v1/entities", &json!({"name": "thing", "fields": []}))
+            .await
+            .status(),
+        403
+    );
+    // A user manager may add users but not administrators.
+    let promoted = json!({"username": "desk_li", "password": "desk-password-2", "is_admin": true});
+    assert_eq!(desk.post("/api/v1/users", &promoted).await.status(), 403);
+    let plain = json!({"username": "desk_li", "password": "desk-password-2"});
+    assert_eq!(desk.post("/api/v1/users", &plain).await.status(), 201);
+    assert_eq!(desk.get("/api/v1/roles").await.status(), 403);
+    assert_eq!(desk.get("/api/v1/audit").await.status(), 403);
+
+    // A disabled user's session ends.
+    let users = json_of(admin.get("/api/v1/users").await).await;
+    let desk_id = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "desk_wang")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = admin
+        .patch(
+            &format!("/api/v1/users/{desk_id}"),
+            None,
+            &json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(desk.get(&path).await.status(), 401);
+    server.stop().await;
+}
+on_both_backends!(roles_limit_what_users_do, roles_and_permissions);

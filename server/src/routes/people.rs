@@ -52,6 +52,17 @@ async fn record_admin_action(
     Ok(())
 }
 
+/// Managing users is a right; making administrators takes an administrator, or a user manager
+/// could raise themselves.
+fn require_admin_to_grant_admin(caller: &Caller, grants_admin: bool) -> Result<(), ApiError> {
+    if grants_admin && !caller.principal.is_admin {
+        return Err(
+            EngineError::Forbidden("only an administrator can make administrators".into()).into(),
+        );
+    }
+    Ok(())
+}
+
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,6 +84,7 @@ pub async fn create_user(
     JsonBody(body): JsonBody<NewUser>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.principal.require_right(SystemRight::Users)?;
+    require_admin_to_grant_admin(&caller, body.is_admin)?;
     let user = users::create_user(&state.engine.db, state.engine.clock.as_ref(), body).await?;
     record_admin_action(&state, &caller, "user.create", &user.id.to_string()).await?;
     Ok((StatusCode::CREATED, Json(json!(user))))
@@ -98,6 +110,7 @@ pub async fn update_user(
 ) -> Result<Json<Value>, ApiError> {
     caller.principal.require_right(SystemRight::Users)?;
     let id = parse_uuid(&id, "user")?;
+    require_admin_to_grant_admin(&caller, body.is_admin.unwrap_or(false))?;
     let user = users::update_user(&state.engine.db, state.engine.clock.as_ref(), id, body).await?;
     record_admin_action(&state, &caller, "user.update", &id.to_string()).await?;
     Ok(Json(json!(user)))

@@ -10,7 +10,9 @@ use crate::entities::EntityRuntime;
 use crate::error::{EngineError, Result};
 use crate::forms::{FieldDef, FieldType};
 use crate::i18n::Lang;
-use crate::io::{coerce_cell, read_table, write_csv, write_xlsx, CoerceContext, TabularFormat};
+use crate::io::{
+    coerce_cell, read_table, write_csv, write_xlsx, CoerceContext, TableRow, TabularFormat,
+};
 use crate::store::Arg;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -29,6 +31,9 @@ pub struct ImportOptions {
     /// Column header → field name; an empty field name skips the column.
     pub mapping: Option<BTreeMap<String, String>>,
 }
+
+/// Per unique field, the line where each value first appeared in the file.
+type UniqueSeen = HashMap<String, HashMap<String, usize>>;
 
 /// One problem in one row; line 1 is the header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -127,7 +132,66 @@ fn cell_text(value: &Value) -> String {
     }
 }
 
+/// Cell text to validated documents, one table row at a time.
+struct RowPreparer<'a> {
+    rt: &'a EntityRuntime,
+    targets: &'a [Option<FieldDef>],
+    coerce: CoerceContext,
+    prepare: crate::forms::PrepareContext,
+    lang: Lang,
+}
+
+impl RowPreparer<'_> {
+    /// The valid documents of `rows` with their line numbers, and every problem of the others.
+    fn prepare(
+        &self,
+        rows: &[TableRow],
+    ) -> (Vec<(usize, Map<String, Value>)>, Vec<ImportRowError>) {
+        let mut valid = Vec::with_capacity(rows.len());
+        let mut errors = Vec::new();
+        for row in rows {
+            let mut input = Map::new();
+            let mut row_errors = Vec::new();
+            for (cell, target) in row.cells.iter().zip(self.targets) {
+                let Some(field) = target else { continue };
+                match coerce_cell(field, cell, &self.coerce) {
+                    Ok(Some(value)) => {
+                        input.insert(field.name.to_string(), value);
+                    }
+                    Ok(None) => {}
+                    Err(e) => row_errors.push(ImportRowError {
+                        line: row.line,
+                        field: field.name.to_string(),
+                        code: e.code.to_string(),
+                        message: e.message_for(field, self.lang),
+                    }),
+                }
+            }
+            if row_errors.is_empty() {
+                match self.rt.compiled.prepare(&input, None, &self.prepare) {
+                    Ok(doc) => valid.push((row.line, doc)),
+                    Err(field_errors) => {
+                        row_errors.extend(field_errors.into_iter().map(|e| ImportRowError {
+                            line: row.line,
+                            field: e.field,
+                            code: e.code,
+                            message: e.message,
+                        }))
+                    }
+                }
+            }
+            errors.extend(row_errors);
+        }
+        (valid, errors)
+    }
+}
+
 impl Engine {
+    /// Imports a CSV or XLSX table. The file is checked whole first — every bad row with its
+    /// reasons, against the store and within the file — keeping only the errors; then, unless
+    /// it is a dry run or an all-or-nothing import with errors, the good rows are validated
+    /// again batch by batch and written in one transaction. Memory stays near the file's size
+    /// plus one batch of documents.
     pub async fn import_records(
         &self,
         principal: &Principal,
@@ -146,85 +210,80 @@ impl Engine {
                 }
             })?;
         let targets = map_columns(&rt, &table.header, options, lang)?;
-        let now = self.now();
-        let coerce = CoerceContext {
-            utc_offset: self.utc_offset_at(now),
-        };
-        let prepare = crate::forms::PrepareContext {
+        let preparer = RowPreparer {
+            rt: &rt,
+            targets: &targets,
+            coerce: CoerceContext {
+                utc_offset: self.utc_offset_at(self.now()),
+            },
+            prepare: crate::forms::PrepareContext {
+                lang,
+                today: self.today(),
+            },
             lang,
-            today: self.today(),
         };
         let mut errors: Vec<ImportRowError> = Vec::new();
-        let mut valid: Vec<(usize, Map<String, Value>)> = Vec::new();
-        let total_rows = table.rows.len();
-        for row in table.rows {
-            let mut input = Map::new();
-            let mut row_errors = Vec::new();
-            for (cell, target) in row.cells.iter().zip(&targets) {
-                let Some(field) = target else { continue };
-                match coerce_cell(field, cell, &coerce) {
-                    Ok(Some(value)) => {
-                        input.insert(field.name.to_string(), value);
-                    }
-                    Ok(None) => {}
-                    Err(e) => row_errors.push(ImportRowError {
-                        line: row.line,
-                        field: field.name.to_string(),
-                        code: e.code.to_string(),
-                        message: e.message_for(field, lang),
-                    }),
-                }
+        let mut unique_seen = UniqueSeen::new();
+        let mut valid_rows = 0;
+        {
+            let mut conn = self.db.acquire().await?;
+            for rows in table.rows.chunks(INSERT_BATCH) {
+                let (mut valid, row_errors) = preparer.prepare(rows);
+                errors.extend(row_errors);
+                self.import_store_checks(
+                    &mut conn.conn(),
+                    &rt,
+                    &mut valid,
+                    &mut errors,
+                    &mut unique_seen,
+                    lang,
+                )
+                .await?;
+                valid_rows += valid.len();
             }
-            if row_errors.is_empty() {
-                match rt.compiled.prepare(&input, None, &prepare) {
-                    Ok(doc) => valid.push((row.line, doc)),
-                    Err(field_errors) => {
-                        row_errors.extend(field_errors.into_iter().map(|e| ImportRowError {
-                            line: row.line,
-                            field: e.field,
-                            code: e.code,
-                            message: e.message,
-                        }))
-                    }
-                }
-            }
-            errors.extend(row_errors);
         }
-        let mut conn = self.db.acquire().await?;
-        self.import_store_checks(&mut conn.conn(), &rt, &mut valid, &mut errors, lang)
-            .await?;
-        drop(conn);
         errors.sort_by_key(|e| e.line);
         let mut report = ImportReport {
             dry_run: options.dry_run,
-            total_rows,
-            valid_rows: valid.len(),
+            total_rows: table.rows.len(),
+            valid_rows,
             imported: 0,
             errors,
         };
-        if options.dry_run || (options.atomic && !report.errors.is_empty()) || valid.is_empty() {
+        if options.dry_run || (options.atomic && !report.errors.is_empty()) || valid_rows == 0 {
             return Ok(report);
         }
-        let docs: Vec<Map<String, Value>> = valid.into_iter().map(|(_, doc)| doc).collect();
+        let bad_lines: std::collections::HashSet<usize> =
+            report.errors.iter().map(|e| e.line).collect();
         let mut tx = self.db.begin().await?;
-        for chunk in docs.chunks(INSERT_BATCH) {
-            self.insert_prepared(&mut tx.conn(), &rt, principal, chunk.to_vec(), lang)
+        for rows in table.rows.chunks(INSERT_BATCH) {
+            let (valid, _) = preparer.prepare(rows);
+            let docs: Vec<Map<String, Value>> = valid
+                .into_iter()
+                .filter(|(line, _)| !bad_lines.contains(line))
+                .map(|(_, doc)| doc)
+                .collect();
+            if docs.is_empty() {
+                continue;
+            }
+            report.imported += docs.len();
+            self.insert_prepared(&mut tx.conn(), &rt, principal, docs, lang)
                 .await
                 .map_err(|e| super::write::map_write_error(&rt, e))?;
         }
         tx.commit().await?;
-        report.imported = docs.len();
         Ok(report)
     }
 
-    /// References and uniqueness for a whole file at once: against the store and within the
-    /// file. Rows failing them move from `valid` to `errors`.
+    /// References and uniqueness for a batch of rows: against the store, and within the file
+    /// through `seen`. Rows failing them move from `valid` to `errors`.
     async fn import_store_checks(
         &self,
         conn: &mut crate::store::Conn<'_>,
         rt: &EntityRuntime,
         valid: &mut Vec<(usize, Map<String, Value>)>,
         errors: &mut Vec<ImportRowError>,
+        seen: &mut UniqueSeen,
         lang: Lang,
     ) -> Result<()> {
         let mut bad: HashMap<usize, Vec<ImportRowError>> = HashMap::new();
@@ -245,7 +304,7 @@ impl Engine {
         }
         for fs in rt.columns().filter(|fs| fs.unique_index.is_some()) {
             let label = super::write::label_of(rt, &fs.field, lang);
-            let mut first_line: HashMap<String, usize> = HashMap::new();
+            let first_line = seen.entry(fs.field.clone()).or_default();
             let mut keyed: Vec<(usize, Arg, String)> = Vec::new();
             for (line, doc) in valid.iter() {
                 let arg = projection::scalar_arg(fs, doc.get(&fs.field), &self.keys);

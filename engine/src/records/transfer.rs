@@ -153,7 +153,11 @@ impl RowPreparer<'_> {
             let mut input = Map::new();
             let mut row_errors = Vec::new();
             for (cell, target) in row.cells.iter().zip(self.targets) {
-                let Some(field) = target else { continue };
+                // Numbers and formulas are the engine's to set: an exported file's columns for
+                // them are passed over, so exports import again.
+                let Some(field) = target.as_ref().filter(|f| !f.field_type.is_computed()) else {
+                    continue;
+                };
                 match coerce_cell(field, cell, &self.coerce) {
                     Ok(Some(value)) => {
                         input.insert(field.name.to_string(), value);

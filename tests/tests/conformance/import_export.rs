@@ -296,3 +296,43 @@ async fn import_and_export_round_trip(backend: Backend) {
         }
     }
 }
+
+on_both_backends!(computed_columns_in_a_file_are_passed_over);
+
+/// A file carrying an autonumber column (as exports do) imports: the engine numbers the rows.
+async fn computed_columns_in_a_file_are_passed_over(backend: Backend) {
+    let ctx = open_with_entities(backend).await;
+    let csv = "name,patient_no\n甲,P1999000123\n乙,anything\n";
+    let options = ImportOptions {
+        atomic: true,
+        ..ImportOptions::default()
+    };
+    let report = ctx
+        .engine
+        .import_records(&ctx.admin, "patient", csv.as_bytes(), &options, Lang::En)
+        .await
+        .unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.imported, 2);
+    let page = ctx
+        .engine
+        .list_records(
+            &ctx.admin,
+            "patient",
+            &ListQuery {
+                sort: SortKey::parse_list("name"),
+                ..ListQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let numbers: Vec<&str> = page
+        .items
+        .iter()
+        .map(|r| r.data["patient_no"].as_str().unwrap())
+        .collect();
+    assert!(
+        numbers.iter().all(|n| n.starts_with("P2026")),
+        "{numbers:?}"
+    );
+}

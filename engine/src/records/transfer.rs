@@ -32,6 +32,9 @@ pub struct ImportOptions {
     pub mapping: Option<BTreeMap<String, String>>,
 }
 
+/// A validated document and the line it came from.
+type LinedDocument = (usize, Map<String, Value>);
+
 /// Per unique field, the line where each value first appeared in the file.
 type UniqueSeen = HashMap<String, HashMap<String, usize>>;
 
@@ -143,10 +146,7 @@ struct RowPreparer<'a> {
 
 impl RowPreparer<'_> {
     /// The valid documents of `rows` with their line numbers, and every problem of the others.
-    fn prepare(
-        &self,
-        rows: &[TableRow],
-    ) -> (Vec<(usize, Map<String, Value>)>, Vec<ImportRowError>) {
+    fn prepare(&self, rows: &[TableRow]) -> (Vec<LinedDocument>, Vec<ImportRowError>) {
         let mut valid = Vec::with_capacity(rows.len());
         let mut errors = Vec::new();
         for row in rows {
@@ -285,7 +285,7 @@ impl Engine {
         &self,
         conn: &mut crate::store::Conn<'_>,
         rt: &EntityRuntime,
-        valid: &mut Vec<(usize, Map<String, Value>)>,
+        valid: &mut Vec<LinedDocument>,
         errors: &mut Vec<ImportRowError>,
         seen: &mut UniqueSeen,
         lang: Lang,

@@ -213,7 +213,8 @@ impl Engine {
         select.from(table.clone());
         let mut condition = Expr::col((table.clone(), Alias::new("deleted_at"))).is_null();
         if let Some(filter) = &spec.filters {
-            condition = condition.and(self.filter_context(&rt).compile(filter)?);
+            let entities = self.entities_for_filter(principal, filter).await?;
+            condition = condition.and(self.filter_context(&rt, &entities).compile(filter)?);
         }
         select.and_where(condition);
         for sort in &spec.sort {

@@ -26,12 +26,29 @@ pub enum FilterExpr {
     Not {
         not: Box<FilterExpr>,
     },
+    /// Records of another entity that reference this one: `{"exists": {"entity": "visit",
+    /// "ref": "patient", "filters": …}}`.
+    Exists {
+        exists: ExistsTest,
+    },
     Condition {
         field: String,
         op: String,
         #[serde(default)]
         value: Value,
     },
+}
+
+/// A test on related records.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExistsTest {
+    pub entity: String,
+    /// The reference (or references) field of `entity` that points at the filtered entity.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    #[serde(default)]
+    pub filters: Option<Box<FilterExpr>>,
 }
 
 impl FilterExpr {
@@ -52,7 +69,7 @@ impl FilterExpr {
             FilterExpr::Or { or } => {
                 !or.is_empty() && or.iter().all(|f| f.excludes_nulls_of(field))
             }
-            FilterExpr::Not { .. } => false,
+            FilterExpr::Not { .. } | FilterExpr::Exists { .. } => false,
             FilterExpr::Condition { field: f, op, .. } => {
                 f == field
                     && matches!(
@@ -74,8 +91,34 @@ impl FilterExpr {
                             | "this_month"
                             | "this_quarter"
                             | "this_year"
+                            | "birthday_in_n_days"
                     )
             }
+        }
+    }
+}
+
+impl FilterExpr {
+    /// The other entities the filter looks into (through `exists`), for permission checks.
+    pub fn related_entities(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect_related(&mut out);
+        out
+    }
+
+    fn collect_related(&self, out: &mut Vec<String>) {
+        match self {
+            FilterExpr::And { and: list } | FilterExpr::Or { or: list } => {
+                list.iter().for_each(|f| f.collect_related(out))
+            }
+            FilterExpr::Not { not } => not.collect_related(out),
+            FilterExpr::Exists { exists } => {
+                out.push(exists.entity.clone());
+                if let Some(f) = &exists.filters {
+                    f.collect_related(out);
+                }
+            }
+            FilterExpr::Condition { .. } => {}
         }
     }
 }
@@ -91,6 +134,8 @@ pub(crate) fn is_system_column(field: &str) -> bool {
 /// What a filter is compiled against: the entity, the backend, the key and the moment.
 pub struct FilterContext<'a> {
     pub rt: &'a EntityRuntime,
+    /// Every entity, for `exists` tests.
+    pub entities: &'a [std::sync::Arc<EntityRuntime>],
     pub backend: Backend,
     pub keys: &'a Keyring,
     pub now: OffsetDateTime,
@@ -258,8 +303,107 @@ impl FilterContext<'_> {
                 Ok(out)
             }
             FilterExpr::Not { not } => Ok(self.compile_at(not, depth + 1)?.not()),
+            FilterExpr::Exists { exists } => self.exists(exists, depth),
             FilterExpr::Condition { field, op, value } => self.condition(field, op, value),
         }
+    }
+
+    /// `EXISTS` over the referencing entity's live records, through its indexed reference
+    /// column or side table.
+    fn exists(&self, test: &ExistsTest, depth: usize) -> Result<Expr> {
+        let target = self
+            .entities
+            .iter()
+            .find(|e| e.name() == test.entity)
+            .ok_or_else(|| EngineError::bad_request(format!("unknown entity {}", test.entity)))?;
+        if target.name() == self.rt.name() {
+            return Err(EngineError::bad_request(
+                "exists within the same entity is not supported yet",
+            ));
+        }
+        let points_here = target
+            .definition()
+            .field(&test.reference)
+            .and_then(|f| f.entity.as_ref())
+            .is_some_and(|e| e.as_str() == self.rt.name());
+        if !points_here {
+            return Err(EngineError::bad_request(format!(
+                "{}.{} is not a reference to {}",
+                test.entity,
+                test.reference,
+                self.rt.name()
+            )));
+        }
+        let fs = resolve_field(target, &test.reference)?;
+        let inner_table = Alias::new(target.table.clone());
+        let outer_id = (Alias::new(self.rt.table.clone()), Alias::new("id"));
+        let mut sub = Query::select();
+        sub.expr(Expr::val(1))
+            .from(inner_table.clone())
+            .and_where(Expr::col((inner_table.clone(), Alias::new("deleted_at"))).is_null());
+        match &fs.kind {
+            StorageKind::Column(column) => {
+                sub.and_where(
+                    Expr::col((inner_table.clone(), Alias::new(column.clone()))).equals(outer_id),
+                );
+            }
+            StorageKind::SideTable(side) => {
+                let side = Alias::new(side.clone());
+                let mut links = Query::select();
+                links
+                    .column((side.clone(), Alias::new("record_id")))
+                    .from(side.clone())
+                    .and_where(Expr::col((side, Alias::new("value"))).equals(outer_id));
+                sub.and_where(
+                    Expr::col((inner_table.clone(), Alias::new("id")))
+                        .in_subquery(links.to_owned()),
+                );
+            }
+            StorageKind::DocumentOnly => {
+                return Err(EngineError::bad_request(format!(
+                    "{} cannot link records",
+                    test.reference
+                )))
+            }
+        }
+        if let Some(filters) = &test.filters {
+            let inner = FilterContext {
+                rt: target,
+                entities: self.entities,
+                backend: self.backend,
+                keys: self.keys,
+                now: self.now,
+                today: self.today,
+            };
+            sub.and_where(inner.compile_at(filters, depth + 1)?);
+        }
+        Ok(Expr::exists(sub.to_owned()))
+    }
+
+    /// Birthdays (month and day of a date field) from today to N days ahead; 29 February counts
+    /// on the 28th in other years.
+    fn birthday_condition(&self, fs: &FieldStorage, column: &str, value: &Value) -> Result<Expr> {
+        if fs.value_type != FieldType::Date {
+            return Err(unsupported("birthday_in_n_days", &fs.field));
+        }
+        let days = Ord::min(Self::days(value)?, 366);
+        let mut month_days = std::collections::BTreeSet::new();
+        for offset in 0..=days {
+            let day = self.today + Duration::days(offset);
+            month_days.insert(format!("{:02}-{:02}", u8::from(day.month()), day.day()));
+            if day.month() == time::Month::February
+                && day.day() == 28
+                && !time::util::is_leap_year(day.year())
+            {
+                month_days.insert("02-29".to_string());
+            }
+        }
+        let qualified = format!("{}.{}", q(&self.rt.table), q(column));
+        let month_day = match self.backend {
+            Backend::Sqlite => format!("substr({qualified}, 6, 5)"),
+            Backend::Postgres => format!("to_char({qualified}, 'MM-DD')"),
+        };
+        Ok(Expr::cust(month_day).is_in(month_days.into_iter().map(SeaValue::from)))
     }
 
     fn condition(&self, field: &str, op: &str, value: &Value) -> Result<Expr> {
@@ -366,6 +510,7 @@ impl FilterContext<'_> {
                 };
                 c().gte(a).and(c().lt(b))
             }
+            "birthday_in_n_days" => self.birthday_condition(fs, column, value)?,
             other => return Err(unsupported(other, &fs.field)),
         })
     }

@@ -139,15 +139,33 @@ impl Engine {
     pub(crate) fn filter_context<'a>(
         &'a self,
         rt: &'a crate::entities::EntityRuntime,
+        entities: &'a [std::sync::Arc<crate::entities::EntityRuntime>],
     ) -> FilterContext<'a> {
         let now = self.now();
         FilterContext {
             rt,
+            entities,
             backend: self.db.backend(),
             keys: &self.keys,
             now: now.to_offset(self.utc_offset_at(now)),
             today: self.today(),
         }
+    }
+
+    /// The entities an `exists` test may look into; the caller must be able to read each.
+    pub(crate) async fn entities_for_filter(
+        &self,
+        principal: &Principal,
+        filter: &FilterExpr,
+    ) -> Result<Vec<std::sync::Arc<crate::entities::EntityRuntime>>> {
+        let related = filter.related_entities();
+        if related.is_empty() {
+            return Ok(Vec::new());
+        }
+        for entity in &related {
+            principal.require(entity, Action::Read)?;
+        }
+        self.catalog.all(&self.db).await
     }
 
     pub async fn get_record(
@@ -198,7 +216,8 @@ impl Engine {
             Expr::col((table.clone(), Alias::new("deleted_at"))).is_null()
         };
         if let Some(filter) = &query.filter {
-            condition = condition.and(self.filter_context(&rt).compile(filter)?);
+            let entities = self.entities_for_filter(principal, filter).await?;
+            condition = condition.and(self.filter_context(&rt, &entities).compile(filter)?);
         }
         if let Some(text) = query.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             condition = condition.and(search_condition(&rt, text));

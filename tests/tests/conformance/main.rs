@@ -31,6 +31,7 @@ mod lists;
 mod money;
 mod records;
 mod references;
+mod related_filters;
 mod schema_change;
 mod sensitive;
 mod unique;

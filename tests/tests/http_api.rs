@@ -635,8 +635,14 @@ async fn roles_and_permissions(backend: Backend) {
     assert_eq!(desk.post("/api/v1/users", &plain).await.status(), 201);
     assert_eq!(desk.get("/api/v1/roles").await.status(), 403);
     // A filter cannot look into an entity the role may not read.
-    let exists = "%7B%22exists%22%3A%7B%22entity%22%3A%22visit%22%2C%22ref%22%3A%22patient%22%7D%7D";
-    assert_eq!(desk.get(&format!("/api/v1/records/patient?filter={exists}")).await.status(), 403);
+    let exists =
+        "%7B%22exists%22%3A%7B%22entity%22%3A%22visit%22%2C%22ref%22%3A%22patient%22%7D%7D";
+    assert_eq!(
+        desk.get(&format!("/api/v1/records/patient?filter={exists}"))
+            .await
+            .status(),
+        403
+    );
     assert_eq!(desk.get("/api/v1/audit").await.status(), 403);
 
     // A disabled user's session ends.

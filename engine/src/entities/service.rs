@@ -246,7 +246,12 @@ impl Engine {
             }
             insert_field_storage(&mut tx, name, fs, version).await?;
         }
-        for fs in &plan.new_indexes {
+        for change in &plan.index_changes {
+            let fs = &change.create;
+            if let Some(index) = &change.drop {
+                tx.execute(&format!("DROP INDEX {}", q(index)), vec![])
+                    .await?;
+            }
             for sql in index_sql(name, fs) {
                 tx.execute(&sql, vec![]).await.map_err(|e| match e {
                     EngineError::Storage(ref db) if is_unique_violation(db) => {
@@ -260,8 +265,8 @@ impl Engine {
             tx.execute(
                 "UPDATE entity_fields SET unique_index = $1, plain_index = $2 WHERE entity = $3 AND field = $4",
                 vec![
-                    fs.unique_index.clone().into(),
-                    fs.plain_index.clone().into(),
+                    change.unique_index.clone().into(),
+                    change.plain_index.clone().into(),
                     name.into(),
                     fs.field.clone().into(),
                 ],
@@ -518,14 +523,25 @@ struct ChangePlan {
     new_fields: Vec<FieldStorage>,
     /// Removed earlier, back now with the same type: the column exists, refresh its values.
     reactivated: Vec<FieldStorage>,
-    new_indexes: Vec<FieldStorage>,
+    index_changes: Vec<IndexChange>,
+}
+
+/// Indexes a definition change adds or drops for one existing field.
+struct IndexChange {
+    /// The field with only the index names to create.
+    create: FieldStorage,
+    /// A unique index to drop: the field is no longer unique.
+    drop: Option<String>,
+    /// What `entity_fields` records afterwards.
+    unique_index: Option<String>,
+    plain_index: Option<String>,
 }
 
 fn plan_change(rt: &EntityRuntime, def: &EntityDefinition, lang: Lang) -> Result<ChangePlan> {
     let mut plan = ChangePlan {
         new_fields: Vec::new(),
         reactivated: Vec::new(),
-        new_indexes: Vec::new(),
+        index_changes: Vec::new(),
     };
     let mut details = Vec::new();
     let name = rt.name();
@@ -564,37 +580,27 @@ fn plan_change(rt: &EntityRuntime, def: &EntityDefinition, lang: Lang) -> Result
                 if rt.definition().field(field.name.as_str()).is_none() {
                     plan.reactivated.push(existing.clone());
                 }
-                let index_changed = wanted.unique_index.is_some()
-                    && existing.unique_index.is_none()
-                    || wanted.plain_index.is_some() && existing.plain_index.is_none();
-                if index_changed {
-                    let mut fs = existing.clone();
-                    fs.unique_index = wanted
-                        .unique_index
-                        .clone()
-                        .filter(|_| existing.unique_index.is_none());
-                    fs.plain_index = wanted
-                        .plain_index
-                        .clone()
-                        .filter(|_| existing.plain_index.is_none());
-                    plan.new_indexes.push(fs);
+                let drop_unique = existing.unique_index.is_some() && wanted.unique_index.is_none();
+                let add_unique = wanted.unique_index.is_some() && existing.unique_index.is_none();
+                let add_plain = wanted.plain_index.is_some() && existing.plain_index.is_none();
+                if drop_unique || add_unique || add_plain {
+                    let mut create = existing.clone();
+                    create.unique_index = wanted.unique_index.clone().filter(|_| add_unique);
+                    create.plain_index = wanted.plain_index.clone().filter(|_| add_plain);
+                    plan.index_changes.push(IndexChange {
+                        create,
+                        drop: existing.unique_index.clone().filter(|_| drop_unique),
+                        unique_index: if drop_unique {
+                            None
+                        } else {
+                            wanted
+                                .unique_index
+                                .clone()
+                                .or(existing.unique_index.clone())
+                        },
+                        plain_index: wanted.plain_index.clone().or(existing.plain_index.clone()),
+                    });
                 }
-            }
-        }
-    }
-    // A field no longer unique keeps its index until an administrator drops it: dropping is
-    // cheap but silently loosening a rule is not. Say so rather than pretend.
-    for field in def.fields.iter() {
-        if let Some(existing) = rt.storage.get(field.name.as_str()) {
-            if existing.unique_index.is_some() && !field.unique {
-                details.push(FieldError::new(
-                    field.name.as_str(),
-                    "unique_removal_unsupported",
-                    lang.pick(
-                        "暂不支持取消字段唯一性",
-                        "Removing a field's uniqueness is not supported yet",
-                    ),
-                ));
             }
         }
     }

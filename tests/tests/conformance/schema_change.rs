@@ -233,3 +233,62 @@ async fn adding_and_removing_fields(backend: Backend) {
     assert_eq!(impact.invalid_records, 200);
     assert!(!impact.examples.is_empty());
 }
+
+on_both_backends!(uniqueness_can_be_dropped_and_added_back);
+
+fn with_mrn(unique: bool) -> Value {
+    let fields: Vec<Value> = patient_fields()
+        .into_iter()
+        .map(|f| {
+            if f["name"] == "mrn" {
+                json!({"name": "mrn", "type": "text", "unique": unique})
+            } else {
+                f
+            }
+        })
+        .collect();
+    json!({"name": "patient", "label": {"zh": "患者", "en": "Patient"}, "fields": fields})
+}
+
+async fn uniqueness_can_be_dropped_and_added_back(backend: Backend) {
+    let ctx = open_with_entities(backend).await;
+    create(&ctx, "patient", json!({"name": "甲", "mrn": "M1"})).await;
+    assert!(matches!(
+        try_create(&ctx, "patient", json!({"name": "乙", "mrn": "M1"})).await,
+        Err(EngineError::UniqueViolation { .. })
+    ));
+    ctx.engine
+        .update_entity(&ctx.admin, "patient", with_mrn(false), Lang::En)
+        .await
+        .unwrap();
+    create(&ctx, "patient", json!({"name": "乙", "mrn": "M1"})).await;
+    // Back to unique while two records share a value: refused, naming the field; the preview
+    // says which records stand in the way.
+    let impact = ctx
+        .engine
+        .entity_impact(&ctx.admin, "patient", with_mrn(true), Lang::En)
+        .await
+        .unwrap();
+    assert_eq!(impact.invalid_records, 1);
+    let err = ctx
+        .engine
+        .update_entity(&ctx.admin, "patient", with_mrn(true), Lang::En)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::UniqueViolation { ref field } if field == "mrn"),
+        "{err:?}"
+    );
+    // The refused change left the definition as it was.
+    assert!(
+        !ctx.engine
+            .get_entity(&ctx.admin, "patient")
+            .await
+            .unwrap()
+            .definition
+            .field("mrn")
+            .unwrap()
+            .unique
+    );
+    create(&ctx, "patient", json!({"name": "丙", "mrn": "M1"})).await;
+}

@@ -338,6 +338,25 @@ async fn one_error_format(backend: Backend) {
     assert_eq!(response.status(), 400);
     let response = admin.post("/api/v1/entities", &patient_definition()).await;
     assert_eq!(response.status(), 409);
+    // Field rules are filters over the record: unknown fields and operators are refused.
+    let ruled = |rule: Value| {
+        json!({"name": "follow_up", "fields": [
+            {"name": "status", "type": "select", "options": [{"value": "pending"}, {"value": "done"}]},
+            {"name": "result", "type": "textarea", "visible_if": rule}]})
+    };
+    let response = admin
+        .post("/api/v1/entities", &ruled(json!({"field": "stauts", "op": "eq", "value": "done"})))
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json_of(response).await["error"]["details"][0]["field"], "fields.1.visible_if");
+    let response = admin
+        .post("/api/v1/entities", &ruled(json!({"field": "status", "op": "equals", "value": "done"})))
+        .await;
+    assert_eq!(response.status(), 400);
+    let response = admin
+        .post("/api/v1/entities", &ruled(json!({"field": "status", "op": "eq", "value": "done"})))
+        .await;
+    assert_eq!(response.status(), 201);
     server.stop().await;
 }
 on_both_backends!(every_error_has_one_shape, one_error_format);

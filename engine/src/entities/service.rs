@@ -65,6 +65,64 @@ async fn lock_ddl(tx: &mut Tx) -> Result<()> {
     Ok(())
 }
 
+/// `visible_if` and `readonly_if` are filters over the record itself: they must parse, name
+/// fields of the definition and use known operators, so the server and the browser can
+/// evaluate one rule.
+fn check_field_rules(def: &EntityDefinition, lang: Lang) -> Result<()> {
+    use crate::records::filter::{FilterExpr, OPERATORS};
+    let mut details = Vec::new();
+    for (i, field) in def.fields.iter().enumerate() {
+        for (key, rule) in [
+            ("visible_if", &field.visible_if),
+            ("readonly_if", &field.readonly_if),
+        ] {
+            let Some(rule) = rule else { continue };
+            let path = format!("fields.{i}.{key}");
+            let problem = match FilterExpr::parse(rule.clone()) {
+                Err(_) => Some(
+                    lang.pick("条件格式不正确", "The rule is not a filter")
+                        .to_string(),
+                ),
+                Ok(filter) if !filter.related_entities().is_empty() => Some(
+                    lang.pick(
+                        "条件只能引用本记录的字段",
+                        "A rule may only test this record's fields",
+                    )
+                    .to_string(),
+                ),
+                Ok(filter) => filter.conditions().into_iter().find_map(|(name, op)| {
+                    if def.field(name).is_none() {
+                        Some(match lang {
+                            Lang::Zh => format!("条件引用了不存在的字段 {name}"),
+                            Lang::En => format!("The rule names an unknown field {name}"),
+                        })
+                    } else if !OPERATORS.contains(&op) {
+                        Some(match lang {
+                            Lang::Zh => format!("未知的条件运算符 {op}"),
+                            Lang::En => format!("Unknown operator {op}"),
+                        })
+                    } else {
+                        None
+                    }
+                }),
+            };
+            if let Some(message) = problem {
+                details.push(FieldError::new(path, "invalid_rule", message));
+            }
+        }
+    }
+    if details.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::BadRequest {
+            message: lang
+                .pick("实体定义有误", "The entity definition has errors")
+                .into(),
+            details,
+        })
+    }
+}
+
 impl Engine {
     pub async fn list_entities(&self, principal: &Principal) -> Result<Vec<EntityInfo>> {
         Ok(self
@@ -154,6 +212,7 @@ impl Engine {
         principal.require_right(SystemRight::NewEntity)?;
         let def = parse_definition(body, lang)?;
         let compiled = CompiledEntity::compile(def.clone(), lang)?;
+        check_field_rules(&def, lang)?;
         self.check_reference_targets(&def, lang).await?;
         let name = def.name.to_string();
         let now = self.now();
@@ -225,6 +284,7 @@ impl Engine {
             ));
         }
         let compiled = CompiledEntity::compile(def.clone(), lang)?;
+        check_field_rules(&def, lang)?;
         self.check_reference_targets(&def, lang).await?;
         let plan = plan_change(&rt, &def, lang)?;
         let backend = self.db.backend();

@@ -106,6 +106,24 @@ impl FilterExpr {
         out
     }
 
+    /// The (field, operator) pairs of this entity's conditions, outside `exists` tests.
+    pub fn conditions(&self) -> Vec<(&str, &str)> {
+        let mut out = Vec::new();
+        self.collect_conditions(&mut out);
+        out
+    }
+
+    fn collect_conditions<'a>(&'a self, out: &mut Vec<(&'a str, &'a str)>) {
+        match self {
+            FilterExpr::And { and: list } | FilterExpr::Or { or: list } => {
+                list.iter().for_each(|f| f.collect_conditions(out))
+            }
+            FilterExpr::Not { not } => not.collect_conditions(out),
+            FilterExpr::Exists { .. } => {}
+            FilterExpr::Condition { field, op, .. } => out.push((field, op)),
+        }
+    }
+
     fn collect_related(&self, out: &mut Vec<String>) {
         match self {
             FilterExpr::And { and: list } | FilterExpr::Or { or: list } => {
@@ -122,6 +140,32 @@ impl FilterExpr {
         }
     }
 }
+
+/// Every operator of the filter grammar.
+pub const OPERATORS: &[&str] = &[
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "in",
+    "not_in",
+    "contains",
+    "starts_with",
+    "is_empty",
+    "not_empty",
+    "between",
+    "last_n_days",
+    "before_n_days",
+    "next_n_days",
+    "after_n_days",
+    "this_week",
+    "this_month",
+    "this_quarter",
+    "this_year",
+    "birthday_in_n_days",
+];
 
 /// Columns every record fills.
 pub(crate) fn is_system_column(field: &str) -> bool {

@@ -345,16 +345,28 @@ async fn one_error_format(backend: Backend) {
             {"name": "result", "type": "textarea", "visible_if": rule}]})
     };
     let response = admin
-        .post("/api/v1/entities", &ruled(json!({"field": "stauts", "op": "eq", "value": "done"})))
+        .post(
+            "/api/v1/entities",
+            &ruled(json!({"field": "stauts", "op": "eq", "value": "done"})),
+        )
         .await;
     assert_eq!(response.status(), 400);
-    assert_eq!(json_of(response).await["error"]["details"][0]["field"], "fields.1.visible_if");
+    assert_eq!(
+        json_of(response).await["error"]["details"][0]["field"],
+        "fields.1.visible_if"
+    );
     let response = admin
-        .post("/api/v1/entities", &ruled(json!({"field": "status", "op": "equals", "value": "done"})))
+        .post(
+            "/api/v1/entities",
+            &ruled(json!({"field": "status", "op": "equals", "value": "done"})),
+        )
         .await;
     assert_eq!(response.status(), 400);
     let response = admin
-        .post("/api/v1/entities", &ruled(json!({"field": "status", "op": "eq", "value": "done"})))
+        .post(
+            "/api/v1/entities",
+            &ruled(json!({"field": "status", "op": "eq", "value": "done"})),
+        )
         .await;
     assert_eq!(response.status(), 201);
     server.stop().await;

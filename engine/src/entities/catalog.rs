@@ -147,11 +147,36 @@ impl Catalog {
         state.loaded_at.is_some_and(|t| t.elapsed() < REFRESH_AFTER)
     }
 
+    /// Every few seconds, asks the database for the definitions' versions — one small query —
+    /// and recompiles only when another instance changed something.
     async fn refresh_if_stale(&self, db: &Db) -> Result<()> {
-        if !self.is_fresh() {
-            self.reload(db).await?;
+        if self.is_fresh() {
+            return Ok(());
         }
-        Ok(())
+        let rows = db
+            .fetch_all("SELECT name, version FROM entities", vec![])
+            .await?;
+        let unchanged = {
+            let state = self.inner.read().unwrap_or_else(|e| e.into_inner());
+            rows.len() == state.entities.len()
+                && rows.iter().all(|row| {
+                    let (Ok(name), Ok(version)) = (row.req_text("name"), row.req_int("version"))
+                    else {
+                        return false;
+                    };
+                    state
+                        .entities
+                        .get(&name)
+                        .is_some_and(|rt| rt.version == version)
+                })
+        };
+        if unchanged {
+            let mut state = self.inner.write().unwrap_or_else(|e| e.into_inner());
+            state.loaded_at = Some(Instant::now());
+            Ok(())
+        } else {
+            self.reload(db).await
+        }
     }
 
     pub async fn get(&self, db: &Db, name: &str) -> Result<Arc<EntityRuntime>> {

@@ -26,6 +26,7 @@ mod support;
 mod bulk;
 mod concurrency;
 mod import_export;
+mod instances;
 mod keys;
 mod lists;
 mod money;

@@ -67,6 +67,8 @@ pub(crate) struct NewRow {
 pub(crate) struct Statement {
     pub sql: String,
     pub values: sea_query::Values,
+    /// Worth keeping prepared: single-row and full-batch shapes recur, other sizes do not.
+    pub persistent: bool,
 }
 
 /// Inserts records with their projections and side-table rows, and their first history entry,
@@ -85,7 +87,8 @@ pub(crate) async fn insert_rows(
 
 pub(crate) async fn run(conn: &mut Conn<'_>, statements: Vec<Statement>) -> Result<()> {
     for statement in statements {
-        conn.execute_built(&statement.sql, statement.values).await?;
+        conn.execute_built(&statement.sql, statement.values, statement.persistent)
+            .await?;
     }
     Ok(())
 }
@@ -109,9 +112,10 @@ pub(crate) fn insert_statements(
         }
     }
     let per_row = 8 + columns.len();
-    let finish = |sql: String, args: Vec<Arg>| Statement {
+    let finish = |sql: String, args: Vec<Arg>, rows: usize| Statement {
         sql,
         values: sea_query::Values(args.into_iter().map(|a| a.into_sea(backend)).collect()),
+        persistent: rows == 1 || rows == ROWS_PER_STATEMENT,
     };
     let mut statements = Vec::new();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -152,8 +156,8 @@ pub(crate) fn insert_statements(
             history_args.push(actor.into());
             history_args.push(Arg::Time(Some(now)));
         }
-        statements.push(finish(sql, args));
-        statements.push(finish(history_sql, history_args));
+        statements.push(finish(sql, args, chunk.len()));
+        statements.push(finish(history_sql, history_args, chunk.len()));
 
         for fs in rt.side_tables() {
             let StorageKind::SideTable(side) = &fs.kind else {
@@ -172,7 +176,8 @@ pub(crate) fn insert_statements(
                 }
             }
             if !args.is_empty() {
-                statements.push(finish(sql, args));
+                // Side-table row counts vary with the data: never worth caching.
+                statements.push(finish(sql, args, 0));
             }
         }
     }

@@ -398,13 +398,23 @@ impl Conn<'_> {
         })
     }
 
-    pub async fn execute_built(&mut self, sql: &str, values: sea_query::Values) -> Result<u64> {
+    /// Runs a built statement. `persistent: false` keeps a one-off statement (say, the last,
+    /// odd-sized batch of an import) out of the connection's prepared-statement cache, where a
+    /// multi-row INSERT would hold its memory for the connection's life.
+    pub async fn execute_built(
+        &mut self,
+        sql: &str,
+        values: sea_query::Values,
+        persistent: bool,
+    ) -> Result<u64> {
         Ok(match self {
             Conn::Sqlite(c) => sqlx::query_with(sql, SqlxValues(values))
+                .persistent(persistent)
                 .execute(&mut **c)
                 .await?
                 .rows_affected(),
             Conn::Postgres(c) => sqlx::query_with(sql, SqlxValues(values))
+                .persistent(persistent)
                 .execute(&mut **c)
                 .await?
                 .rows_affected(),

@@ -2,20 +2,18 @@
 
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::routes::JsonBody;
+use crate::routes::{one_page, JsonBody};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use kangdao_engine::entities::{EntityInfo, Impact};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    let items = state.engine.list_entities(&caller.principal).await?;
-    let total = items.len();
-    Ok(Json(
-        json!({"items": items, "total": total, "page": 1, "per_page": total.max(1)}),
-    ))
+    Ok(Json(one_page(
+        state.engine.list_entities(&caller.principal).await?,
+    )))
 }
 
 pub async fn create(

@@ -59,6 +59,12 @@ pub fn etag(version: i64) -> (header::HeaderName, String) {
     (header::ETAG, format!("\"{version}\""))
 }
 
+/// A complete, unpaged list in the shape every list answers.
+pub fn one_page<T: serde::Serialize>(items: Vec<T>) -> serde_json::Value {
+    let total = items.len();
+    serde_json::json!({"items": items, "total": total, "page": 1, "per_page": total.max(1)})
+}
+
 /// Parses a query-string flag: true/false/1/0.
 pub fn flag(value: Option<&str>, default: bool) -> Result<bool, ApiError> {
     match value {

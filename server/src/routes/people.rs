@@ -2,7 +2,7 @@
 
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::routes::JsonBody;
+use crate::routes::{one_page, JsonBody};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -137,15 +137,7 @@ pub async fn list_roles(
 ) -> Result<Json<Value>, ApiError> {
     caller.principal.require_right(SystemRight::Roles)?;
     let items = roles::list_roles(&state.engine.db).await?;
-    let total = items.len() as i64;
-    Ok(Json(page_json(
-        items,
-        total,
-        &Paging {
-            page: None,
-            per_page: Some(total.max(1) as u32),
-        },
-    )))
+    Ok(Json(one_page(items)))
 }
 
 pub async fn create_role(
@@ -210,15 +202,7 @@ pub async fn list_tokens(
         .user_id
         .ok_or(EngineError::Unauthenticated)?;
     let items = tokens::list_tokens(&state.engine.db, user_id).await?;
-    let total = items.len() as i64;
-    Ok(Json(page_json(
-        items,
-        total,
-        &Paging {
-            page: None,
-            per_page: Some(total.max(1) as u32),
-        },
-    )))
+    Ok(Json(one_page(items)))
 }
 
 /// Creates an API token; its value is shown in this answer only.

@@ -3,7 +3,7 @@
 
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::routes::{etag, flag, if_match, JsonBody};
+use crate::routes::{etag, flag, if_match, one_page, JsonBody};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -188,14 +188,12 @@ pub async fn history(
     Path((entity, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
-    let items = state
-        .engine
-        .record_history(&caller.principal, &entity, id)
-        .await?;
-    let total = items.len();
-    Ok(Json(
-        json!({"items": items, "total": total, "page": 1, "per_page": total.max(1)}),
-    ))
+    Ok(Json(one_page(
+        state
+            .engine
+            .record_history(&caller.principal, &entity, id)
+            .await?,
+    )))
 }
 
 pub async fn view360(

@@ -65,6 +65,19 @@ async fn lock_ddl(tx: &mut Tx) -> Result<()> {
     Ok(())
 }
 
+/// Ok when nothing is wrong with a definition; otherwise every problem in one 400.
+fn definition_errors(details: Vec<FieldError>, lang: Lang) -> Result<()> {
+    if details.is_empty() {
+        return Ok(());
+    }
+    Err(EngineError::BadRequest {
+        message: lang
+            .pick("实体定义有误", "The entity definition has errors")
+            .into(),
+        details,
+    })
+}
+
 /// `visible_if` and `readonly_if` are filters over the record itself: they must parse, name
 /// fields of the definition and use known operators, so the server and the browser can
 /// evaluate one rule.
@@ -111,16 +124,7 @@ fn check_field_rules(def: &EntityDefinition, lang: Lang) -> Result<()> {
             }
         }
     }
-    if details.is_empty() {
-        Ok(())
-    } else {
-        Err(EngineError::BadRequest {
-            message: lang
-                .pick("实体定义有误", "The entity definition has errors")
-                .into(),
-            details,
-        })
-    }
+    definition_errors(details, lang)
 }
 
 impl Engine {
@@ -191,16 +195,7 @@ impl Engine {
                 })
             })
             .collect();
-        if details.is_empty() {
-            Ok(())
-        } else {
-            Err(EngineError::BadRequest {
-                message: lang
-                    .pick("实体定义有误", "The entity definition has errors")
-                    .into(),
-                details,
-            })
-        }
+        definition_errors(details, lang)
     }
 
     pub async fn create_entity(

@@ -7,6 +7,7 @@ pub mod forms;
 pub mod i18n;
 pub mod io;
 pub mod names;
+pub mod query;
 
 pub use error::{EngineError, FieldError, Result};
 pub use i18n::{Label, Lang};

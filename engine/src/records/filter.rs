@@ -6,166 +6,13 @@ use crate::entities::storage::{column_name, q};
 use crate::entities::{EntityRuntime, FieldStorage, StorageKind};
 use crate::error::{EngineError, Result};
 use crate::forms::{checks, FieldType};
+use crate::query::grammar::{birthday_keys, calendar_period, days_of, ExistsTest, MAX_DEPTH};
+pub use crate::query::grammar::{FilterExpr, Op};
 use crate::records::projection;
 use crate::store::{Arg, Backend};
 use sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, Query, Value as SeaValue};
-use serde::Deserialize;
 use serde_json::Value;
 use time::{Date, Duration, OffsetDateTime};
-
-/// A filter tree as clients send it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-pub enum FilterExpr {
-    And {
-        and: Vec<FilterExpr>,
-    },
-    Or {
-        or: Vec<FilterExpr>,
-    },
-    Not {
-        not: Box<FilterExpr>,
-    },
-    /// Records of another entity that reference this one: `{"exists": {"entity": "visit",
-    /// "ref": "patient", "filters": …}}`.
-    Exists {
-        exists: ExistsTest,
-    },
-    Condition {
-        field: String,
-        op: String,
-        #[serde(default)]
-        value: Value,
-    },
-}
-
-/// A test on related records.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExistsTest {
-    pub entity: String,
-    /// The reference (or references) field of `entity` that points at the filtered entity.
-    #[serde(rename = "ref")]
-    pub reference: String,
-    #[serde(default)]
-    pub filters: Option<Box<FilterExpr>>,
-}
-
-impl FilterExpr {
-    pub fn parse(v: Value) -> Result<FilterExpr> {
-        serde_json::from_value(v).map_err(|_| {
-            EngineError::bad_request(
-                "filter must be {\"field\",\"op\",\"value\"} or {\"and\": […]}, {\"or\": […]}, {\"not\": …}",
-            )
-        })
-    }
-}
-
-impl FilterExpr {
-    /// Whether every record the filter keeps has a value in `field`.
-    pub fn excludes_nulls_of(&self, field: &str) -> bool {
-        match self {
-            FilterExpr::And { and } => and.iter().any(|f| f.excludes_nulls_of(field)),
-            FilterExpr::Or { or } => {
-                !or.is_empty() && or.iter().all(|f| f.excludes_nulls_of(field))
-            }
-            FilterExpr::Not { .. } | FilterExpr::Exists { .. } => false,
-            FilterExpr::Condition { field: f, op, .. } => {
-                f == field
-                    && matches!(
-                        op.as_str(),
-                        "eq" | "gt"
-                            | "gte"
-                            | "lt"
-                            | "lte"
-                            | "in"
-                            | "between"
-                            | "contains"
-                            | "starts_with"
-                            | "not_empty"
-                            | "last_n_days"
-                            | "next_n_days"
-                            | "before_n_days"
-                            | "after_n_days"
-                            | "this_week"
-                            | "this_month"
-                            | "this_quarter"
-                            | "this_year"
-                            | "birthday_in_n_days"
-                    )
-            }
-        }
-    }
-}
-
-impl FilterExpr {
-    /// The other entities the filter looks into (through `exists`), for permission checks.
-    pub fn related_entities(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        self.collect_related(&mut out);
-        out
-    }
-
-    /// The (field, operator) pairs of this entity's conditions, outside `exists` tests.
-    pub fn conditions(&self) -> Vec<(&str, &str)> {
-        let mut out = Vec::new();
-        self.collect_conditions(&mut out);
-        out
-    }
-
-    fn collect_conditions<'a>(&'a self, out: &mut Vec<(&'a str, &'a str)>) {
-        match self {
-            FilterExpr::And { and: list } | FilterExpr::Or { or: list } => {
-                list.iter().for_each(|f| f.collect_conditions(out))
-            }
-            FilterExpr::Not { not } => not.collect_conditions(out),
-            FilterExpr::Exists { .. } => {}
-            FilterExpr::Condition { field, op, .. } => out.push((field, op)),
-        }
-    }
-
-    fn collect_related(&self, out: &mut Vec<String>) {
-        match self {
-            FilterExpr::And { and: list } | FilterExpr::Or { or: list } => {
-                list.iter().for_each(|f| f.collect_related(out))
-            }
-            FilterExpr::Not { not } => not.collect_related(out),
-            FilterExpr::Exists { exists } => {
-                out.push(exists.entity.clone());
-                if let Some(f) = &exists.filters {
-                    f.collect_related(out);
-                }
-            }
-            FilterExpr::Condition { .. } => {}
-        }
-    }
-}
-
-/// Every operator of the filter grammar.
-pub const OPERATORS: &[&str] = &[
-    "eq",
-    "ne",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "in",
-    "not_in",
-    "contains",
-    "starts_with",
-    "is_empty",
-    "not_empty",
-    "between",
-    "last_n_days",
-    "before_n_days",
-    "next_n_days",
-    "after_n_days",
-    "this_week",
-    "this_month",
-    "this_quarter",
-    "this_year",
-    "birthday_in_n_days",
-];
 
 /// Columns every record fills.
 pub(crate) fn is_system_column(field: &str) -> bool {
@@ -185,8 +32,6 @@ pub struct FilterContext<'a> {
     pub now: OffsetDateTime,
     pub today: Date,
 }
-
-const MAX_DEPTH: usize = 16;
 
 /// A system column every record has.
 fn system_type(field: &str) -> Option<FieldType> {
@@ -310,17 +155,6 @@ impl FilterContext<'_> {
         Ok((a.into_sea(self.backend), b.into_sea(self.backend)))
     }
 
-    fn days(value: &Value) -> Result<i64> {
-        value
-            .as_i64()
-            .filter(|n| (0..=36_600).contains(n))
-            .ok_or_else(|| {
-                EngineError::bad_request(
-                    "a relative date filter needs a whole number of days (0 to 36600)",
-                )
-            })
-    }
-
     pub fn compile(&self, filter: &FilterExpr) -> Result<Expr> {
         self.compile_at(filter, 0)
     }
@@ -348,7 +182,7 @@ impl FilterContext<'_> {
             }
             FilterExpr::Not { not } => Ok(self.compile_at(not, depth + 1)?.not()),
             FilterExpr::Exists { exists } => self.exists(exists, depth),
-            FilterExpr::Condition { field, op, value } => self.condition(field, op, value),
+            FilterExpr::Condition { field, op, value } => self.condition(field, *op, value),
         }
     }
 
@@ -428,20 +262,9 @@ impl FilterContext<'_> {
     /// on the 28th in other years.
     fn birthday_condition(&self, fs: &FieldStorage, column: &str, value: &Value) -> Result<Expr> {
         if fs.value_type != FieldType::Date {
-            return Err(unsupported("birthday_in_n_days", &fs.field));
+            return Err(unsupported(Op::BirthdayInNDays, &fs.field));
         }
-        let days = Ord::min(Self::days(value)?, 366);
-        let mut month_days = std::collections::BTreeSet::new();
-        for offset in 0..=days {
-            let day = self.today + Duration::days(offset);
-            month_days.insert(format!("{:02}-{:02}", u8::from(day.month()), day.day()));
-            if day.month() == time::Month::February
-                && day.day() == 28
-                && !time::util::is_leap_year(day.year())
-            {
-                month_days.insert("02-29".to_string());
-            }
-        }
+        let month_days = birthday_keys(self.today, days_of(value)?);
         let qualified = format!("{}.{}", q(&self.rt.table), q(column));
         let month_day = match self.backend {
             Backend::Sqlite => format!("substr({qualified}, 6, 5)"),
@@ -450,9 +273,9 @@ impl FilterContext<'_> {
         Ok(Expr::cust(month_day).is_in(month_days.into_iter().map(SeaValue::from)))
     }
 
-    fn condition(&self, field: &str, op: &str, value: &Value) -> Result<Expr> {
+    fn condition(&self, field: &str, op: Op, value: &Value) -> Result<Expr> {
         let fs = resolve_field(self.rt, field)?;
-        if fs.sensitive && !matches!(op, "eq" | "in" | "is_empty" | "not_empty") {
+        if fs.sensitive && !matches!(op, Op::Eq | Op::In | Op::IsEmpty | Op::NotEmpty) {
             return Err(EngineError::bad_request(format!(
                 "{field} is sensitive: only eq, in, is_empty and not_empty apply"
             )));
@@ -468,7 +291,7 @@ impl FilterContext<'_> {
         &self,
         fs: &FieldStorage,
         column: &str,
-        op: &str,
+        op: Op,
         value: &Value,
     ) -> Result<Expr> {
         let c = || col(self.rt, column);
@@ -483,57 +306,57 @@ impl FilterContext<'_> {
                 | FieldType::User
         );
         Ok(match op {
-            "eq" => c().eq(self.bind(fs, value)?),
-            "ne" => c().ne(self.bind(fs, value)?).or(c().is_null()),
-            "gt" => c().gt(self.bind(fs, value)?),
-            "gte" => c().gte(self.bind(fs, value)?),
-            "lt" => c().lt(self.bind(fs, value)?),
-            "lte" => c().lte(self.bind(fs, value)?),
-            "in" => c().is_in(self.bind_list(fs, value)?),
-            "not_in" => c().is_not_in(self.bind_list(fs, value)?).or(c().is_null()),
-            "between" => {
+            Op::Eq => c().eq(self.bind(fs, value)?),
+            Op::Ne => c().ne(self.bind(fs, value)?).or(c().is_null()),
+            Op::Gt => c().gt(self.bind(fs, value)?),
+            Op::Gte => c().gte(self.bind(fs, value)?),
+            Op::Lt => c().lt(self.bind(fs, value)?),
+            Op::Lte => c().lte(self.bind(fs, value)?),
+            Op::In => c().is_in(self.bind_list(fs, value)?),
+            Op::NotIn => c().is_not_in(self.bind_list(fs, value)?).or(c().is_null()),
+            Op::Between => {
                 let bounds = self.bind_list(fs, value)?;
                 let [low, high] = <[SeaValue; 2]>::try_from(bounds)
                     .map_err(|_| EngineError::bad_request("between needs [low, high]"))?;
                 c().gte(low).and(c().lte(high))
             }
-            "contains" | "starts_with" if text_like => {
+            Op::Contains | Op::StartsWith if text_like => {
                 let text = value
                     .as_str()
                     .ok_or_else(|| EngineError::bad_request(format!("{op} needs text")))?;
-                Expr::expr(Func::lower(c())).like(like_pattern(text, op == "starts_with"))
+                Expr::expr(Func::lower(c())).like(like_pattern(text, op == Op::StartsWith))
             }
-            "is_empty" => {
+            Op::IsEmpty => {
                 if text_like {
                     c().is_null().or(c().eq(""))
                 } else {
                     c().is_null()
                 }
             }
-            "not_empty" => {
+            Op::NotEmpty => {
                 if text_like {
                     c().is_not_null().and(c().ne(""))
                 } else {
                     c().is_not_null()
                 }
             }
-            "last_n_days" => {
-                let (a, b) = self.period(fs, -Self::days(value)?, 0)?;
+            Op::LastNDays => {
+                let (a, b) = self.period(fs, -days_of(value)?, 0)?;
                 c().gte(a).and(c().lte(b))
             }
-            "next_n_days" => {
-                let (a, b) = self.period(fs, 0, Self::days(value)?)?;
+            Op::NextNDays => {
+                let (a, b) = self.period(fs, 0, days_of(value)?)?;
                 c().gte(a).and(c().lte(b))
             }
-            "before_n_days" => {
-                let (a, _) = self.period(fs, -Self::days(value)?, 0)?;
+            Op::BeforeNDays => {
+                let (a, _) = self.period(fs, -days_of(value)?, 0)?;
                 c().lt(a)
             }
-            "after_n_days" => {
-                let (_, b) = self.period(fs, 0, Self::days(value)?)?;
+            Op::AfterNDays => {
+                let (_, b) = self.period(fs, 0, days_of(value)?)?;
                 c().gt(b)
             }
-            "this_week" | "this_month" | "this_quarter" | "this_year" => {
+            Op::ThisWeek | Op::ThisMonth | Op::ThisQuarter | Op::ThisYear => {
                 let (start, end) = calendar_period(self.today, op);
                 let (a, b) = self.period(
                     fs,
@@ -554,35 +377,29 @@ impl FilterContext<'_> {
                 };
                 c().gte(a).and(c().lt(b))
             }
-            "birthday_in_n_days" => self.birthday_condition(fs, column, value)?,
+            Op::BirthdayInNDays => self.birthday_condition(fs, column, value)?,
             other => return Err(unsupported(other, &fs.field)),
         })
     }
 
-    fn side_condition(
-        &self,
-        fs: &FieldStorage,
-        side: &str,
-        op: &str,
-        value: &Value,
-    ) -> Result<Expr> {
+    fn side_condition(&self, fs: &FieldStorage, side: &str, op: Op, value: &Value) -> Result<Expr> {
         Ok(match op {
-            "eq" | "contains" => self.side_exists(side, Some(vec![self.bind(fs, value)?])),
-            "in" => self.side_exists(side, Some(self.bind_list(fs, value)?)),
-            "not_in" => self
+            Op::Eq | Op::Contains => self.side_exists(side, Some(vec![self.bind(fs, value)?])),
+            Op::In => self.side_exists(side, Some(self.bind_list(fs, value)?)),
+            Op::NotIn => self
                 .side_exists(side, Some(self.bind_list(fs, value)?))
                 .not(),
-            "ne" => self
+            Op::Ne => self
                 .side_exists(side, Some(vec![self.bind(fs, value)?]))
                 .not(),
-            "is_empty" => self.side_exists(side, None).not(),
-            "not_empty" => self.side_exists(side, None),
+            Op::IsEmpty => self.side_exists(side, None).not(),
+            Op::NotEmpty => self.side_exists(side, None),
             other => return Err(unsupported(other, &fs.field)),
         })
     }
 
     /// Textareas have no column; `contains` is the one filter that scans the document.
-    fn document_condition(&self, fs: &FieldStorage, op: &str, value: &Value) -> Result<Expr> {
+    fn document_condition(&self, fs: &FieldStorage, op: Op, value: &Value) -> Result<Expr> {
         let extract = match self.backend {
             Backend::Sqlite => format!(
                 "json_extract({}.\"data\", '$.{}')",
@@ -592,16 +409,16 @@ impl FilterContext<'_> {
             Backend::Postgres => format!("({}.\"data\" ->> '{}')", q(&self.rt.table), fs.field),
         };
         match op {
-            "contains" if !fs.sensitive => {
+            Op::Contains if !fs.sensitive => {
                 let text = value
                     .as_str()
                     .ok_or_else(|| EngineError::bad_request("contains needs text"))?;
                 Ok(Expr::expr(Func::lower(Expr::cust(extract))).like(like_pattern(text, false)))
             }
-            "is_empty" => Ok(Expr::cust(extract.clone())
+            Op::IsEmpty => Ok(Expr::cust(extract.clone())
                 .is_null()
                 .or(Expr::cust(extract).eq(""))),
-            "not_empty" => Ok(Expr::cust(extract.clone())
+            Op::NotEmpty => Ok(Expr::cust(extract.clone())
                 .is_not_null()
                 .and(Expr::cust(extract).ne(""))),
             other => Err(unsupported(other, &fs.field)),
@@ -609,36 +426,8 @@ impl FilterContext<'_> {
     }
 }
 
-fn unsupported(op: &str, field: &str) -> EngineError {
+fn unsupported(op: Op, field: &str) -> EngineError {
     EngineError::bad_request(format!("the operator {op} does not apply to {field}"))
-}
-
-/// [first day, first day of the next period) of the week (Monday first), month, quarter or
-/// year holding `today`.
-fn calendar_period(today: Date, op: &str) -> (Date, Date) {
-    use time::Month;
-    let first_of = |year: i32, month: u8| {
-        Date::from_calendar_date(year, Month::try_from(month).unwrap_or(Month::January), 1)
-            .unwrap_or(today)
-    };
-    let next_month = |year: i32, month: u8, add: u8| {
-        let m = u32::from(month) - 1 + u32::from(add);
-        first_of(year + (m / 12) as i32, (m % 12) as u8 + 1)
-    };
-    let (y, m) = (today.year(), u8::from(today.month()));
-    match op {
-        "this_week" => {
-            let start =
-                today - Duration::days(i64::from(today.weekday().number_days_from_monday()));
-            (start, start + Duration::days(7))
-        }
-        "this_month" => (first_of(y, m), next_month(y, m, 1)),
-        "this_quarter" => {
-            let qm = (m - 1) / 3 * 3 + 1;
-            (first_of(y, qm), next_month(y, qm, 3))
-        }
-        _ => (first_of(y, 1), first_of(y + 1, 1)),
-    }
 }
 
 /// The column name of a field for sorting, refusing sensitive and multi-valued fields.
@@ -679,66 +468,4 @@ pub(crate) fn search_condition(rt: &EntityRuntime, text: &str) -> Expr {
         out = if i == 0 { e } else { out.or(e) };
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::date;
-
-    #[test]
-    fn calendar_periods_start_on_monday_and_the_first() {
-        let wed = date!(2026 - 11 - 25);
-        assert_eq!(
-            calendar_period(wed, "this_week"),
-            (date!(2026 - 11 - 23), date!(2026 - 11 - 30))
-        );
-        assert_eq!(
-            calendar_period(wed, "this_month"),
-            (date!(2026 - 11 - 01), date!(2026 - 12 - 01))
-        );
-        assert_eq!(
-            calendar_period(wed, "this_quarter"),
-            (date!(2026 - 10 - 01), date!(2027 - 01 - 01))
-        );
-        assert_eq!(
-            calendar_period(wed, "this_year"),
-            (date!(2026 - 01 - 01), date!(2027 - 01 - 01))
-        );
-    }
-
-    #[test]
-    fn a_range_on_the_sort_field_rules_out_nulls() {
-        let f = FilterExpr::parse(serde_json::json!({"and": [
-            {"field": "tier", "op": "eq", "value": "VIP"},
-            {"field": "total_spent", "op": "gt", "value": 5000}
-        ]}))
-        .unwrap();
-        assert!(f.excludes_nulls_of("total_spent"));
-        assert!(f.excludes_nulls_of("tier"));
-        assert!(!f.excludes_nulls_of("name"));
-        let f = FilterExpr::parse(serde_json::json!({"or": [
-            {"field": "total_spent", "op": "gt", "value": 5000},
-            {"field": "tier", "op": "eq", "value": "VIP"}
-        ]}))
-        .unwrap();
-        assert!(!f.excludes_nulls_of("total_spent"));
-        let f = FilterExpr::parse(
-            serde_json::json!({"not": {"field": "total_spent", "op": "is_empty"}}),
-        )
-        .unwrap();
-        assert!(!f.excludes_nulls_of("total_spent"));
-    }
-
-    #[test]
-    fn filters_parse_from_json() {
-        let f = FilterExpr::parse(serde_json::json!({"and": [
-            {"field": "tier", "op": "eq", "value": "VIP"},
-            {"not": {"field": "total_spent", "op": "lt", "value": 5000}}
-        ]}))
-        .unwrap();
-        assert!(matches!(f, FilterExpr::And { ref and } if and.len() == 2));
-        assert!(FilterExpr::parse(serde_json::json!({"field": 1})).is_err());
-        assert!(FilterExpr::parse(serde_json::json!([1, 2])).is_err());
-    }
 }

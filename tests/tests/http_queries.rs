@@ -541,3 +541,55 @@ async fn queries_are_bounded(backend: Backend) {
     server.stop().await;
 }
 on_both_backends!(query_sizes_are_bounded, queries_are_bounded);
+
+async fn import_into_fields_kept_from_the_caller(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (admin, _desk, _) = clinic(&server).await;
+    let role = json!({"name": "registrar", "permissions": [
+        {"entity": "patient", "actions": ["read", "create", "update"],
+         "fields": {"total_spent": "hidden", "mrn": "read"}}]});
+    assert_eq!(admin.post("/api/v1/roles", &role).await.status(), 201);
+    let user = json!({"username": "reg_zhao", "password": "reg-password-1", "roles": ["registrar"]});
+    assert_eq!(admin.post("/api/v1/users", &user).await.status(), 201);
+    let registrar = server.login("reg_zhao", "reg-password-1").await;
+    let import = |query: &'static str, csv: &'static str| {
+        let registrar = &registrar;
+        async move {
+            registrar
+                .request(
+                    reqwest::Method::POST,
+                    &format!("/api/v1/records/patient/import?{query}"),
+                )
+                .header("content-type", "text/csv")
+                .body(csv)
+                .send()
+                .await
+                .expect("import")
+        }
+    };
+    refused_naming(
+        import("", "name,total_spent\n王五,100\n").await,
+        "total_spent",
+        "hidden by header",
+    )
+    .await;
+    refused_naming(
+        import(
+            "mapping=%7B%22spent%22%3A%22total_spent%22%7D",
+            "name,spent\n王五,100\n",
+        )
+        .await,
+        "total_spent",
+        "hidden by mapping",
+    )
+    .await;
+    refused_naming(import("", "name,mrn\n王五,M1\n").await, "mrn", "read-only").await;
+    let response = import("", "name\n王五\n").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json_of(response).await["imported"], 1);
+    server.stop().await;
+}
+on_both_backends!(
+    import_refuses_hidden_and_read_only_fields,
+    import_into_fields_kept_from_the_caller
+);

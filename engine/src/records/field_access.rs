@@ -3,9 +3,11 @@
 //! caller sees masked may be matched only by one exact value (audited and rate-limited, see
 //! `lookups`); a sensitive field the caller may unmask keeps `eq`, `in` and emptiness.
 
-use crate::access::{FieldRule, Principal};
+use crate::access::{Action, FieldRule, Principal};
 use crate::entities::EntityRuntime;
 use crate::error::{EngineError, FieldError, Result};
+use crate::forms::FieldDef;
+use crate::i18n::Lang;
 
 /// How the caller sees a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,4 +96,50 @@ pub(crate) fn require_plain(
             ))
         }
     }
+}
+
+/// Refuses an import whose columns fill a field hidden from the caller, or one a role keeps
+/// from them (`masked` or `read` where the caller's roles otherwise write the entity).
+pub(crate) fn require_importable(
+    rt: &EntityRuntime,
+    principal: &Principal,
+    targets: &[Option<FieldDef>],
+    lang: Lang,
+) -> Result<()> {
+    let may_update = principal.can(rt.name(), Action::Update);
+    let details: Vec<FieldError> = targets
+        .iter()
+        .flatten()
+        .filter_map(|field| {
+            let name = field.name.as_str();
+            let (code, zh, en) = match principal.field_rule(rt.name(), name) {
+                FieldRule::Hidden => (
+                    "field_hidden",
+                    format!("字段 {name} 对您不可见，不能导入"),
+                    format!("the field {name} is hidden from you and cannot be imported"),
+                ),
+                FieldRule::Masked | FieldRule::Read if may_update => (
+                    "field_read_only",
+                    format!("字段 {name} 对您只读，不能导入"),
+                    format!("the field {name} is read-only for you and cannot be imported"),
+                ),
+                _ => return None,
+            };
+            Some(FieldError::new(name, code, lang.pick(&zh, &en)))
+        })
+        .collect();
+    if details.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = details.iter().map(|d| d.field.as_str()).collect();
+    Err(EngineError::BadRequest {
+        message: match lang {
+            Lang::Zh => format!("导入映射到了您不能写入的字段：{}", names.join("、")),
+            Lang::En => format!(
+                "The import maps columns to fields you may not write: {}",
+                names.join(", ")
+            ),
+        },
+        details,
+    })
 }

@@ -214,6 +214,7 @@ impl Engine {
                 }
             })?;
         let targets = map_columns(&rt, &table.header, options, lang)?;
+        super::field_access::require_importable(&rt, principal, &targets, lang)?;
         let preparer = RowPreparer {
             rt: &rt,
             targets: &targets,

@@ -593,3 +593,48 @@ on_both_backends!(
     import_refuses_hidden_and_read_only_fields,
     import_into_fields_kept_from_the_caller
 );
+
+async fn export_keeps_hidden_fields_out(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (admin, _desk, _) = clinic(&server).await;
+    let role = json!({"name": "analyst", "permissions": [
+        {"entity": "patient", "actions": ["read", "export"], "fields": {"total_spent": "hidden"}}]});
+    assert_eq!(admin.post("/api/v1/roles", &role).await.status(), 201);
+    let user = json!({"username": "ana_qian", "password": "ana-password-1", "roles": ["analyst"]});
+    assert_eq!(admin.post("/api/v1/users", &user).await.status(), 201);
+    let analyst = server.login("ana_qian", "ana-password-1").await;
+    let export = "/api/v1/records/patient/export";
+    let rich = json!({"field": "total_spent", "op": "gt", "value": 4000});
+    refused_naming(
+        analyst
+            .get(&format!("{export}?filter={}", enc(&rich.to_string())))
+            .await,
+        "total_spent",
+        "export filter",
+    )
+    .await;
+    refused_naming(
+        analyst.get(&format!("{export}?sort=total_spent")).await,
+        "total_spent",
+        "export sort",
+    )
+    .await;
+    refused_naming(
+        analyst
+            .get(&format!("{export}?columns=name,total_spent"))
+            .await,
+        "total_spent",
+        "export columns",
+    )
+    .await;
+    let response = analyst.get(&format!("{export}?columns=mrn,name")).await;
+    assert_eq!(response.status(), 200);
+    let rows = csv_rows(&response.bytes().await.unwrap());
+    assert_eq!(rows[0], ["mrn", "name"]);
+    assert_eq!(rows.len(), 3);
+    let response = analyst.get(export).await;
+    let rows = csv_rows(&response.bytes().await.unwrap());
+    assert!(!rows[0].contains(&"total_spent".to_string()), "{:?}", rows[0]);
+    server.stop().await;
+}
+on_both_backends!(export_refuses_hidden_fields, export_keeps_hidden_fields_out);

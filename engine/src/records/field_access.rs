@@ -27,6 +27,7 @@ pub(crate) enum FieldUse {
     Sort,
     Dimension,
     Measure,
+    Export,
 }
 
 impl FieldUse {
@@ -36,6 +37,7 @@ impl FieldUse {
             FieldUse::Sort => ("排序", "sort by"),
             FieldUse::Dimension => ("分组", "group by"),
             FieldUse::Measure => ("统计", "aggregate"),
+            FieldUse::Export => ("导出", "export"),
         }
     }
 }

@@ -392,18 +392,38 @@ impl Engine {
         format: TabularFormat,
         filter: Option<FilterExpr>,
         sort: Vec<SortKey>,
+        columns: Option<Vec<String>>,
     ) -> Result<Vec<u8>> {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Export)?;
-        let header: Vec<String> = rt
-            .definition()
-            .fields
-            .iter()
-            .filter(|f| {
-                principal.field_rule(entity, f.name.as_str()) != crate::access::FieldRule::Hidden
-            })
-            .map(|f| f.name.to_string())
-            .collect();
+        let header: Vec<String> = match columns {
+            // Asked-for columns: each a field of the entity the caller may see.
+            Some(columns) => {
+                for column in &columns {
+                    let field = rt.definition().field(column).ok_or_else(|| {
+                        EngineError::bad_request(format!("unknown field {column} of {entity}"))
+                    })?;
+                    super::field_access::sight(
+                        &rt,
+                        principal,
+                        column,
+                        field.is_sensitive(),
+                        super::field_access::FieldUse::Export,
+                    )?;
+                }
+                columns
+            }
+            None => rt
+                .definition()
+                .fields
+                .iter()
+                .filter(|f| {
+                    principal.field_rule(entity, f.name.as_str())
+                        != crate::access::FieldRule::Hidden
+                })
+                .map(|f| f.name.to_string())
+                .collect(),
+        };
         let query = ListQuery {
             sort,
             filter,
@@ -483,5 +503,20 @@ fn neutralise_formula(text: String) -> String {
         format!("'{text}")
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise_formula;
+
+    #[test]
+    fn formula_cells_get_a_leading_quote() {
+        for cell in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "=HYPERLINK(\"x\")"] {
+            assert_eq!(neutralise_formula(cell.to_string()), format!("'{cell}"));
+        }
+        for cell in ["plain", "张三", "", "1-2", "a=b"] {
+            assert_eq!(neutralise_formula(cell.to_string()), cell);
+        }
     }
 }

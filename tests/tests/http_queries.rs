@@ -108,7 +108,8 @@ async fn clinic(server: &TestServer) -> (Session, Session, String) {
          "fields": {"total_spent": "hidden", "mrn": "hidden", "id_number": "masked", "phone": "masked", "dept": "masked"}},
         {"entity": "visit", "actions": ["read"], "fields": {"cost": "hidden"}}]});
     assert_eq!(admin.post("/api/v1/roles", &role).await.status(), 201);
-    let user = json!({"username": "desk_li", "password": "desk-password-1", "roles": ["front_desk"]});
+    let user =
+        json!({"username": "desk_li", "password": "desk-password-1", "roles": ["front_desk"]});
     assert_eq!(admin.post("/api/v1/users", &user).await.status(), 201);
     let desk = server.login("desk_li", "desk-password-1").await;
     (admin, desk, id)
@@ -125,7 +126,12 @@ async fn hidden_fields_are_refused(backend: Backend) {
     refused_naming(desk.get(&filter_path(&rich)).await, "total_spent", "filter").await;
     let nested = json!({"or": [{"field": "name", "op": "eq", "value": "x"},
                                {"not": {"field": "total_spent", "op": "is_empty"}}]});
-    refused_naming(desk.get(&filter_path(&nested)).await, "total_spent", "nested").await;
+    refused_naming(
+        desk.get(&filter_path(&nested)).await,
+        "total_spent",
+        "nested",
+    )
+    .await;
     refused_naming(
         desk.get("/api/v1/records/patient?sort=-total_spent").await,
         "total_spent",
@@ -169,7 +175,11 @@ async fn hidden_fields_are_refused(backend: Backend) {
     assert_eq!(by_mrn["total"], 1);
     let by_mrn = json_of(desk.get("/api/v1/records/patient?q=M777").await).await;
     assert_eq!(by_mrn["total"], 0, "a hidden field is not searched");
-    let by_name = json_of(desk.get(&format!("/api/v1/records/patient?q={}", enc("张"))).await).await;
+    let by_name = json_of(
+        desk.get(&format!("/api/v1/records/patient?q={}", enc("张")))
+            .await,
+    )
+    .await;
     assert_eq!(by_name["total"], 1);
 
     // History and the 360° view leave hidden fields out of changed_fields.
@@ -240,7 +250,12 @@ async fn masked_fields_take_one_audited_eq(backend: Backend) {
     ];
     for guess in &guesses {
         let field = guess["field"].as_str().unwrap();
-        refused_naming(desk.get(&filter_path(guess)).await, field, &guess.to_string()).await;
+        refused_naming(
+            desk.get(&filter_path(guess)).await,
+            field,
+            &guess.to_string(),
+        )
+        .await;
     }
     refused_naming(
         desk.get("/api/v1/records/patient?sort=phone").await,
@@ -267,10 +282,16 @@ async fn masked_fields_take_one_audited_eq(backend: Backend) {
     let found = json_of(admin.get("/api/v1/records/patient?q=cardio").await).await;
     assert_eq!(found["total"], 1);
     let range = json!({"field": "dept", "op": "starts_with", "value": "cardio"});
-    assert_eq!(json_of(admin.get(&filter_path(&range)).await).await["total"], 1);
+    assert_eq!(
+        json_of(admin.get(&filter_path(&range)).await).await["total"],
+        1
+    );
     refused_naming(desk.get(&filter_path(&range)).await, "dept", "masked range").await;
     let one = json!({"field": "dept", "op": "eq", "value": "cardiology"});
-    assert_eq!(json_of(desk.get(&filter_path(&one)).await).await["total"], 1);
+    assert_eq!(
+        json_of(desk.get(&filter_path(&one)).await).await["total"],
+        1
+    );
 
     // Lookups are rate-limited per user: 30 in ten minutes, then 429 with Retry-After.
     let other = json!({"field": "phone", "op": "eq", "value": "13800000000"});
@@ -291,7 +312,10 @@ async fn masked_fields_take_one_audited_eq(backend: Backend) {
     assert_eq!(admin.get(&filter_path(&other)).await.status(), 200);
     server.stop().await;
 }
-on_both_backends!(masked_fields_allow_only_a_single_eq, masked_fields_take_one_audited_eq);
+on_both_backends!(
+    masked_fields_allow_only_a_single_eq,
+    masked_fields_take_one_audited_eq
+);
 
 async fn recycle_bin_needs_delete(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -304,7 +328,10 @@ async fn recycle_bin_needs_delete(backend: Backend) {
     assert_eq!(response.status(), 403);
     assert_eq!(json_of(response).await["error"]["code"], "forbidden");
     assert_eq!(desk.get(&path).await.status(), 404);
-    assert_eq!(desk.get(&format!("{path}?deleted=true")).await.status(), 404);
+    assert_eq!(
+        desk.get(&format!("{path}?deleted=true")).await.status(),
+        404
+    );
     assert_eq!(desk.get(&format!("{path}/history")).await.status(), 404);
     assert_eq!(desk.get(&format!("{path}/view360")).await.status(), 404);
     assert_eq!(admin.get(&format!("{path}/view360")).await.status(), 200);
@@ -313,11 +340,15 @@ async fn recycle_bin_needs_delete(backend: Backend) {
     let bin = json_of(admin.get("/api/v1/records/patient?deleted=true").await).await;
     assert_eq!(bin["total"], 1);
     assert_eq!(admin.get(&format!("{path}/history")).await.status(), 200);
-    assert_eq!(admin.get(&format!("{path}?deleted=true")).await.status(), 200);
+    assert_eq!(
+        admin.get(&format!("{path}?deleted=true")).await.status(),
+        200
+    );
     let keeper = json!({"name": "records_keeper", "permissions": [
         {"entity": "patient", "actions": ["read", "delete"]}]});
     assert_eq!(admin.post("/api/v1/roles", &keeper).await.status(), 201);
-    let user = json!({"username": "keeper", "password": "keeper-password-1", "roles": ["records_keeper"]});
+    let user =
+        json!({"username": "keeper", "password": "keeper-password-1", "roles": ["records_keeper"]});
     assert_eq!(admin.post("/api/v1/users", &user).await.status(), 201);
     let keeper = server.login("keeper", "keeper-password-1").await;
     let bin = json_of(keeper.get("/api/v1/records/patient?deleted=true").await).await;
@@ -325,7 +356,10 @@ async fn recycle_bin_needs_delete(backend: Backend) {
     assert_eq!(keeper.get(&format!("{path}/history")).await.status(), 200);
     server.stop().await;
 }
-on_both_backends!(deleted_records_are_for_holders_of_delete, recycle_bin_needs_delete);
+on_both_backends!(
+    deleted_records_are_for_holders_of_delete,
+    recycle_bin_needs_delete
+);
 
 /// RFC 4180 rows: quoted cells may hold commas, quotes (doubled) and line breaks.
 fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
@@ -412,7 +446,8 @@ on_both_backends!(csv_export_neutralises_formulas, csv_cells_are_not_formulas);
 async fn export_reads_one_snapshot(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
-    let entity = json!({"name": "ticket", "fields": [{"name": "code", "type": "text", "unique": true}]});
+    let entity =
+        json!({"name": "ticket", "fields": [{"name": "code", "type": "text", "unique": true}]});
     assert_eq!(admin.post("/api/v1/entities", &entity).await.status(), 201);
     let mut csv = String::from("code\n");
     let before = 2_600;
@@ -484,7 +519,12 @@ async fn queries_are_bounded(backend: Backend) {
     .await;
     let thousand_one: Vec<String> = (0..1_001).map(|i| format!("M{i}")).collect();
     let filter = json!({"field": "mrn", "op": "in", "value": thousand_one});
-    refused_naming(admin.get(&filter_path(&filter)).await, "mrn", "1,001 values").await;
+    refused_naming(
+        admin.get(&filter_path(&filter)).await,
+        "mrn",
+        "1,001 values",
+    )
+    .await;
     let thousand: Vec<String> = (0..1_000).map(|i| format!("M{i}")).collect();
     let filter = json!({"field": "mrn", "op": "in", "value": thousand});
     assert_eq!(admin.get(&filter_path(&filter)).await.status(), 200);
@@ -501,7 +541,7 @@ async fn queries_are_bounded(backend: Backend) {
         .await;
     assert_eq!(response.status(), 400);
     assert_eq!(json_of(response).await["error"]["code"], "bad_request");
-    let sort = vec!["name"; 8].join(",");
+    let sort = ["name"; 8].join(",");
     assert_eq!(
         admin
             .get(&format!("/api/v1/records/patient?sort={sort}"))
@@ -525,8 +565,18 @@ async fn queries_are_bounded(backend: Backend) {
         {"name": "patient", "type": "reference", "entity": "patient"},
         {"name": "seen_on", "type": "date"}]});
     assert_eq!(admin.post("/api/v1/entities", &flags).await.status(), 201);
-    create(&admin, "flagged", json!({"active": true, "seen_on": "2026-01-02"})).await;
-    for (agg, field) in [("min", "active"), ("max", "active"), ("min", "patient"), ("max", "patient")] {
+    create(
+        &admin,
+        "flagged",
+        json!({"active": true, "seen_on": "2026-01-02"}),
+    )
+    .await;
+    for (agg, field) in [
+        ("min", "active"),
+        ("max", "active"),
+        ("min", "patient"),
+        ("max", "patient"),
+    ] {
         let spec = json!({"entity": "flagged", "measures": [{"agg": agg, "field": field}]});
         refused_naming(
             admin.post("/api/v1/reports/query", &spec).await,
@@ -549,7 +599,8 @@ async fn import_into_fields_kept_from_the_caller(backend: Backend) {
         {"entity": "patient", "actions": ["read", "create", "update"],
          "fields": {"total_spent": "hidden", "mrn": "read"}}]});
     assert_eq!(admin.post("/api/v1/roles", &role).await.status(), 201);
-    let user = json!({"username": "reg_zhao", "password": "reg-password-1", "roles": ["registrar"]});
+    let user =
+        json!({"username": "reg_zhao", "password": "reg-password-1", "roles": ["registrar"]});
     assert_eq!(admin.post("/api/v1/users", &user).await.status(), 201);
     let registrar = server.login("reg_zhao", "reg-password-1").await;
     let import = |query: &'static str, csv: &'static str| {
@@ -634,7 +685,11 @@ async fn export_keeps_hidden_fields_out(backend: Backend) {
     assert_eq!(rows.len(), 3);
     let response = analyst.get(export).await;
     let rows = csv_rows(&response.bytes().await.unwrap());
-    assert!(!rows[0].contains(&"total_spent".to_string()), "{:?}", rows[0]);
+    assert!(
+        !rows[0].contains(&"total_spent".to_string()),
+        "{:?}",
+        rows[0]
+    );
     server.stop().await;
 }
 on_both_backends!(export_refuses_hidden_fields, export_keeps_hidden_fields_out);

@@ -166,8 +166,8 @@ impl Engine {
                         value_type,
                         FieldType::Integer | FieldType::Number | FieldType::Money
                     );
-                    let ordered = numeric
-                        || matches!(value_type, FieldType::Date | FieldType::Datetime);
+                    let ordered =
+                        numeric || matches!(value_type, FieldType::Date | FieldType::Datetime);
                     match agg {
                         Aggregation::Sum | Aggregation::Avg if !numeric => {
                             return Err(refuse(

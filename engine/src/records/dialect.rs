@@ -4,8 +4,8 @@
 //! they need; only this module matches on the backend.
 
 use crate::entities::storage::q;
-use crate::store::{Backend, Conn};
 use crate::error::Result;
+use crate::store::{Backend, Conn};
 use sea_query::{PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder};
 
 /// The SQL dialect of the active store.

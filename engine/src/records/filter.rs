@@ -239,9 +239,7 @@ impl FilterContext<'_> {
             }
             FilterExpr::Not { not } => Ok(self.compile_at(not, depth + 1, tally)?.not()),
             FilterExpr::Exists { exists } => self.exists(exists, depth, tally),
-            FilterExpr::Condition { field, op, value } => {
-                self.condition(field, *op, value, tally)
-            }
+            FilterExpr::Condition { field, op, value } => self.condition(field, *op, value, tally),
         }
     }
 

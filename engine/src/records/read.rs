@@ -331,7 +331,9 @@ impl Engine {
             &plan.masked_lookups,
         )
         .await?;
-        let rows = self.fetch_page(&mut conn.conn(), &plan, page, per_page).await?;
+        let rows = self
+            .fetch_page(&mut conn.conn(), &plan, page, per_page)
+            .await?;
         let unmasked = allowed_unmask(&rt, principal, &query.unmask);
         let items = rows
             .iter()

@@ -448,12 +448,8 @@ impl Engine {
                 .fetch_page(&mut tx.conn(), &plan, page, EXPORT_PAGE)
                 .await?;
             for row in &batch {
-                let record = super::rows::stored_from_row(row)?.present(
-                    &rt,
-                    principal,
-                    &self.keys,
-                    &[],
-                )?;
+                let record =
+                    super::rows::stored_from_row(row)?.present(&rt, principal, &self.keys, &[])?;
                 rows.push(
                     header
                         .iter()
@@ -512,7 +508,15 @@ mod tests {
 
     #[test]
     fn formula_cells_get_a_leading_quote() {
-        for cell in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "=HYPERLINK(\"x\")"] {
+        for cell in [
+            "=1+1",
+            "+1",
+            "-1",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "=HYPERLINK(\"x\")",
+        ] {
             assert_eq!(neutralise_formula(cell.to_string()), format!("'{cell}"));
         }
         for cell in ["plain", "张三", "", "1-2", "a=b"] {

@@ -106,7 +106,7 @@ async fn clinic(server: &TestServer) -> (Session, Session, String) {
     let role = json!({"name": "front_desk", "permissions": [
         {"entity": "patient", "actions": ["read"],
          "fields": {"total_spent": "hidden", "mrn": "hidden", "id_number": "masked", "phone": "masked", "dept": "masked"}},
-        {"entity": "visit", "actions": ["read"], "fields": {"cost": "hidden"}}]});
+        {"entity": "visit", "actions": ["read"], "fields": {"cost": "hidden", "reason": "masked"}}]});
     assert_eq!(admin.post("/api/v1/roles", &role).await.status(), 201);
     let user =
         json!({"username": "desk_li", "password": "desk-password-1", "roles": ["front_desk"]});
@@ -257,6 +257,15 @@ async fn masked_fields_take_one_audited_eq(backend: Backend) {
         )
         .await;
     }
+    // Inside `exists`, the other entity's rules hold: its masked reason takes no `contains`.
+    let guess = json!({"exists": {"entity": "visit", "ref": "patient",
+        "filters": {"field": "reason", "op": "contains", "value": "复"}}});
+    refused_naming(
+        desk.get(&filter_path(&guess)).await,
+        "reason",
+        "exists contains",
+    )
+    .await;
     refused_naming(
         desk.get("/api/v1/records/patient?sort=phone").await,
         "phone",

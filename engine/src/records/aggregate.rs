@@ -1,13 +1,16 @@
 //! Grouped counts and sums on projection columns: the core of charts and dashboards. Money is
 //! summed in fen as integers, so sums are exact.
 
+use super::dialect::{Dialect, NumberKind};
+use super::field_access::{refuse, FieldUse};
 use super::filter::{sort_column, FilterExpr};
-use super::read::build;
+use super::lookups;
+use super::read::MAX_SORT_KEYS;
 use crate::access::{Action, Principal};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::forms::{checks, FieldType};
-use crate::store::{Backend, DbRow};
+use crate::store::DbRow;
 use sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -76,6 +79,8 @@ pub struct AggregateResult {
 }
 
 const MAX_ROWS: u64 = 10_000;
+/// Dimensions and measures one chart may hold together.
+pub const MAX_COLUMNS: usize = 20;
 
 fn read_value(row: &DbRow, name: &str, value_type: FieldType) -> Result<Value> {
     Ok(match value_type {
@@ -115,13 +120,25 @@ impl Engine {
                 "a chart needs at least one measure",
             ));
         }
+        if spec.dimensions.len() + spec.measures.len() > MAX_COLUMNS {
+            return Err(EngineError::bad_request(format!(
+                "图表的维度和度量合计最多 {MAX_COLUMNS} 个（a chart holds at most {MAX_COLUMNS} dimensions and measures together）"
+            )));
+        }
+        if spec.sort.len() > MAX_SORT_KEYS {
+            return Err(EngineError::bad_request(format!(
+                "排序最多 {MAX_SORT_KEYS} 项（sort by at most {MAX_SORT_KEYS} columns）"
+            )));
+        }
         let backend = self.db.backend();
+        let dialect = Dialect(backend);
         let table = Alias::new(rt.table.clone());
         let mut select = Query::select();
         let mut columns = Vec::new();
         let mut readers: Vec<(String, FieldType)> = Vec::new();
         for (i, dim) in spec.dimensions.iter().enumerate() {
-            let (column, value_type) = sort_column(&rt, &dim.field)?;
+            let (column, value_type) =
+                sort_column(&rt, principal, &dim.field, FieldUse::Dimension)?;
             let alias = format!("d{i}");
             select.expr_as(
                 Expr::col((table.clone(), Alias::new(column.clone()))),
@@ -143,54 +160,58 @@ impl Engine {
                     FieldType::Integer,
                 ),
                 (agg, Some(field)) => {
-                    let (column, value_type) = sort_column(&rt, field)?;
-                    if agg != Aggregation::Count
-                        && !matches!(
-                            value_type,
-                            FieldType::Integer | FieldType::Number | FieldType::Money
-                        )
-                        && !matches!(agg, Aggregation::Min | Aggregation::Max)
-                    {
-                        return Err(EngineError::bad_request(format!("{field} is not numeric")));
+                    let (column, value_type) =
+                        sort_column(&rt, principal, field, FieldUse::Measure)?;
+                    let numeric = matches!(
+                        value_type,
+                        FieldType::Integer | FieldType::Number | FieldType::Money
+                    );
+                    let ordered =
+                        numeric || matches!(value_type, FieldType::Date | FieldType::Datetime);
+                    match agg {
+                        Aggregation::Sum | Aggregation::Avg if !numeric => {
+                            return Err(refuse(
+                                field,
+                                "not_numeric",
+                                format!("{field} 不是数值字段，不能求和或求平均"),
+                                format!("{field} is not numeric"),
+                            ))
+                        }
+                        Aggregation::Min | Aggregation::Max if !ordered => {
+                            return Err(refuse(
+                                field,
+                                "not_ordered",
+                                format!("最小值、最大值只适用于数值、金额和日期字段，{field} 不是"),
+                                format!("min and max apply to number, integer, money, date and datetime fields; {field} is none"),
+                            ))
+                        }
+                        _ => {}
                     }
                     let col = format!(
                         "{}.{}",
                         crate::entities::storage::q(&rt.table),
                         crate::entities::storage::q(&column)
                     );
-                    let (sql, result_type) = match (agg, value_type, backend) {
-                        (Aggregation::Count, _, _) => (format!("COUNT({col})"), FieldType::Integer),
-                        (
-                            Aggregation::Sum,
-                            FieldType::Money | FieldType::Integer,
-                            Backend::Postgres,
-                        ) => (format!("SUM({col})::bigint"), value_type),
-                        (
-                            Aggregation::Sum,
-                            FieldType::Money | FieldType::Integer,
-                            Backend::Sqlite,
-                        ) => (format!("SUM({col})"), value_type),
-                        (Aggregation::Sum, _, Backend::Postgres) => {
-                            (format!("SUM({col})::double precision"), FieldType::Number)
+                    let kind = match value_type {
+                        FieldType::Money | FieldType::Integer => NumberKind::Whole,
+                        _ => NumberKind::Real,
+                    };
+                    let real_type = |k: NumberKind| match k {
+                        NumberKind::Whole => value_type,
+                        NumberKind::Real => FieldType::Number,
+                    };
+                    let (sql, result_type) = match agg {
+                        Aggregation::Count => (format!("COUNT({col})"), FieldType::Integer),
+                        Aggregation::Sum => (dialect.sum(&col, kind), real_type(kind)),
+                        // An integer's average is a real; money's is rounded to the fen.
+                        Aggregation::Avg if value_type == FieldType::Money => {
+                            (dialect.avg(&col, NumberKind::Whole), FieldType::Money)
                         }
-                        (Aggregation::Sum, _, Backend::Sqlite) => {
-                            (format!("CAST(SUM({col}) AS REAL)"), FieldType::Number)
+                        Aggregation::Avg => {
+                            (dialect.avg(&col, NumberKind::Real), FieldType::Number)
                         }
-                        (Aggregation::Avg, FieldType::Money, Backend::Postgres) => {
-                            (format!("ROUND(AVG({col}))::bigint"), FieldType::Money)
-                        }
-                        (Aggregation::Avg, FieldType::Money, Backend::Sqlite) => (
-                            format!("CAST(ROUND(AVG({col})) AS INTEGER)"),
-                            FieldType::Money,
-                        ),
-                        (Aggregation::Avg, _, Backend::Postgres) => {
-                            (format!("AVG({col})::double precision"), FieldType::Number)
-                        }
-                        (Aggregation::Avg, _, Backend::Sqlite) => {
-                            (format!("CAST(AVG({col}) AS REAL)"), FieldType::Number)
-                        }
-                        (Aggregation::Min, _, _) => (format!("MIN({col})"), value_type),
-                        (Aggregation::Max, _, _) => (format!("MAX({col})"), value_type),
+                        Aggregation::Min => (format!("MIN({col})"), value_type),
+                        Aggregation::Max => (format!("MAX({col})"), value_type),
                     };
                     let agg_name = match agg {
                         Aggregation::Count => "count",
@@ -212,9 +233,14 @@ impl Engine {
         }
         select.from(table.clone());
         let mut condition = Expr::col((table.clone(), Alias::new("deleted_at"))).is_null();
+        let mut masked_lookups = Vec::new();
         if let Some(filter) = &spec.filters {
             let entities = self.entities_for_filter(principal, filter).await?;
-            condition = condition.and(self.filter_context(&rt, &entities).compile(filter)?);
+            let compiled = self
+                .filter_context(&rt, &entities, principal)
+                .compile(filter)?;
+            condition = condition.and(compiled.condition);
+            masked_lookups = compiled.masked_lookups;
         }
         select.and_where(condition);
         for sort in &spec.sort {
@@ -233,19 +259,21 @@ impl Engine {
         for (alias, _) in readers.iter().take(spec.dimensions.len()) {
             select.order_by_expr(Expr::cust(alias.clone()), Order::Asc);
         }
-        let (mut sql, values) = build(&select, backend);
+        let (mut sql, values) = dialect.build(&select);
         // A literal, not a bound value: with `LIMIT $1` PostgreSQL's cached generic plan
         // assumes a handful of rows and walks an index instead of a parallel scan (2× slower
         // on 100,000 patients). The number is ours, never the caller's text.
         let limit = Ord::min(spec.limit.unwrap_or(MAX_ROWS), MAX_ROWS);
         sql.push_str(&format!(" LIMIT {limit}"));
-        let rows = self
-            .db
-            .acquire()
-            .await?
-            .conn()
-            .fetch_built(&sql, values)
-            .await?;
+        let mut conn = self.db.acquire().await?;
+        lookups::admit(
+            &mut conn.conn(),
+            self.clock.as_ref(),
+            principal,
+            &masked_lookups,
+        )
+        .await?;
+        let rows = conn.conn().fetch_built(&sql, values).await?;
         let rows = rows
             .iter()
             .map(|row| {

@@ -1,6 +1,14 @@
-//! FilterExpr: the one filter grammar of lists, segments, charts and field rules, compiled to
-//! conditions on projection columns (never JSON extraction, but for `contains` on a textarea).
+//! The one permission-aware query compiler: a FilterExpr (the pure grammar of `query::grammar`)
+//! compiled to conditions on projection columns (never JSON extraction, but for `contains` on
+//! a textarea), with the caller's field rules applied on the way (`field_access`): hidden
+//! fields refused, masked fields matched only by one exact value and noted for audit and the
+//! lookup limit. Lists, exports, `exists` tests and charts compile through here; what differs
+//! between the backends is asked of `dialect`.
 
+use super::dialect::Dialect;
+use super::field_access::{self, require_plain, FieldUse, Sight};
+use super::lookups::MaskedLookup;
+use crate::access::{Action, FieldRule, Principal};
 use crate::crypto::Keyring;
 use crate::entities::storage::{column_name, q};
 use crate::entities::{EntityRuntime, FieldStorage, StorageKind};
@@ -12,7 +20,13 @@ use crate::records::projection;
 use crate::store::{Arg, Backend};
 use sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, Query, Value as SeaValue};
 use serde_json::Value;
+use std::cell::{Cell, RefCell};
 use time::{Date, Duration, OffsetDateTime};
+
+/// Values one `in`/`not_in` list may hold.
+pub const MAX_LIST_VALUES: usize = 1000;
+/// Conditions (and `exists` tests) one filter may hold.
+pub const MAX_CONDITIONS: usize = 200;
 
 /// Columns every record fills.
 pub(crate) fn is_system_column(field: &str) -> bool {
@@ -22,15 +36,31 @@ pub(crate) fn is_system_column(field: &str) -> bool {
     )
 }
 
-/// What a filter is compiled against: the entity, the backend, the key and the moment.
+/// What a filter is compiled against: the entity, the caller, the backend, the key and the
+/// moment.
 pub struct FilterContext<'a> {
     pub rt: &'a EntityRuntime,
     /// Every entity, for `exists` tests.
     pub entities: &'a [std::sync::Arc<EntityRuntime>],
+    pub principal: &'a Principal,
     pub backend: Backend,
     pub keys: &'a Keyring,
     pub now: OffsetDateTime,
     pub today: Date,
+}
+
+/// A compiled filter and the masked fields it matches exactly, which the caller must admit
+/// (`lookups::admit`) before running it.
+pub struct CompiledFilter {
+    pub condition: Expr,
+    pub(crate) masked_lookups: Vec<MaskedLookup>,
+}
+
+/// The state of one compilation: what it has counted and noted.
+#[derive(Default)]
+struct Tally {
+    conditions: Cell<usize>,
+    lookups: RefCell<Vec<MaskedLookup>>,
 }
 
 /// A system column every record has.
@@ -113,6 +143,17 @@ impl FilterContext<'_> {
         let items = value.as_array().ok_or_else(|| {
             EngineError::bad_request(format!("{} needs a list of values", fs.field))
         })?;
+        if items.len() > MAX_LIST_VALUES {
+            return Err(field_access::refuse(
+                &fs.field,
+                "too_many_values",
+                format!("{} 的值列表最多 {MAX_LIST_VALUES} 个", fs.field),
+                format!(
+                    "a list of values for {} holds at most {MAX_LIST_VALUES}",
+                    fs.field
+                ),
+            ));
+        }
         items.iter().map(|v| self.bind(fs, v)).collect()
     }
 
@@ -155,19 +196,35 @@ impl FilterContext<'_> {
         Ok((a.into_sea(self.backend), b.into_sea(self.backend)))
     }
 
-    pub fn compile(&self, filter: &FilterExpr) -> Result<Expr> {
-        self.compile_at(filter, 0)
+    pub fn compile(&self, filter: &FilterExpr) -> Result<CompiledFilter> {
+        let tally = Tally::default();
+        let condition = self.compile_at(filter, 0, &tally)?;
+        Ok(CompiledFilter {
+            condition,
+            masked_lookups: tally.lookups.into_inner(),
+        })
     }
 
-    fn compile_at(&self, filter: &FilterExpr, depth: usize) -> Result<Expr> {
+    fn compile_at(&self, filter: &FilterExpr, depth: usize, tally: &Tally) -> Result<Expr> {
         if depth > MAX_DEPTH {
             return Err(EngineError::bad_request("the filter is nested too deeply"));
+        }
+        if matches!(
+            filter,
+            FilterExpr::Condition { .. } | FilterExpr::Exists { .. }
+        ) {
+            tally.conditions.set(tally.conditions.get() + 1);
+            if tally.conditions.get() > MAX_CONDITIONS {
+                return Err(EngineError::bad_request(format!(
+                    "筛选条件过多，最多 {MAX_CONDITIONS} 个（a filter holds at most {MAX_CONDITIONS} conditions）"
+                )));
+            }
         }
         match filter {
             FilterExpr::And { and } => {
                 let mut out = Expr::val(true);
                 for (i, f) in and.iter().enumerate() {
-                    let e = self.compile_at(f, depth + 1)?;
+                    let e = self.compile_at(f, depth + 1, tally)?;
                     out = if i == 0 { e } else { out.and(e) };
                 }
                 Ok(out)
@@ -175,25 +232,27 @@ impl FilterContext<'_> {
             FilterExpr::Or { or } => {
                 let mut out = Expr::val(false);
                 for (i, f) in or.iter().enumerate() {
-                    let e = self.compile_at(f, depth + 1)?;
+                    let e = self.compile_at(f, depth + 1, tally)?;
                     out = if i == 0 { e } else { out.or(e) };
                 }
                 Ok(out)
             }
-            FilterExpr::Not { not } => Ok(self.compile_at(not, depth + 1)?.not()),
-            FilterExpr::Exists { exists } => self.exists(exists, depth),
-            FilterExpr::Condition { field, op, value } => self.condition(field, *op, value),
+            FilterExpr::Not { not } => Ok(self.compile_at(not, depth + 1, tally)?.not()),
+            FilterExpr::Exists { exists } => self.exists(exists, depth, tally),
+            FilterExpr::Condition { field, op, value } => self.condition(field, *op, value, tally),
         }
     }
 
     /// `EXISTS` over the referencing entity's live records, through its indexed reference
     /// column or side table.
-    fn exists(&self, test: &ExistsTest, depth: usize) -> Result<Expr> {
+    fn exists(&self, test: &ExistsTest, depth: usize, tally: &Tally) -> Result<Expr> {
         let target = self
             .entities
             .iter()
             .find(|e| e.name() == test.entity)
             .ok_or_else(|| EngineError::bad_request(format!("unknown entity {}", test.entity)))?;
+        // The other entity's read right and field rules bind the test as they bind its lists.
+        self.principal.require(target.name(), Action::Read)?;
         if target.name() == self.rt.name() {
             return Err(EngineError::bad_request(
                 "exists within the same entity is not supported yet",
@@ -213,6 +272,13 @@ impl FilterContext<'_> {
             )));
         }
         let fs = resolve_field(target, &test.reference)?;
+        require_plain(
+            target,
+            self.principal,
+            &test.reference,
+            fs.sensitive,
+            FieldUse::Filter,
+        )?;
         let inner_table = Alias::new(target.table.clone());
         let outer_id = (Alias::new(self.rt.table.clone()), Alias::new("id"));
         let mut sub = Query::select();
@@ -248,12 +314,13 @@ impl FilterContext<'_> {
             let inner = FilterContext {
                 rt: target,
                 entities: self.entities,
+                principal: self.principal,
                 backend: self.backend,
                 keys: self.keys,
                 now: self.now,
                 today: self.today,
             };
-            sub.and_where(inner.compile_at(filters, depth + 1)?);
+            sub.and_where(inner.compile_at(filters, depth + 1, tally)?);
         }
         Ok(Expr::exists(sub.to_owned()))
     }
@@ -266,19 +333,45 @@ impl FilterContext<'_> {
         }
         let month_days = birthday_keys(self.today, days_of(value)?);
         let qualified = format!("{}.{}", q(&self.rt.table), q(column));
-        let month_day = match self.backend {
-            Backend::Sqlite => format!("substr({qualified}, 6, 5)"),
-            Backend::Postgres => format!("to_char({qualified}, 'MM-DD')"),
-        };
+        let month_day = Dialect(self.backend).month_day(&qualified);
         Ok(Expr::cust(month_day).is_in(month_days.into_iter().map(SeaValue::from)))
     }
 
-    fn condition(&self, field: &str, op: Op, value: &Value) -> Result<Expr> {
+    fn condition(&self, field: &str, op: Op, value: &Value, tally: &Tally) -> Result<Expr> {
         let fs = resolve_field(self.rt, field)?;
-        if fs.sensitive && !matches!(op, Op::Eq | Op::In | Op::IsEmpty | Op::NotEmpty) {
-            return Err(EngineError::bad_request(format!(
-                "{field} is sensitive: only eq, in, is_empty and not_empty apply"
-            )));
+        let sight = field_access::sight(
+            self.rt,
+            self.principal,
+            field,
+            fs.sensitive,
+            FieldUse::Filter,
+        )?;
+        match (sight, op) {
+            (Sight::Plain, _) => {}
+            (_, Op::IsEmpty | Op::NotEmpty) => {}
+            (Sight::Sensitive, Op::Eq | Op::In) => {}
+            (Sight::Masked, Op::Eq) if !value.is_array() => {
+                tally.lookups.borrow_mut().push(MaskedLookup {
+                    entity: self.rt.name().to_string(),
+                    field: field.to_string(),
+                });
+            }
+            (Sight::Sensitive, _) => {
+                return Err(field_access::refuse(
+                    field,
+                    "field_sensitive",
+                    format!("{field} 为敏感字段，只能用 eq、in、is_empty、not_empty 筛选"),
+                    format!("{field} is sensitive: only eq, in, is_empty and not_empty apply"),
+                ))
+            }
+            (Sight::Masked, _) => {
+                return Err(field_access::refuse(
+                    field,
+                    "field_masked",
+                    format!("{field} 对您脱敏显示，只能按单个值精确查找（eq）"),
+                    format!("{field} is masked for you: only an exact eq on one value applies"),
+                ))
+            }
         }
         match &fs.kind {
             StorageKind::SideTable(side) => self.side_condition(&fs, side, op, value),
@@ -400,14 +493,7 @@ impl FilterContext<'_> {
 
     /// Textareas have no column; `contains` is the one filter that scans the document.
     fn document_condition(&self, fs: &FieldStorage, op: Op, value: &Value) -> Result<Expr> {
-        let extract = match self.backend {
-            Backend::Sqlite => format!(
-                "json_extract({}.\"data\", '$.{}')",
-                q(&self.rt.table),
-                fs.field
-            ),
-            Backend::Postgres => format!("({}.\"data\" ->> '{}')", q(&self.rt.table), fs.field),
-        };
+        let extract = Dialect(self.backend).document_text(&self.rt.table, &fs.field);
         match op {
             Op::Contains if !fs.sensitive => {
                 let text = value
@@ -430,14 +516,16 @@ fn unsupported(op: Op, field: &str) -> EngineError {
     EngineError::bad_request(format!("the operator {op} does not apply to {field}"))
 }
 
-/// The column name of a field for sorting, refusing sensitive and multi-valued fields.
-pub(crate) fn sort_column(rt: &EntityRuntime, field: &str) -> Result<(String, FieldType)> {
+/// The column of a field the caller sorts, groups or aggregates by: only a field the caller
+/// sees plainly, never a sensitive, masked, hidden or multi-valued one.
+pub(crate) fn sort_column(
+    rt: &EntityRuntime,
+    principal: &Principal,
+    field: &str,
+    usage: FieldUse,
+) -> Result<(String, FieldType)> {
     let fs = resolve_field(rt, field)?;
-    if fs.sensitive {
-        return Err(EngineError::bad_request(format!(
-            "{field} is sensitive and cannot be sorted"
-        )));
-    }
+    require_plain(rt, principal, field, fs.sensitive, usage)?;
     match fs.kind {
         StorageKind::Column(c) => Ok((c, fs.value_type)),
         _ => Err(EngineError::bad_request(format!(
@@ -446,11 +534,16 @@ pub(crate) fn sort_column(rt: &EntityRuntime, field: &str) -> Result<(String, Fi
     }
 }
 
-/// Text-search columns: text, phone, select and autonumber fields that are not sensitive.
-pub(crate) fn search_columns(rt: &EntityRuntime) -> Vec<String> {
+/// Text-search columns: text, phone, select and autonumber fields the caller sees plainly
+/// (neither sensitive, nor hidden or masked by a role).
+pub(crate) fn search_columns(rt: &EntityRuntime, principal: &Principal) -> Vec<String> {
     rt.columns()
         .filter(|fs| {
             !fs.sensitive
+                && matches!(
+                    principal.field_rule(rt.name(), &fs.field),
+                    FieldRule::Read | FieldRule::Write
+                )
                 && matches!(
                     fs.value_type,
                     FieldType::Text | FieldType::Phone | FieldType::Select | FieldType::Autonumber
@@ -460,8 +553,8 @@ pub(crate) fn search_columns(rt: &EntityRuntime) -> Vec<String> {
         .collect()
 }
 
-pub(crate) fn search_condition(rt: &EntityRuntime, text: &str) -> Expr {
-    let columns = search_columns(rt);
+pub(crate) fn search_condition(rt: &EntityRuntime, principal: &Principal, text: &str) -> Expr {
+    let columns = search_columns(rt, principal);
     let mut out = Expr::val(false);
     for (i, c) in columns.iter().enumerate() {
         let e = Expr::expr(Func::lower(col(rt, c))).like(like_pattern(text, false));

@@ -2,7 +2,10 @@
 //! reader's rights, and the queries lists and charts compile to.
 
 pub mod aggregate;
+mod dialect;
+mod field_access;
 pub mod filter;
+pub mod lookups;
 pub mod projection;
 mod read;
 mod rows;

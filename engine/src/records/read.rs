@@ -1,6 +1,9 @@
 //! Reading records: one by id, pages of a list, history, and the 360° view.
 
+use super::dialect::Dialect;
+use super::field_access::FieldUse;
 use super::filter::{search_condition, sort_column, FilterContext, FilterExpr};
+use super::lookups::{self, MaskedLookup};
 use super::rows::{self, stored_from_row, RECORD_COLUMNS};
 use super::{projection, wire_time, Record};
 use crate::access::audit::{self, AuditEntry};
@@ -11,17 +14,16 @@ use crate::entities::{EntityRuntime, StorageKind};
 use crate::error::{EngineError, Result};
 use crate::forms::FieldType;
 use crate::i18n::Lang;
-use crate::store::{Arg, Backend};
-use sea_query::{
-    Alias, Expr, ExprTrait, NullOrdering, Order, PostgresQueryBuilder, Query, SelectStatement,
-    SqliteQueryBuilder,
-};
+use crate::store::Arg;
+use sea_query::{Alias, Expr, ExprTrait, NullOrdering, Order, Query, SelectStatement};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 pub const DEFAULT_PER_PAGE: u64 = 50;
 pub const MAX_PER_PAGE: u64 = 1000;
+/// Sort keys one list may name.
+pub const MAX_SORT_KEYS: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SortKey {
@@ -128,11 +130,12 @@ fn allowed_unmask(rt: &EntityRuntime, principal: &Principal, unmask: &[String]) 
         .collect()
 }
 
-pub(crate) fn build(select: &SelectStatement, backend: Backend) -> (String, sea_query::Values) {
-    match backend {
-        Backend::Sqlite => select.build(SqliteQueryBuilder),
-        Backend::Postgres => select.build(PostgresQueryBuilder),
-    }
+/// A list's statements, compiled once for the caller: the page query (without its window),
+/// the count, and the masked lookups to admit before either runs.
+pub(crate) struct ListPlan {
+    pub select: SelectStatement,
+    pub count: SelectStatement,
+    pub masked_lookups: Vec<MaskedLookup>,
 }
 
 impl Engine {
@@ -140,11 +143,13 @@ impl Engine {
         &'a self,
         rt: &'a crate::entities::EntityRuntime,
         entities: &'a [std::sync::Arc<crate::entities::EntityRuntime>],
+        principal: &'a Principal,
     ) -> FilterContext<'a> {
         let now = self.now();
         FilterContext {
             rt,
             entities,
+            principal,
             backend: self.db.backend(),
             keys: &self.keys,
             now: now.to_offset(self.utc_offset_at(now)),
@@ -181,6 +186,7 @@ impl Engine {
         let mut conn = self.db.acquire().await?;
         let stored = rows::load(&mut conn.conn(), &rt, id, false)
             .await?
+            .filter(|s| s.deleted_at.is_none() || principal.can(entity, Action::Delete))
             .ok_or_else(|| EngineError::not_found(format!("{entity} {id}")))?;
         let unmasked = allowed_unmask(&rt, principal, unmask);
         if !unmasked.is_empty() {
@@ -196,31 +202,41 @@ impl Engine {
         stored.present(&rt, principal, &self.keys, &unmasked)
     }
 
-    pub async fn list_records(
+    /// Compiles a list for the caller: the recycle bin only for holders of `delete`, filters,
+    /// `q` and sorts through the permission-aware compiler, at most `MAX_SORT_KEYS` sort keys.
+    pub(crate) async fn list_plan(
         &self,
         principal: &Principal,
-        entity: &str,
+        rt: &EntityRuntime,
         query: &ListQuery,
-    ) -> Result<Page<Record>> {
-        let rt = self.entity(entity).await?;
+    ) -> Result<ListPlan> {
+        let entity = rt.name();
         principal.require(entity, Action::Read)?;
-        let per_page = match query.per_page {
-            0 => DEFAULT_PER_PAGE,
-            n => Ord::min(n, MAX_PER_PAGE),
-        };
-        let page = Ord::max(query.page, 1);
+        if query.deleted {
+            principal.require(entity, Action::Delete)?;
+        }
+        if query.sort.len() > MAX_SORT_KEYS {
+            return Err(EngineError::bad_request(format!(
+                "排序最多 {MAX_SORT_KEYS} 个字段（sort by at most {MAX_SORT_KEYS} fields）"
+            )));
+        }
         let table = Alias::new(rt.table.clone());
         let mut condition = if query.deleted {
             Expr::col((table.clone(), Alias::new("deleted_at"))).is_not_null()
         } else {
             Expr::col((table.clone(), Alias::new("deleted_at"))).is_null()
         };
+        let mut masked_lookups = Vec::new();
         if let Some(filter) = &query.filter {
             let entities = self.entities_for_filter(principal, filter).await?;
-            condition = condition.and(self.filter_context(&rt, &entities).compile(filter)?);
+            let compiled = self
+                .filter_context(rt, &entities, principal)
+                .compile(filter)?;
+            condition = condition.and(compiled.condition);
+            masked_lookups = compiled.masked_lookups;
         }
         if let Some(text) = query.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            condition = condition.and(search_condition(&rt, text));
+            condition = condition.and(search_condition(rt, principal, text));
         }
         let mut select = Query::select();
         for column in [
@@ -245,7 +261,7 @@ impl Engine {
             query.sort.clone()
         };
         for key in &sort {
-            let (column, _) = sort_column(&rt, &key.field)?;
+            let (column, _) = sort_column(rt, principal, &key.field, FieldUse::Sort)?;
             let order = if key.descending {
                 Order::Desc
             } else {
@@ -266,13 +282,58 @@ impl Engine {
             }
         }
         select.order_by((table.clone(), Alias::new("id")), Order::Asc);
+        let mut count = Query::select();
+        count
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
+            .from(table)
+            .and_where(condition);
+        Ok(ListPlan {
+            select,
+            count,
+            masked_lookups,
+        })
+    }
+
+    /// One page of a planned list, read on `conn`.
+    pub(crate) async fn fetch_page(
+        &self,
+        conn: &mut crate::store::Conn<'_>,
+        plan: &ListPlan,
+        page: u64,
+        per_page: u64,
+    ) -> Result<Vec<crate::store::DbRow>> {
+        let mut select = plan.select.clone();
         select
             .limit(per_page)
             .offset((page - 1).saturating_mul(per_page));
-        let backend = self.db.backend();
-        let (sql, values) = build(&select, backend);
+        let (sql, values) = Dialect(self.db.backend()).build(&select);
+        conn.fetch_built(&sql, values).await
+    }
+
+    pub async fn list_records(
+        &self,
+        principal: &Principal,
+        entity: &str,
+        query: &ListQuery,
+    ) -> Result<Page<Record>> {
+        let rt = self.entity(entity).await?;
+        let plan = self.list_plan(principal, &rt, query).await?;
+        let per_page = match query.per_page {
+            0 => DEFAULT_PER_PAGE,
+            n => Ord::min(n, MAX_PER_PAGE),
+        };
+        let page = Ord::max(query.page, 1);
         let mut conn = self.db.acquire().await?;
-        let rows = conn.conn().fetch_built(&sql, values).await?;
+        lookups::admit(
+            &mut conn.conn(),
+            self.clock.as_ref(),
+            principal,
+            &plan.masked_lookups,
+        )
+        .await?;
+        let rows = self
+            .fetch_page(&mut conn.conn(), &plan, page, per_page)
+            .await?;
         let unmasked = allowed_unmask(&rt, principal, &query.unmask);
         let items = rows
             .iter()
@@ -291,12 +352,7 @@ impl Engine {
             }
         }
         let total = if query.count {
-            let mut count = Query::select();
-            count
-                .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
-                .from(table)
-                .and_where(condition);
-            let (sql, values) = build(&count, backend);
+            let (sql, values) = Dialect(self.db.backend()).build(&plan.count);
             let row = conn.conn().fetch_built(&sql, values).await?;
             Some(
                 row.first()
@@ -323,6 +379,15 @@ impl Engine {
     ) -> Result<Vec<Change>> {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Read)?;
+        // The history of a deleted record is for holders of `delete`, as the record is.
+        if !principal.can(entity, Action::Delete) {
+            let live = rows::load(&mut self.db.acquire().await?.conn(), &rt, id, false)
+                .await?
+                .is_some_and(|s| s.deleted_at.is_none());
+            if !live {
+                return Err(EngineError::not_found(format!("{entity} {id}")));
+            }
+        }
         let rows = self
             .db
             .fetch_all(
@@ -345,7 +410,11 @@ impl Engine {
                     version: row.req_int("version")?,
                     op: row.req_text("op")?,
                     data: super::present_data(&rt, principal, &plain, &[]),
-                    changed_fields: string_list(row.json("changed_fields")?),
+                    changed_fields: visible_fields(
+                        principal,
+                        entity,
+                        string_list(row.json("changed_fields")?),
+                    ),
                     actor: row.req_text("actor")?,
                     at: wire_time(row.req_time("at")?),
                 })
@@ -411,7 +480,7 @@ impl Engine {
                 });
             }
         }
-        let timeline = self.timeline(&timeline_records).await?;
+        let timeline = self.timeline(principal, &timeline_records).await?;
         Ok(View360 {
             record,
             related,
@@ -419,7 +488,11 @@ impl Engine {
         })
     }
 
-    async fn timeline(&self, records: &[(String, Uuid)]) -> Result<Vec<TimelineEntry>> {
+    async fn timeline(
+        &self,
+        principal: &Principal,
+        records: &[(String, Uuid)],
+    ) -> Result<Vec<TimelineEntry>> {
         let placeholders: Vec<String> = (1..=records.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT entity, record_id, version, op, changed_fields, actor, at FROM record_changes \
@@ -432,18 +505,31 @@ impl Engine {
             .await?
             .iter()
             .map(|row| {
+                let entity = row.req_text("entity")?;
                 Ok(TimelineEntry {
-                    entity: row.req_text("entity")?,
+                    changed_fields: visible_fields(
+                        principal,
+                        &entity,
+                        string_list(row.json("changed_fields")?),
+                    ),
+                    entity,
                     record_id: row.req_uuid("record_id")?,
                     version: row.req_int("version")?,
                     op: row.req_text("op")?,
-                    changed_fields: string_list(row.json("changed_fields")?),
                     actor: row.req_text("actor")?,
                     at: wire_time(row.req_time("at")?),
                 })
             })
             .collect()
     }
+}
+
+/// The changed fields a reader may know of: hidden ones left out.
+fn visible_fields(principal: &Principal, entity: &str, fields: Vec<String>) -> Vec<String> {
+    fields
+        .into_iter()
+        .filter(|f| principal.field_rule(entity, f) != FieldRule::Hidden)
+        .collect()
 }
 
 fn string_list(v: Option<Value>) -> Vec<String> {

@@ -214,6 +214,7 @@ impl Engine {
                 }
             })?;
         let targets = map_columns(&rt, &table.header, options, lang)?;
+        super::field_access::require_importable(&rt, principal, &targets, lang)?;
         let preparer = RowPreparer {
             rt: &rt,
             targets: &targets,
@@ -380,7 +381,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Every matching record as a CSV or XLSX file, masked as the reader would see it.
+    /// Every matching record as a CSV or XLSX file, masked as the reader would see it. The
+    /// filter and sort go through the same compiler as lists (hidden fields refused), and the
+    /// pages are read in one transaction over one snapshot, so rows written meanwhile neither
+    /// shift pages (doubling or skipping rows) nor appear half-way.
     pub async fn export_records(
         &self,
         principal: &Principal,
@@ -388,43 +392,86 @@ impl Engine {
         format: TabularFormat,
         filter: Option<FilterExpr>,
         sort: Vec<SortKey>,
+        columns: Option<Vec<String>>,
     ) -> Result<Vec<u8>> {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Export)?;
-        let header: Vec<String> = rt
-            .definition()
-            .fields
-            .iter()
-            .filter(|f| {
-                principal.field_rule(entity, f.name.as_str()) != crate::access::FieldRule::Hidden
-            })
-            .map(|f| f.name.to_string())
-            .collect();
-        let mut rows = Vec::new();
-        let mut query = ListQuery {
-            page: 1,
-            per_page: 1000,
+        let header: Vec<String> = match columns {
+            // Asked-for columns: each a field of the entity the caller may see.
+            Some(columns) => {
+                for column in &columns {
+                    let field = rt.definition().field(column).ok_or_else(|| {
+                        EngineError::bad_request(format!("unknown field {column} of {entity}"))
+                    })?;
+                    super::field_access::sight(
+                        &rt,
+                        principal,
+                        column,
+                        field.is_sensitive(),
+                        super::field_access::FieldUse::Export,
+                    )?;
+                }
+                columns
+            }
+            None => rt
+                .definition()
+                .fields
+                .iter()
+                .filter(|f| {
+                    principal.field_rule(entity, f.name.as_str())
+                        != crate::access::FieldRule::Hidden
+                })
+                .map(|f| f.name.to_string())
+                .collect(),
+        };
+        let query = ListQuery {
             sort,
             filter,
-            count: false,
             ..ListQuery::default()
         };
+        let plan = self.list_plan(principal, &rt, &query).await?;
+        let mut rows = Vec::new();
+        let mut tx = self.db.begin().await?;
+        super::dialect::Dialect(tx.backend())
+            .read_one_snapshot(&mut tx.conn())
+            .await?;
+        super::lookups::admit(
+            &mut tx.conn(),
+            self.clock.as_ref(),
+            principal,
+            &plan.masked_lookups,
+        )
+        .await?;
+        let mut page = 1;
         loop {
-            let page = self.list_records(principal, entity, &query).await?;
-            let n = page.items.len();
-            for record in page.items {
+            let batch = self
+                .fetch_page(&mut tx.conn(), &plan, page, EXPORT_PAGE)
+                .await?;
+            for row in &batch {
+                let record =
+                    super::rows::stored_from_row(row)?.present(&rt, principal, &self.keys, &[])?;
                 rows.push(
                     header
                         .iter()
-                        .map(|h| record.data.get(h).map(cell_text).unwrap_or_default())
+                        .map(|h| {
+                            let cell = record.data.get(h);
+                            let text = cell.map(cell_text).unwrap_or_default();
+                            match (format, cell) {
+                                (TabularFormat::Csv, Some(Value::String(_) | Value::Array(_))) => {
+                                    neutralise_formula(text)
+                                }
+                                _ => text,
+                            }
+                        })
                         .collect::<Vec<_>>(),
                 );
             }
-            if (n as u64) < query.per_page {
+            if (batch.len() as u64) < EXPORT_PAGE {
                 break;
             }
-            query.page += 1;
+            page += 1;
         }
+        tx.commit().await?;
         crate::access::audit::append(
             &mut self.db.acquire().await?.conn(),
             self.clock.as_ref(),
@@ -437,6 +484,43 @@ impl Engine {
             TabularFormat::Csv => Ok(write_csv(&header, rows)),
             TabularFormat::Xlsx => write_xlsx(entity, &header, rows)
                 .map_err(|e| EngineError::internal(e.message(Lang::En))),
+        }
+    }
+}
+
+/// Rows an export reads per statement, inside its one snapshot.
+const EXPORT_PAGE: u64 = 1000;
+
+/// A text cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return) gets a leading `'`, as OWASP advises for CSV. Numbers the export
+/// writes itself (money, integers, reals, negative ones too) are not text and stay numbers.
+fn neutralise_formula(text: String) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise_formula;
+
+    #[test]
+    fn formula_cells_get_a_leading_quote() {
+        for cell in [
+            "=1+1",
+            "+1",
+            "-1",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "=HYPERLINK(\"x\")",
+        ] {
+            assert_eq!(neutralise_formula(cell.to_string()), format!("'{cell}"));
+        }
+        for cell in ["plain", "张三", "", "1-2", "a=b"] {
+            assert_eq!(neutralise_formula(cell.to_string()), cell);
         }
     }
 }

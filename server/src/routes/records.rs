@@ -297,6 +297,12 @@ pub async fn export(
                 .get("sort")
                 .map(|s| SortKey::parse_list(s))
                 .unwrap_or_default(),
+            params.get("columns").map(|c| {
+                c.split(',')
+                    .map(|f| f.trim().to_string())
+                    .filter(|f| !f.is_empty())
+                    .collect()
+            }),
         )
         .await?;
     let disposition = format!("attachment; filename=\"{entity}.{}\"", format.extension());

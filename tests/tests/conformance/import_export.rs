@@ -189,6 +189,7 @@ async fn import_and_export_round_trip(backend: Backend) {
             TabularFormat::Csv,
             None,
             SortKey::parse_list("mrn"),
+            None,
         )
         .await
         .unwrap();
@@ -232,6 +233,7 @@ async fn import_and_export_round_trip(backend: Backend) {
                     format,
                     None,
                     SortKey::parse_list("mrn"),
+                    None,
                 )
                 .await
                 .unwrap()

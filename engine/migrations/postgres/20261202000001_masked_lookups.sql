@@ -1,0 +1,6 @@
+-- Exact lookups by fields a user sees masked, counted per user so every guess is bounded.
+CREATE TABLE masked_lookups (
+    key           TEXT PRIMARY KEY,
+    lookups       BIGINT NOT NULL,
+    window_start  TIMESTAMPTZ NOT NULL
+);

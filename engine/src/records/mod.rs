@@ -2,6 +2,7 @@
 //! reader's rights, and the queries lists and charts compile to.
 
 pub mod aggregate;
+pub mod events;
 pub mod filter;
 pub mod projection;
 mod read;
@@ -10,6 +11,7 @@ pub mod transfer;
 mod write;
 
 pub use aggregate::{AggregateResult, AggregateSpec};
+pub use events::{ChangeEvent, ChangeHook, ChangeOp, CommittedChange, HookFuture};
 pub use filter::FilterExpr;
 pub use read::{Change, ListQuery, Page, SortKey, View360};
 pub use transfer::{ImportOptions, ImportReport, ImportRowError};

@@ -1,6 +1,7 @@
 //! Record writes: validate, check references and uniqueness, number, seal, store, and keep
 //! history and audit in the same transaction.
 
+use super::events::{ChangeEvent, ChangeOp};
 use super::projection;
 use super::rows::{self, NewRow};
 use super::{Record, StoredRecord};
@@ -301,6 +302,11 @@ impl Engine {
             })
             .collect();
         rows::insert_rows(conn, rt, &rows, &principal.actor, now, &self.keys).await?;
+        let events: Vec<ChangeEvent> = rows
+            .iter()
+            .map(|row| created_event(rt, row.id, &row.plain, &principal.actor, now))
+            .collect();
+        self.record_changes(conn, &events).await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         if let [row] = rows.as_slice() {
             audit::append(
@@ -415,6 +421,19 @@ impl Engine {
             now,
         )
         .await?;
+        self.record_changes(
+            conn,
+            &[ChangeEvent {
+                entity: rt.name().to_string(),
+                record_id: stored.id,
+                op: ChangeOp::Update,
+                changed_fields: changed.clone(),
+                version: stored.version + 1,
+                actor: principal.actor.clone(),
+                at: now,
+            }],
+        )
+        .await?;
         audit::append(
             conn,
             self.clock.as_ref(),
@@ -517,6 +536,23 @@ impl Engine {
             Vec::new(),
             &principal.actor,
             now,
+        )
+        .await?;
+        self.record_changes(
+            conn,
+            &[ChangeEvent {
+                entity: rt.name().to_string(),
+                record_id: stored.id,
+                op: if deleted {
+                    ChangeOp::Delete
+                } else {
+                    ChangeOp::Restore
+                },
+                changed_fields: Vec::new(),
+                version: stored.version + 1,
+                actor: principal.actor.clone(),
+                at: now,
+            }],
         )
         .await?;
         audit::append(
@@ -633,6 +669,24 @@ impl Engine {
             record: self.get_record(principal, entity, id, &[], lang).await?,
             created,
         })
+    }
+}
+
+fn created_event(
+    rt: &EntityRuntime,
+    id: Uuid,
+    plain: &Map<String, Value>,
+    actor: &str,
+    at: time::OffsetDateTime,
+) -> ChangeEvent {
+    ChangeEvent {
+        entity: rt.name().to_string(),
+        record_id: id,
+        op: ChangeOp::Create,
+        changed_fields: plain.keys().cloned().collect(),
+        version: 1,
+        actor: actor.to_string(),
+        at,
     }
 }
 
@@ -837,6 +891,13 @@ impl Engine {
             rows::run(&mut tx.conn(), batch.statements)
                 .await
                 .map_err(|e| map_write_error(&rt, e))?;
+            let events: Vec<ChangeEvent> = batch
+                .ids
+                .iter()
+                .zip(&batch.plain)
+                .map(|(id, plain)| created_event(&rt, *id, plain, &principal.actor, now))
+                .collect();
+            self.record_changes(&mut tx.conn(), &events).await?;
             ids.extend(batch.ids);
         }
         if !errors.is_empty() {

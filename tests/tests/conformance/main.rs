@@ -24,6 +24,7 @@ macro_rules! on_both_backends {
 mod support;
 
 mod bulk;
+mod change_events;
 mod concurrency;
 mod import_export;
 mod instances;

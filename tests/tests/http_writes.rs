@@ -240,3 +240,123 @@ async fn create_only_tokens(backend: Backend) {
     server.stop().await;
 }
 on_both_backends!(create_only_tokens_get_their_201, create_only_tokens);
+
+fn follow_up_definition() -> Value {
+    json!({"name": "follow_up", "label": {"zh": "随访", "en": "Follow-up"}, "fields": [
+        {"name": "code", "type": "text", "unique": true},
+        {"name": "status", "type": "select", "options": [{"value": "open"}, {"value": "done"}], "default": "open"},
+        {"name": "result", "type": "text", "label": {"zh": "随访结果", "en": "Result"}, "required": true,
+         "visible_if": {"field": "status", "op": "eq", "value": "done"}},
+        {"name": "locked", "type": "boolean"},
+        {"name": "amount", "type": "money", "label": {"zh": "金额", "en": "Amount"},
+         "readonly_if": {"field": "locked", "op": "eq", "value": true}}
+    ]})
+}
+
+async fn refused_field(response: reqwest::Response, field: &str, code: &str) {
+    assert_eq!(response.status(), 422);
+    let body = json_of(response).await;
+    let details = body["error"]["details"].as_array().unwrap();
+    assert!(
+        details
+            .iter()
+            .any(|d| d["field"] == field && d["code"] == code),
+        "{body}"
+    );
+}
+
+async fn field_rules(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    define(&admin, &follow_up_definition()).await;
+    let records = "/api/v1/records/follow_up";
+
+    // A field hidden by `visible_if` is not required; shown, it is.
+    let open = admin
+        .post(records, &json!({"data": {"code": "F1", "status": "open"}}))
+        .await;
+    assert_eq!(open.status(), 201);
+    let open = json_of(open).await;
+    let done = admin
+        .post(records, &json!({"data": {"code": "F2", "status": "done"}}))
+        .await;
+    refused_field(done, "result", "required").await;
+    let path = format!("{records}/{}", open["id"].as_str().unwrap());
+    let closing = admin
+        .patch(&path, Some(1), &json!({"data": {"status": "done"}}))
+        .await;
+    refused_field(closing, "result", "required").await;
+
+    // `readonly_if` on create is judged on the record being created.
+    let locked = admin
+        .post(
+            records,
+            &json!({"data": {"code": "F3", "locked": true, "amount": 5}}),
+        )
+        .await;
+    refused_field(locked, "amount", "read_only").await;
+
+    // On update it is judged on the stored record.
+    let r = json_of(
+        admin
+            .post(
+                records,
+                &json!({"data": {"code": "F4", "locked": false, "amount": 5}}),
+            )
+            .await,
+    )
+    .await;
+    let path = format!("{records}/{}", r["id"].as_str().unwrap());
+    let lock = admin
+        .patch(&path, Some(1), &json!({"data": {"locked": true}}))
+        .await;
+    assert_eq!(lock.status(), 200);
+    let change = admin
+        .patch(&path, Some(2), &json!({"data": {"amount": 6}}))
+        .await;
+    refused_field(change, "amount", "read_only").await;
+    let unlock_and_change = admin
+        .patch(
+            &path,
+            Some(2),
+            &json!({"data": {"locked": false, "amount": 6}}),
+        )
+        .await;
+    refused_field(unlock_and_change, "amount", "read_only").await;
+    let cleared = admin
+        .patch(&path, Some(2), &json!({"data": {"amount": null}}))
+        .await;
+    refused_field(cleared, "amount", "read_only").await;
+    let same = admin
+        .patch(
+            &path,
+            Some(2),
+            &json!({"data": {"amount": 5.0, "code": "F4"}}),
+        )
+        .await;
+    assert_eq!(same.status(), 200, "sending back what was read is fine");
+
+    // The rules bind the upsert and the import too.
+    let upsert = admin
+        .put(
+            &format!("{records}/by/code/F4"),
+            &json!({"data": {"amount": 7}}),
+        )
+        .await;
+    refused_field(upsert, "amount", "read_only").await;
+    let import = admin
+        .request(reqwest::Method::POST, &format!("{records}/import"))
+        .header("content-type", "text/csv")
+        .body("code,locked,amount\nF9,true,3\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(import.status(), 422);
+    let body = json_of(import).await;
+    assert!(body.to_string().contains("read_only"), "{body}");
+    let stored = json_of(admin.get(&path).await).await;
+    assert_eq!(stored["data"]["amount"], 5);
+    assert_eq!(stored["version"], 2);
+    server.stop().await;
+}
+on_both_backends!(visible_if_and_readonly_if_bind_every_writer, field_rules);

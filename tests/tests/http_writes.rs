@@ -360,3 +360,27 @@ async fn field_rules(backend: Backend) {
     server.stop().await;
 }
 on_both_backends!(visible_if_and_readonly_if_bind_every_writer, field_rules);
+
+async fn sensitive_formulas(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let def = json!({"name": "person", "fields": [
+        {"name": "id_number", "type": "id_card", "label": {"zh": "身份证号", "en": "ID number"}},
+        {"name": "id_copy", "type": "formula", "expr": "record.id_number", "result": "text"}
+    ]});
+    let response = admin.post("/api/v1/entities", &def).await;
+    assert_eq!(response.status(), 400);
+    let body = json_of(response).await;
+    assert_eq!(body["error"]["code"], "bad_request");
+    let detail = &body["error"]["details"][0];
+    assert_eq!(detail["field"], "fields.1.expr");
+    assert_eq!(detail["code"], "sensitive_in_formula");
+    let message = detail["message"].as_str().unwrap();
+    assert!(
+        message.contains("id_copy") && message.contains("id_number"),
+        "{message}"
+    );
+    assert!(message.starts_with("公式字段"), "Chinese first: {message}");
+    server.stop().await;
+}
+on_both_backends!(a_formula_may_not_read_a_sensitive_field, sensitive_formulas);

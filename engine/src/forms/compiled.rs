@@ -615,6 +615,39 @@ impl CompiledEntity {
                 errs.push(at("default"), "not_allowed", "default", tname);
             }
         }
+        // A formula may not read a sensitive field: its result would be stored, kept in
+        // history and projected in plaintext.
+        for (i, f) in def.fields.iter().enumerate() {
+            let Some(expr) = f
+                .expr
+                .as_deref()
+                .filter(|_| f.field_type == FieldType::Formula)
+            else {
+                continue;
+            };
+            for name in formula::fields_read(expr) {
+                let Some(read) = def.field(&name).filter(|r| r.is_sensitive()) else {
+                    continue;
+                };
+                let message = match lang {
+                    Lang::Zh => format!(
+                        "公式字段 {} 不能读取敏感字段 {}（结果会以明文保存）",
+                        f.name.as_str(),
+                        read.name.as_str()
+                    ),
+                    Lang::En => format!(
+                        "The formula field {} may not read the sensitive field {} (its result would be stored in plaintext)",
+                        f.name.as_str(),
+                        read.name.as_str()
+                    ),
+                };
+                errs.list.push(FieldError::new(
+                    format!("fields.{i}.expr"),
+                    "sensitive_in_formula",
+                    message,
+                ));
+            }
+        }
         // layout and scope fields
         for (j, section) in def.layout.iter().enumerate() {
             for name in &section.fields {
@@ -841,7 +874,8 @@ impl CompiledEntity {
         }
         let mut record = rhai::Map::new();
         for f in &self.def.fields {
-            if f.field_type == FieldType::Formula {
+            // Sensitive values never reach a formula, however it reads the record.
+            if f.field_type == FieldType::Formula || f.is_sensitive() {
                 continue;
             }
             if let Some(v) = doc.get(f.name.as_str()) {

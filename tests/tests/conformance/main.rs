@@ -26,6 +26,7 @@ mod support;
 mod bulk;
 mod change_events;
 mod concurrency;
+mod formula_sensitive;
 mod import_export;
 mod instances;
 mod keys;

@@ -127,7 +127,7 @@ fn equals(stored: &Value, wanted: &Value) -> bool {
     compare(stored, wanted) == Some(Ordering::Equal)
 }
 
-fn list_of<'v>(value: &'v Value, op: Op) -> Result<&'v Vec<Value>> {
+fn list_of(value: &Value, op: Op) -> Result<&Vec<Value>> {
     value
         .as_array()
         .ok_or_else(|| EngineError::bad_request(format!("{op} needs a list")))

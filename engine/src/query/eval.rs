@@ -6,7 +6,8 @@
 //! against the same vectors, `engine/tests/vectors/filter_eval.json`).
 //!
 //! Meaning, as in SQL:
-//! - A missing or null value matches nothing but `ne`, `not_in` and `is_empty`.
+//! - A missing or null value matches nothing but `ne`, `not_in` and `is_empty`; any other
+//!   comparison with it is unknown, as in SQL, and `not` of unknown is unknown (not kept).
 //! - `eq`/`ne`/`gt`/`gte`/`lt`/`lte`/`in`/`not_in`/`between` compare numbers as numbers,
 //!   dates and datetimes as times, text exactly (case counts).
 //! - `contains`/`starts_with` on text ignore case; on a list (tags, multiselect, references)
@@ -54,36 +55,44 @@ pub fn evaluate(
     record: &Map<String, Value>,
     ctx: &EvalContext,
 ) -> Result<bool> {
-    evaluate_at(filter, record, ctx, 0)
+    Ok(evaluate_at(filter, record, ctx, 0)?.unwrap_or(false))
 }
 
+/// SQL's three-valued logic: `None` is unknown (a comparison with a missing value), which
+/// `not` leaves unknown and a filter does not keep.
 fn evaluate_at(
     filter: &FilterExpr,
     record: &Map<String, Value>,
     ctx: &EvalContext,
     depth: usize,
-) -> Result<bool> {
+) -> Result<Option<bool>> {
     if depth > MAX_DEPTH {
         return Err(EngineError::bad_request("the filter is nested too deeply"));
     }
     match filter {
         FilterExpr::And { and } => {
+            let mut out = Some(true);
             for f in and {
-                if !evaluate_at(f, record, ctx, depth + 1)? {
-                    return Ok(false);
+                match evaluate_at(f, record, ctx, depth + 1)? {
+                    Some(false) => return Ok(Some(false)),
+                    None => out = None,
+                    Some(true) => {}
                 }
             }
-            Ok(true)
+            Ok(out)
         }
         FilterExpr::Or { or } => {
+            let mut out = Some(false);
             for f in or {
-                if evaluate_at(f, record, ctx, depth + 1)? {
-                    return Ok(true);
+                match evaluate_at(f, record, ctx, depth + 1)? {
+                    Some(true) => return Ok(Some(true)),
+                    None => out = None,
+                    Some(false) => {}
                 }
             }
-            Ok(false)
+            Ok(out)
         }
-        FilterExpr::Not { not } => Ok(!evaluate_at(not, record, ctx, depth + 1)?),
+        FilterExpr::Not { not } => Ok(evaluate_at(not, record, ctx, depth + 1)?.map(|b| !b)),
         FilterExpr::Exists { .. } => Err(EngineError::bad_request(
             "a test on related records needs the database",
         )),
@@ -142,26 +151,32 @@ fn is_empty(v: Option<&Value>) -> bool {
     }
 }
 
-fn condition(stored: Option<&Value>, op: Op, value: &Value, ctx: &EvalContext) -> Result<bool> {
-    // Operators that say something of a missing value.
+fn condition(
+    stored: Option<&Value>,
+    op: Op,
+    value: &Value,
+    ctx: &EvalContext,
+) -> Result<Option<bool>> {
+    // Operators that say something definite of a missing value.
     match op {
-        Op::IsEmpty => return Ok(is_empty(stored)),
-        Op::NotEmpty => return Ok(!is_empty(stored)),
+        Op::IsEmpty => return Ok(Some(is_empty(stored))),
+        Op::NotEmpty => return Ok(Some(!is_empty(stored))),
         _ => {}
     }
     let stored = match stored {
         None | Some(Value::Null) => {
             // Still check the filter's own shape, as the compiler does.
             check_value(op, value)?;
-            return Ok(matches!(op, Op::Ne | Op::NotIn));
+            // `ne` and `not_in` keep missing values; any other comparison is unknown.
+            return Ok(matches!(op, Op::Ne | Op::NotIn).then_some(true));
         }
         Some(v) => v,
     };
     if let Value::Array(items) = stored {
-        return list_condition(items, op, value);
+        return list_condition(items, op, value).map(Some);
     }
     let ordered = |want: fn(Ordering) -> bool| compare(stored, value).is_some_and(want);
-    Ok(match op {
+    Ok(Some(match op {
         Op::Eq => equals(stored, value),
         Op::Ne => !equals(stored, value),
         Op::Gt => ordered(Ordering::is_gt),
@@ -224,7 +239,7 @@ fn condition(stored: Option<&Value>, op: Op, value: &Value, ctx: &EvalContext) -
                 _ => false,
             }
         }
-    })
+    }))
 }
 
 /// The shape checks a missing value still gets: lists for list operators, days for relative

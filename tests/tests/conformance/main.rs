@@ -26,6 +26,7 @@ mod support;
 mod bulk;
 mod change_events;
 mod concurrency;
+mod filter_agreement;
 mod formula_sensitive;
 mod import_export;
 mod instances;

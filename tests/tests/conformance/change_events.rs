@@ -3,7 +3,9 @@
 //! the record.
 
 use crate::support::*;
-use kangdao_engine::records::{ChangeEvent, ChangeHook, ChangeOp, HookFuture, UniqueKey};
+use kangdao_engine::records::{
+    ChangeEvent, ChangeHook, ChangeOp, HookFuture, ImportOptions, UniqueKey,
+};
 use kangdao_engine::store::Conn;
 use kangdao_engine::{EngineError, Lang};
 use serde_json::json;
@@ -96,6 +98,35 @@ async fn every_write_raises_one_event(backend: Backend) {
         .await
         .unwrap();
 
+    let imported = e
+        .import_records(
+            &ctx.admin,
+            "patient",
+            "name,mrn\n丙,M3\n".as_bytes(),
+            &ImportOptions {
+                atomic: true,
+                ..Default::default()
+            },
+            Lang::En,
+        )
+        .await
+        .unwrap();
+    assert_eq!(imported.imported, 1, "{imported:?}");
+    let by_mrn = e
+        .upsert_record_by(
+            &ctx.admin,
+            "patient",
+            UniqueKey {
+                field: "mrn",
+                value: "M3",
+            },
+            obj(json!({"name": "丙"})),
+            None,
+            Lang::En,
+        )
+        .await
+        .unwrap();
+
     let events = all_events(&ctx).await;
     let seen: Vec<(Uuid, ChangeOp, i64)> = events
         .iter()
@@ -111,6 +142,7 @@ async fn every_write_raises_one_event(backend: Backend) {
             (up.record.id, ChangeOp::Create, 1),
             (bulk[0], ChangeOp::Create, 1),
             (bulk[1], ChangeOp::Create, 1),
+            (by_mrn.record.id, ChangeOp::Create, 1),
         ]
     );
     let positions: Vec<i64> = events.iter().map(|c| c.position).collect();
@@ -125,7 +157,7 @@ async fn every_write_raises_one_event(backend: Backend) {
         .change_events_after(positions[4], 10)
         .await
         .unwrap();
-    assert_eq!(tail.len(), 2);
+    assert_eq!(tail.len(), 3);
     let limited = ctx.engine.change_events_after(0, 3).await.unwrap();
     assert_eq!(limited, events[..3].to_vec());
 }

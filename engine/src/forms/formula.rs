@@ -247,6 +247,18 @@ mod tests {
     }
 
     #[test]
+    fn the_fields_a_formula_reads_by_name() {
+        assert_eq!(
+            fields_read(
+                "record.weight / (record . height * record?.height) + record[\"bmi_base\"]"
+            ),
+            vec!["weight", "height", "bmi_base"]
+        );
+        assert_eq!(fields_read("`${record[`phone`]}`"), vec!["phone"]);
+        assert!(fields_read("my_record.id_number + records.x").is_empty());
+    }
+
+    #[test]
     fn price_times_quantity() {
         let v = run(
             "record.price * record.qty",

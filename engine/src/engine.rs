@@ -5,6 +5,7 @@ use crate::clock::SharedClock;
 use crate::crypto::Keyring;
 use crate::entities::Catalog;
 use crate::error::Result;
+use crate::records::events::ChangeHook;
 use crate::store::{self, Db};
 use std::sync::Arc;
 use time::{Date, OffsetDateTime, UtcOffset};
@@ -40,6 +41,8 @@ pub struct Engine {
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     pub(crate) catalog: Arc<Catalog>,
+    /// Code that writes rows inside every record write's transaction (`records::events`).
+    pub(crate) change_hooks: Arc<std::sync::RwLock<Vec<Arc<dyn ChangeHook>>>>,
 }
 
 impl Engine {
@@ -58,6 +61,7 @@ impl Engine {
             clock,
             settings: Arc::new(settings),
             catalog: Arc::new(Catalog::default()),
+            change_hooks: Arc::default(),
         };
         engine.catalog.reload(&engine.db).await?;
         Ok(engine)

@@ -10,6 +10,7 @@ use super::formula;
 use super::messages::{definition_message, definition_summary, field_message};
 use crate::error::{EngineError, FieldError};
 use crate::i18n::Lang;
+use crate::query::{evaluate, EvalContext, FilterExpr};
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::paths::LocationSegment;
 use jsonschema::{Draft, Validator};
@@ -38,6 +39,8 @@ pub struct CompiledEntity {
     by_name: HashMap<String, usize>,
     /// (field index, compiled formula), in definition order.
     formulas: Vec<(usize, rhai::AST)>,
+    /// (field index, `visible_if`, `readonly_if`) of the fields that have a rule.
+    rules: Vec<(usize, Option<FilterExpr>, Option<FilterExpr>)>,
 }
 
 impl std::fmt::Debug for CompiledEntity {
@@ -612,6 +615,39 @@ impl CompiledEntity {
                 errs.push(at("default"), "not_allowed", "default", tname);
             }
         }
+        // A formula may not read a sensitive field: its result would be stored, kept in
+        // history and projected in plaintext.
+        for (i, f) in def.fields.iter().enumerate() {
+            let Some(expr) = f
+                .expr
+                .as_deref()
+                .filter(|_| f.field_type == FieldType::Formula)
+            else {
+                continue;
+            };
+            for name in formula::fields_read(expr) {
+                let Some(read) = def.field(&name).filter(|r| r.is_sensitive()) else {
+                    continue;
+                };
+                let message = match lang {
+                    Lang::Zh => format!(
+                        "公式字段 {} 不能读取敏感字段 {}（结果会以明文保存）",
+                        f.name.as_str(),
+                        read.name.as_str()
+                    ),
+                    Lang::En => format!(
+                        "The formula field {} may not read the sensitive field {} (its result would be stored in plaintext)",
+                        f.name.as_str(),
+                        read.name.as_str()
+                    ),
+                };
+                errs.list.push(FieldError::new(
+                    format!("fields.{i}.expr"),
+                    "sensitive_in_formula",
+                    message,
+                ));
+            }
+        }
         // layout and scope fields
         for (j, section) in def.layout.iter().enumerate() {
             for name in &section.fields {
@@ -687,12 +723,27 @@ impl CompiledEntity {
                 details: errs.list,
             });
         };
+        // Rules that do not parse are reported when the definition is saved.
+        let parse_rule = |rule: &Option<Value>| {
+            rule.as_ref()
+                .and_then(|r| FilterExpr::parse(r.clone()).ok())
+        };
+        let rules = def
+            .fields
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                let (visible, readonly) = (parse_rule(&f.visible_if), parse_rule(&f.readonly_if));
+                (visible.is_some() || readonly.is_some()).then_some((i, visible, readonly))
+            })
+            .collect();
         let compiled = CompiledEntity {
             def,
             schema,
             validator,
             by_name,
             formulas,
+            rules,
         };
         // Defaults must be valid values of their field, by the same checks as any write.
         for (i, f) in compiled.def.fields.iter().enumerate() {
@@ -703,7 +754,7 @@ impl CompiledEntity {
             let mut doc = Map::new();
             doc.insert(f.name.to_string(), default.clone());
             let mut problems = Vec::new();
-            compiled.validate_fields(&mut doc, Date::MAX, Lang::En, &mut problems);
+            compiled.validate_fields(&mut doc, Date::MAX, Lang::En, &[], &mut problems);
             if let Some(p) = problems.into_iter().find(|p| p.field == f.name.as_str()) {
                 let cause = field_message(&p.code, label_of(f, lang), None, lang);
                 errs.push(format!("fields.{i}.default"), "invalid_default", &cause, "");
@@ -745,15 +796,18 @@ impl CompiledEntity {
         doc: &mut Map<String, Value>,
         today: Date,
         lang: Lang,
+        hidden: &[usize],
         out: &mut Vec<FieldError>,
     ) {
         let n = self.def.fields.len();
-        // Required first: a missing value gets only that error.
+        // Required first: a missing value gets only that error. A field its `visible_if`
+        // hides is not required.
         let mut skip = vec![false; n];
         for (i, f) in self.def.fields.iter().enumerate() {
             if f.field_type.is_computed() {
                 skip[i] = true;
-            } else if f.required && is_empty_value(doc.get(f.name.as_str())) {
+            } else if f.required && !hidden.contains(&i) && is_empty_value(doc.get(f.name.as_str()))
+            {
                 out.push(self.error(f, &Problem::new("required"), lang));
                 skip[i] = true;
             }
@@ -820,7 +874,8 @@ impl CompiledEntity {
         }
         let mut record = rhai::Map::new();
         for f in &self.def.fields {
-            if f.field_type == FieldType::Formula {
+            // Sensitive values never reach a formula, however it reads the record.
+            if f.field_type == FieldType::Formula || f.is_sensitive() {
                 continue;
             }
             if let Some(v) = doc.get(f.name.as_str()) {
@@ -893,10 +948,37 @@ impl CompiledEntity {
                 }
             }
         }
-        self.validate_fields(&mut doc, ctx.today, lang, &mut errors);
+        let judged_at = EvalContext::on(ctx.today, time::UtcOffset::UTC);
+        let holds = |rule: &FilterExpr, record: &Map<String, Value>| {
+            evaluate(rule, record, &judged_at).unwrap_or(false)
+        };
+        // `visible_if` is judged on the record after the write.
+        let hidden: Vec<usize> = self
+            .rules
+            .iter()
+            .filter(|(_, visible, _)| visible.as_ref().is_some_and(|r| !holds(r, &doc)))
+            .map(|(i, _, _)| *i)
+            .collect();
+        self.validate_fields(&mut doc, ctx.today, lang, &hidden, &mut errors);
         // Formulas over invalid data would only add noise.
         if errors.is_empty() {
             self.compute_formulas(&mut doc, ctx.today, lang, &mut errors);
+        }
+        // `readonly_if` is judged on the stored record (on create: on the record being
+        // created); a read-only field may be sent back unchanged, never changed.
+        for (i, _, readonly) in &self.rules {
+            let (Some(rule), Some(f)) = (readonly, self.def.fields.get(*i)) else {
+                continue;
+            };
+            let name = f.name.as_str();
+            if !input.contains_key(name) || !holds(rule, existing.unwrap_or(&doc)) {
+                continue;
+            }
+            let before = existing.and_then(|e| e.get(name)).filter(|v| !v.is_null());
+            let after = doc.get(name).filter(|v| !v.is_null());
+            if before != after && !errors.iter().any(|e| e.field == name) {
+                errors.push(self.error(f, &Problem::new("read_only"), lang));
+            }
         }
         if errors.is_empty() {
             Ok(doc)

@@ -19,6 +19,37 @@ use time::Date;
 
 pub const MAX_OPERATIONS: u64 = 10_000;
 
+/// `record.name`, `record?.name`, `record["name"]` and `` record[`name`] ``.
+static FIELD_READ: Lazy<Option<regex::Regex>> = Lazy::new(|| {
+    regex::Regex::new(
+        r#"\brecord\s*\??\.\s*([A-Za-z_][A-Za-z0-9_]*)|\brecord\s*\??\[\s*(?:"([^"]*)"|`([^`]*)`)\s*\]"#,
+    )
+    .ok()
+});
+
+/// The fields a formula's source reads from `record` by name, in order of first mention.
+/// (A read by a computed key cannot be seen here; `prepare` never gives formulas the
+/// sensitive fields, so such a read finds nothing.)
+pub fn fields_read(expr: &str) -> Vec<String> {
+    let Some(re) = FIELD_READ.as_ref() else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for caps in re.captures_iter(expr) {
+        let name = caps
+            .get(1)
+            .or_else(|| caps.get(2))
+            .or_else(|| caps.get(3))
+            .map(|m| m.as_str().to_string());
+        if let Some(name) = name {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
 thread_local! {
     /// The `today` of the prepare call evaluating formulas on this thread.
     static TODAY: Cell<Option<Date>> = const { Cell::new(None) };
@@ -213,6 +244,18 @@ mod tests {
             .try_cast::<Map>()
             .unwrap_or_default();
         eval_formula(&ast, &map, date!(2026 - 03 - 01))
+    }
+
+    #[test]
+    fn the_fields_a_formula_reads_by_name() {
+        assert_eq!(
+            fields_read(
+                "record.weight / (record . height * record?.height) + record[\"bmi_base\"]"
+            ),
+            vec!["weight", "height", "bmi_base"]
+        );
+        assert_eq!(fields_read("`${record[`phone`]}`"), vec!["phone"]);
+        assert!(fields_read("my_record.id_number + records.x").is_empty());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 mod dialect;
+pub mod events;
 mod field_access;
 pub mod filter;
 pub mod lookups;
@@ -13,6 +14,7 @@ pub mod transfer;
 mod write;
 
 pub use aggregate::{AggregateResult, AggregateSpec};
+pub use events::{ChangeEvent, ChangeHook, ChangeOp, CommittedChange, HookFuture};
 pub use filter::FilterExpr;
 pub use read::{Change, ListQuery, Page, SortKey, View360};
 pub use transfer::{ImportOptions, ImportReport, ImportRowError};

@@ -1,17 +1,19 @@
 //! Record writes: validate, check references and uniqueness, number, seal, store, and keep
 //! history and audit in the same transaction.
 
+use super::events::{ChangeEvent, ChangeOp};
 use super::projection;
 use super::rows::{self, NewRow};
 use super::{Record, StoredRecord};
 use crate::access::audit::{self, AuditEntry};
-use crate::access::{Action, Principal};
+use crate::access::{Action, FieldRule, Principal};
 use crate::engine::Engine;
 use crate::entities::storage::q;
 use crate::entities::EntityRuntime;
 use crate::error::{EngineError, FieldError, Result};
 use crate::forms::{FieldType, PrepareContext};
 use crate::i18n::Lang;
+use crate::masking::mask;
 use crate::store::{Arg, Backend, Conn};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -264,12 +266,72 @@ impl Engine {
             .insert_prepared(&mut tx.conn(), &rt, principal, vec![plain], lang)
             .await;
         let ids = outcome.map_err(|e| map_write_error(&rt, e))?;
-        tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
         let id = ids
             .first()
             .copied()
             .ok_or_else(|| EngineError::internal("no record inserted"))?;
-        self.get_record(principal, entity, id, &[], lang).await
+        let stored = live_record(&mut tx.conn(), &rt, id).await?;
+        tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
+        self.written_answer(&rt, principal, &stored, &data)
+    }
+
+    /// The record a write answers with, as the writer may see it. A caller that may read the
+    /// entity sees it as a read shows it. A caller without `read` (a create-only integration)
+    /// sees the id, version and timestamps and the fields it sent, hidden or masked where its
+    /// roles' field rules say so and sensitive fields masked: never what it could not have
+    /// known, and never a 403 for a write that was made.
+    fn written_answer(
+        &self,
+        rt: &EntityRuntime,
+        principal: &Principal,
+        stored: &StoredRecord,
+        sent: &Map<String, Value>,
+    ) -> Result<Record> {
+        let mut record = stored.present(rt, principal, &self.keys, &[])?;
+        if principal.can(rt.name(), Action::Read) {
+            return Ok(record);
+        }
+        let plain = projection::unseal(rt, &stored.sealed, &self.keys)?;
+        let rule_of = |field: &str| {
+            principal
+                .permissions
+                .iter()
+                .filter(|p| {
+                    p.entity.as_str() == rt.name()
+                        && (p.actions.contains(&Action::Create)
+                            || p.actions.contains(&Action::Update))
+                })
+                .filter_map(|p| p.fields.get(field).copied())
+                .min_by_key(|r| match r {
+                    FieldRule::Hidden => 0,
+                    FieldRule::Masked => 1,
+                    FieldRule::Read => 2,
+                    FieldRule::Write => 3,
+                })
+        };
+        let mut data = Map::new();
+        for field in &rt.definition().fields {
+            let name = field.name.as_str();
+            let (true, Some(value)) = (sent.contains_key(name), plain.get(name)) else {
+                continue;
+            };
+            let rule = rule_of(name);
+            if rule == Some(FieldRule::Hidden) {
+                continue;
+            }
+            let shown = match value {
+                Value::String(s) if rule == Some(FieldRule::Masked) || field.is_sensitive() => {
+                    Value::String(mask(field.field_type, s))
+                }
+                other if rule == Some(FieldRule::Masked) => {
+                    Value::String(mask(field.field_type, &other.to_string()))
+                }
+                other => other.clone(),
+            };
+            data.insert(name.to_string(), shown);
+        }
+        record.data = data;
+        Ok(record)
     }
 
     /// Inserts validated documents: references, uniqueness, numbers, sealing, history, audit.
@@ -301,6 +363,11 @@ impl Engine {
             })
             .collect();
         rows::insert_rows(conn, rt, &rows, &principal.actor, now, &self.keys).await?;
+        let events: Vec<ChangeEvent> = rows
+            .iter()
+            .map(|row| created_event(rt, row.id, &row.plain, &principal.actor, now))
+            .collect();
+        self.record_changes(conn, &events).await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         if let [row] = rows.as_slice() {
             audit::append(
@@ -345,8 +412,9 @@ impl Engine {
         self.apply_update(&mut tx.conn(), &rt, principal, &stored, &data, lang)
             .await
             .map_err(|e| map_write_error(&rt, e))?;
+        let stored = live_record(&mut tx.conn(), &rt, id).await?;
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
-        self.get_record(principal, entity, id, &[], lang).await
+        self.written_answer(&rt, principal, &stored, &data)
     }
 
     async fn apply_update(
@@ -415,6 +483,19 @@ impl Engine {
             now,
         )
         .await?;
+        self.record_changes(
+            conn,
+            &[ChangeEvent {
+                entity: rt.name().to_string(),
+                record_id: stored.id,
+                op: ChangeOp::Update,
+                changed_fields: changed.clone(),
+                version: stored.version + 1,
+                actor: principal.actor.clone(),
+                at: now,
+            }],
+        )
+        .await?;
         audit::append(
             conn,
             self.clock.as_ref(),
@@ -473,8 +554,9 @@ impl Engine {
         self.set_deleted(&mut tx.conn(), &rt, principal, &stored, false)
             .await
             .map_err(|e| map_write_error(&rt, e))?;
+        let restored = live_record(&mut tx.conn(), &rt, id).await?;
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
-        self.get_record(principal, entity, id, &[], lang).await
+        self.written_answer(&rt, principal, &restored, &Map::new())
     }
 
     async fn set_deleted(
@@ -517,6 +599,23 @@ impl Engine {
             Vec::new(),
             &principal.actor,
             now,
+        )
+        .await?;
+        self.record_changes(
+            conn,
+            &[ChangeEvent {
+                entity: rt.name().to_string(),
+                record_id: stored.id,
+                op: if deleted {
+                    ChangeOp::Delete
+                } else {
+                    ChangeOp::Restore
+                },
+                changed_fields: Vec::new(),
+                version: stored.version + 1,
+                actor: principal.actor.clone(),
+                at: now,
+            }],
         )
         .await?;
         audit::append(
@@ -573,6 +672,35 @@ impl Engine {
             }
         }
         let arg = projection::scalar_arg(fs, Some(&key_value), &self.keys);
+        data.insert(field.to_string(), key_value);
+        // Two first pushes of one new value race to create it: the loser's insert meets the
+        // winner's unique index, and trying again finds the record and updates it (on
+        // SQLite writers queue, so the race cannot happen).
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .upsert_once(&rt, principal, fs, arg.clone(), &data, if_match, lang)
+                .await
+            {
+                Err(EngineError::UniqueViolation { .. }) if attempt < 3 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn upsert_once(
+        &self,
+        rt: &EntityRuntime,
+        principal: &Principal,
+        fs: &crate::entities::FieldStorage,
+        arg: Arg,
+        data: &Map<String, Value>,
+        if_match: Option<i64>,
+        lang: Lang,
+    ) -> Result<UpsertOutcome> {
+        let entity = rt.name();
         let mut tx = self.db.begin().await?;
         let lock = if tx.backend() == Backend::Postgres {
             " FOR UPDATE"
@@ -601,25 +729,24 @@ impl Engine {
                         });
                     }
                 }
-                self.apply_update(&mut tx.conn(), &rt, principal, &stored, &data, lang)
+                self.apply_update(&mut tx.conn(), rt, principal, &stored, data, lang)
                     .await
-                    .map_err(|e| map_write_error(&rt, e))?;
+                    .map_err(|e| map_write_error(rt, e))?;
                 (stored.id, false)
             }
             None => {
                 principal.require(entity, Action::Create)?;
                 if if_match.is_some() {
-                    return Err(EngineError::not_found(format!("{entity} {field}={value}")));
+                    return Err(EngineError::not_found(format!("{entity} {}", fs.field)));
                 }
-                data.insert(field.to_string(), key_value);
                 let plain = rt
                     .compiled
-                    .prepare(&data, None, &self.prepare_context(lang))
+                    .prepare(data, None, &self.prepare_context(lang))
                     .map_err(|details| EngineError::Validation { details })?;
                 let ids = self
-                    .insert_prepared(&mut tx.conn(), &rt, principal, vec![plain], lang)
+                    .insert_prepared(&mut tx.conn(), rt, principal, vec![plain], lang)
                     .await
-                    .map_err(|e| map_write_error(&rt, e))?;
+                    .map_err(|e| map_write_error(rt, e))?;
                 (
                     ids.first()
                         .copied()
@@ -628,11 +755,30 @@ impl Engine {
                 )
             }
         };
-        tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
+        let stored = live_record(&mut tx.conn(), rt, id).await?;
+        tx.commit().await.map_err(|e| map_write_error(rt, e))?;
         Ok(UpsertOutcome {
-            record: self.get_record(principal, entity, id, &[], lang).await?,
+            record: self.written_answer(rt, principal, &stored, data)?,
             created,
         })
+    }
+}
+
+fn created_event(
+    rt: &EntityRuntime,
+    id: Uuid,
+    plain: &Map<String, Value>,
+    actor: &str,
+    at: time::OffsetDateTime,
+) -> ChangeEvent {
+    ChangeEvent {
+        entity: rt.name().to_string(),
+        record_id: id,
+        op: ChangeOp::Create,
+        changed_fields: plain.keys().cloned().collect(),
+        version: 1,
+        actor: actor.to_string(),
+        at,
     }
 }
 
@@ -837,6 +983,13 @@ impl Engine {
             rows::run(&mut tx.conn(), batch.statements)
                 .await
                 .map_err(|e| map_write_error(&rt, e))?;
+            let events: Vec<ChangeEvent> = batch
+                .ids
+                .iter()
+                .zip(&batch.plain)
+                .map(|(id, plain)| created_event(&rt, *id, plain, &principal.actor, now))
+                .collect();
+            self.record_changes(&mut tx.conn(), &events).await?;
             ids.extend(batch.ids);
         }
         if !errors.is_empty() {

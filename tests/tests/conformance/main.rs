@@ -24,7 +24,10 @@ macro_rules! on_both_backends {
 mod support;
 
 mod bulk;
+mod change_events;
 mod concurrency;
+mod filter_agreement;
+mod formula_sensitive;
 mod import_export;
 mod instances;
 mod keys;

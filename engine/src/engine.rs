@@ -60,6 +60,8 @@ impl Engine {
             catalog: Arc::new(Catalog::default()),
         };
         engine.catalog.reload(&engine.db).await?;
+        // Finish what an interrupted definition change left: backfills, unique indexes.
+        engine.resume_definition_work().await?;
         Ok(engine)
     }
 

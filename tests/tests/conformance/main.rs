@@ -25,6 +25,7 @@ mod support;
 
 mod bulk;
 mod concurrency;
+mod definitions;
 mod import_export;
 mod instances;
 mod keys;

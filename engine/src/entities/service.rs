@@ -553,6 +553,9 @@ impl Engine {
                 (Some(_), _) => principal.require(&name, Action::Design)?,
                 (None, _) => principal.require_right(SystemRight::NewEntity)?,
             }
+            // A new entity has nothing to be stale against: a `version` carried over from
+            // another installation is ignored (If-Match is only taken by a replace).
+            let body_version = body_version.filter(|_| base.is_some());
             let expected = match (request.if_match, body_version) {
                 (Some(a), Some(b)) if a != b => {
                     return Err(EngineError::VersionConflict {

@@ -19,6 +19,7 @@ on_both_backends!(
     insert_update_and_backfill_project_alike,
     unique_on_a_table_with_rows_is_built_after_the_commit,
     an_interrupted_unique_build_resumes_at_start_up,
+    a_unique_build_that_meets_shared_values_is_abandoned,
     a_table_held_by_another_transaction_is_a_conflict,
     a_batch_installs_entities_referencing_each_other,
     a_batch_dry_run_answers_the_plan_and_writes_nothing,
@@ -632,6 +633,54 @@ async fn an_interrupted_unique_build_resumes_at_start_up(backend: Backend) {
     assert_eq!(
         unique_index_state(&ctx, "card_no").await,
         (Some(index), false)
+    );
+}
+
+async fn a_unique_build_that_meets_shared_values_is_abandoned(backend: Backend) {
+    let ctx = open_with_entities(backend).await;
+    let ids = seed_patients(&ctx, 10).await;
+    with_card_numbers(&ctx, &ids, false).await;
+    ctx.engine
+        .update_entity(&ctx.admin, "patient", card_no_unique(), Lang::En)
+        .await
+        .unwrap();
+    let (index, _) = unique_index_state(&ctx, "card_no").await;
+    let index = index.unwrap();
+    // Interrupted before the build, and meanwhile two records came to share a value.
+    ctx.db()
+        .execute(&format!("DROP INDEX \"{index}\""), vec![])
+        .await
+        .unwrap();
+    ctx.db()
+        .execute(
+            "UPDATE e_patient SET f_card_no = 'C1' WHERE id = $1",
+            vec![ids[0].into()],
+        )
+        .await
+        .unwrap();
+    ctx.db()
+        .execute(
+            "UPDATE entity_fields SET unique_pending = $1 WHERE entity = 'patient' AND field = 'card_no'",
+            vec![true.into()],
+        )
+        .await
+        .unwrap();
+    let restarted = reopen(&ctx).await;
+    assert!(!index_is_valid(&ctx, &index).await);
+    assert_eq!(unique_index_state(&ctx, "card_no").await, (None, false));
+    let def = restarted.get_entity(&ctx.admin, "patient").await.unwrap();
+    assert_eq!(
+        def.version, 4,
+        "the field stops being unique in a new version"
+    );
+    assert!(!def.definition.field("card_no").unwrap().unique);
+    assert_eq!(
+        scalar_i64(
+            &ctx,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'entity.unique_abandoned'"
+        )
+        .await,
+        1
     );
 }
 

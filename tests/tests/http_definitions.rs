@@ -118,6 +118,10 @@ async fn stale_versions_are_conflicts(backend: Backend) {
         .unwrap()
         .iter()
         .any(|f| f["name"] == "second"));
+    // DELETE honours If-Match too.
+    let response = admin.delete("/api/v1/entities/patient", Some(1)).await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(json_of(response).await["error"]["code"], "version_conflict");
     // A malformed If-Match is a 400, not a 500.
     let response = admin
         .request(Method::PUT, "/api/v1/entities/patient")
@@ -127,6 +131,8 @@ async fn stale_versions_are_conflicts(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+    let response = admin.delete("/api/v1/entities/patient", Some(2)).await;
+    assert_eq!(response.status(), 204);
     server.stop().await;
 }
 

@@ -475,7 +475,7 @@ impl Engine {
         }
         let mut attempt = 1;
         loop {
-            match self.apply_staged(principal, &staged).await {
+            match self.apply_staged(principal, &staged, lang).await {
                 // SQLite's busy timeout has already waited long: no second try there.
                 Err(e)
                     if is_lock_timeout(&e)
@@ -620,7 +620,12 @@ impl Engine {
 
     /// One transaction for every staged definition: versions checked under the DDL lock,
     /// tables, columns, side tables and indexes, versions and audit.
-    async fn apply_staged(&self, principal: &Principal, staged: &[Staged]) -> Result<()> {
+    async fn apply_staged(
+        &self,
+        principal: &Principal,
+        staged: &[Staged],
+        lang: Lang,
+    ) -> Result<()> {
         let backend = self.db.backend();
         let now = self.now();
         let mut tx = self.db.begin().await?;
@@ -639,9 +644,10 @@ impl Engine {
                 serde_json::to_value(item.compiled.definition()).map_err(EngineError::internal)?;
             let Some(base) = &item.base else {
                 if current.is_some() {
-                    return Err(EngineError::Conflict(format!(
-                        "The entity {name} already exists"
-                    )));
+                    return Err(EngineError::Conflict(match lang {
+                        Lang::Zh => format!("实体 {name} 已存在"),
+                        Lang::En => format!("The entity {name} already exists"),
+                    }));
                 }
                 insert_version(
                     &mut tx,
@@ -869,7 +875,13 @@ impl Engine {
             };
             for row in &rows {
                 let id = row.req_uuid("id")?;
-                let plain = projection::unseal(rt, &as_object(row.req_json("data")?), &self.keys)?;
+                let sealed = as_object(row.req_json("data")?);
+                // A document without these fields has nothing to project: a new field's column
+                // is empty, and a removed field's document keeps the keys its column mirrors.
+                if !fields.iter().any(|fs| sealed.contains_key(&fs.field)) {
+                    continue;
+                }
+                let plain = projection::unseal(rt, &sealed, &self.keys)?;
                 writer.rewrite(&mut tx.conn(), id, &plain).await?;
             }
             tx.commit().await?;
@@ -1102,10 +1114,35 @@ impl Engine {
 
     /// Removes an entity that holds no records at all (not even deleted ones).
     pub async fn delete_entity(&self, principal: &Principal, name: &str, lang: Lang) -> Result<()> {
+        self.delete_entity_if(principal, name, None, lang).await
+    }
+
+    /// Removes an entity; `if_match`, when given, is the version the caller read (stale → 409).
+    pub async fn delete_entity_if(
+        &self,
+        principal: &Principal,
+        name: &str,
+        if_match: Option<i64>,
+        lang: Lang,
+    ) -> Result<()> {
         let rt = self.entity(name).await?;
         principal.require(name, Action::Design)?;
         let mut tx = self.db.begin().await?;
         lock_ddl(&mut tx).await?;
+        if let Some(expected) = if_match {
+            let current = tx
+                .fetch_optional(
+                    "SELECT version FROM entities WHERE name = $1",
+                    vec![name.into()],
+                )
+                .await?
+                .map(|row| row.req_int("version"))
+                .transpose()?
+                .ok_or_else(|| EngineError::not_found(format!("entity {name}")))?;
+            if current != expected {
+                return Err(EngineError::VersionConflict { current });
+            }
+        }
         let count = tx
             .fetch_one(
                 &format!("SELECT COUNT(*) AS n FROM {}", q(&rt.table)),

@@ -90,10 +90,11 @@ pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path(entity): Path<String>,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     state
         .engine
-        .delete_entity(&caller.principal, &entity, caller.lang)
+        .delete_entity_if(&caller.principal, &entity, if_match(&headers)?, caller.lang)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

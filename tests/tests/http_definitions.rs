@@ -32,6 +32,7 @@ on_both_backends!(
     concurrent_puts_each_land_or_conflict
 );
 on_both_backends!(a_batch_with_a_dry_run, a_batch_with_a_dry_run);
+on_both_backends!(a_busy_table_is_a_conflict, a_busy_table_is_a_conflict);
 on_both_backends!(
     a_failing_batch_creates_nothing,
     a_failing_batch_creates_nothing
@@ -263,5 +264,42 @@ async fn a_failing_batch_creates_nothing(backend: Backend) {
         .post("/api/v1/entity-batches", &json!({"entity": []}))
         .await;
     assert_eq!(response.status(), 400);
+    server.stop().await;
+}
+
+async fn a_busy_table_is_a_conflict(backend: Backend) {
+    use kangdao_engine::store::{Db, DbOptions};
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    define_patient(&admin).await;
+    let response = admin
+        .post(
+            "/api/v1/records/patient",
+            &json!({"data": {"name": "张三"}}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    // Another transaction holds the table (PostgreSQL) or the database's write lock (SQLite).
+    let other = Db::connect(&DbOptions {
+        url: server.db.url.clone(),
+        max_connections: 1,
+    })
+    .await
+    .unwrap();
+    let mut holder = other.begin().await.unwrap();
+    if backend == Backend::Postgres {
+        holder
+            .execute("LOCK TABLE e_patient IN ACCESS SHARE MODE", vec![])
+            .await
+            .unwrap();
+    }
+    let read = json_of(admin.get("/api/v1/entities/patient").await).await;
+    let edited = add_field(&read, json!({"name": "nickname", "type": "text"}));
+    let response = admin.put("/api/v1/entities/patient", &edited).await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(json_of(response).await["error"]["code"], "conflict");
+    drop(holder);
+    let response = admin.put("/api/v1/entities/patient", &edited).await;
+    assert_eq!(response.status(), 200);
     server.stop().await;
 }

@@ -64,6 +64,8 @@ impl Engine {
             change_hooks: Arc::default(),
         };
         engine.catalog.reload(&engine.db).await?;
+        // Finish what an interrupted definition change left: backfills, unique indexes.
+        engine.resume_definition_work().await?;
         Ok(engine)
     }
 

@@ -108,6 +108,7 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(auth::me))
         .route("/entities", get(entities::list).post(entities::create))
+        .route("/entity-batches", post(entities::batch))
         .route(
             "/entities/{entity}",
             get(entities::get)

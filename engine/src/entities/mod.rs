@@ -5,5 +5,5 @@ mod service;
 pub mod storage;
 
 pub use catalog::{Catalog, EntityRuntime};
-pub use service::{EntityInfo, Impact, ImpactExample};
+pub use service::{ChangeKind, DefinitionChanges, EntityChange, EntityInfo, Impact, ImpactExample};
 pub use storage::{FieldStorage, StorageKind};

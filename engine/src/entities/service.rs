@@ -19,6 +19,165 @@ use time::OffsetDateTime;
 const ENTITY_DDL_LOCK: i64 = 0x6b64_0001;
 const BACKFILL_BATCH: i64 = 500;
 const IMPACT_EXAMPLES: usize = 5;
+/// Tries of a DDL transaction that met a lock timeout before answering 409.
+const DDL_ATTEMPTS: u32 = 3;
+
+/// Whether a definition must be new, must exist, or may be either (a batch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DefinitionIntent {
+    Create,
+    Replace,
+    Either,
+}
+
+struct DefinitionRequest {
+    body: Value,
+    if_match: Option<i64>,
+    intent: DefinitionIntent,
+}
+
+/// What a definition change does (or, in a dry run, would do) to the entities it names.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefinitionChanges {
+    pub dry_run: bool,
+    pub entities: Vec<EntityChange>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Created,
+    Changed,
+    Unchanged,
+}
+
+/// One entity's part of a definition change.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityChange {
+    pub name: String,
+    pub change: ChangeKind,
+    /// The version after the change.
+    pub version: i64,
+    pub fields_added: Vec<String>,
+    /// Fields removed earlier and back now, with their column and data.
+    pub fields_restored: Vec<String>,
+    /// Fields that get an ordinary index.
+    pub indexes_added: Vec<String>,
+    pub unique_added: Vec<String>,
+    pub unique_dropped: Vec<String>,
+    /// Unique indexes built after the commit, on a table that holds rows (`CONCURRENTLY` on
+    /// PostgreSQL); the field is unique-pending until then.
+    pub unique_pending: Vec<String>,
+    /// Stored records the new definition would invalidate (dry runs only).
+    pub impact: Impact,
+}
+
+/// A definition parsed, checked and planned against the entity as it stands.
+struct Staged {
+    name: String,
+    compiled: CompiledEntity,
+    /// The entity as planned against; none for a new one.
+    base: Option<std::sync::Arc<EntityRuntime>>,
+    plan: ChangePlan,
+    unchanged: bool,
+    /// Whether the entity's table holds rows (deciding which unique indexes wait).
+    holds_rows: bool,
+}
+
+impl Staged {
+    fn describe(&self, impact: Impact) -> EntityChange {
+        let holds_rows = self.holds_rows;
+        let names = |list: &[FieldStorage]| list.iter().map(|f| f.field.clone()).collect();
+        let mut change = EntityChange {
+            name: self.name.clone(),
+            change: match (&self.base, self.unchanged) {
+                (None, _) => ChangeKind::Created,
+                (Some(_), true) => ChangeKind::Unchanged,
+                (Some(_), false) => ChangeKind::Changed,
+            },
+            version: match &self.base {
+                None => 1,
+                Some(rt) if self.unchanged => rt.version,
+                Some(rt) => rt.version + 1,
+            },
+            fields_added: names(&self.plan.new_fields),
+            fields_restored: names(&self.plan.reactivated),
+            indexes_added: Vec::new(),
+            unique_added: Vec::new(),
+            unique_dropped: Vec::new(),
+            unique_pending: Vec::new(),
+            impact,
+        };
+        let new_fields = self.plan.new_fields.iter();
+        let changed = self.plan.index_changes.iter().map(|c| &c.create);
+        for fs in new_fields.chain(changed) {
+            if fs.plain_index.is_some() {
+                change.indexes_added.push(fs.field.clone());
+            }
+            if fs.unique_index.is_some() {
+                change.unique_added.push(fs.field.clone());
+                if holds_rows {
+                    change.unique_pending.push(fs.field.clone());
+                }
+            }
+        }
+        for c in self.plan.index_changes.iter().filter(|c| c.drop.is_some()) {
+            change.unique_dropped.push(c.create.field.clone());
+        }
+        change
+    }
+}
+
+/// Takes the `version` a GET answered out of a definition body: the caller's precondition.
+fn take_version(body: Value, lang: Lang) -> Result<(Value, Option<i64>)> {
+    let Value::Object(mut map) = body else {
+        return Ok((body, None));
+    };
+    let version = match map.remove("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_i64().filter(|v| *v >= 0).ok_or_else(|| {
+            EngineError::bad_request(lang.pick(
+                "version 必须是非负整数",
+                "version must be a non-negative integer",
+            ))
+        })?),
+    };
+    Ok((Value::Object(map), version))
+}
+
+/// PostgreSQL's `lock_timeout` (55P03) or SQLite's busy timeout: the table is in use.
+fn is_lock_timeout(e: &EngineError) -> bool {
+    match e {
+        EngineError::Storage(sqlx::Error::Database(d)) => {
+            matches!(d.code().as_deref(), Some("55P03") | Some("5") | Some("517"))
+        }
+        _ => false,
+    }
+}
+
+/// Refuses to make a field unique while live records share a value (409 naming it).
+async fn refuse_shared_values(tx: &mut Tx, rt: &EntityRuntime, fs: &FieldStorage) -> Result<()> {
+    let Some(column) = fs.column() else {
+        return Ok(());
+    };
+    let shared = tx
+        .fetch_optional(
+            &format!(
+                "SELECT {c} AS v FROM {t} WHERE \"deleted_at\" IS NULL AND {c} IS NOT NULL \
+                 GROUP BY {c} HAVING COUNT(*) > 1 LIMIT 1",
+                c = q(column),
+                t = q(&rt.table)
+            ),
+            vec![],
+        )
+        .await?;
+    if shared.is_some() {
+        return Err(EngineError::UniqueViolation {
+            field: fs.field.clone(),
+        });
+    }
+    Ok(())
+}
 
 /// A definition with its version, as `GET /entities/{e}` answers.
 #[derive(Debug, Clone, Serialize)]
@@ -35,7 +194,7 @@ pub struct ImpactExample {
 }
 
 /// What a new definition would do to the records already stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Impact {
     pub invalid_records: u64,
     pub examples: Vec<ImpactExample>,
@@ -60,7 +219,7 @@ async fn lock_ddl(tx: &mut Tx) -> Result<()> {
         )
         .await?;
         // Adding a column needs a brief exclusive lock; do not queue behind long readers.
-        tx.execute("SET LOCAL lock_timeout = '5s'", vec![]).await?;
+        tx.execute("SET LOCAL lock_timeout = '2s'", vec![]).await?;
     }
     Ok(())
 }
@@ -159,7 +318,12 @@ impl Engine {
     }
 
     /// Checks references name existing entities (or the entity itself).
-    async fn check_reference_targets(&self, def: &EntityDefinition, lang: Lang) -> Result<()> {
+    async fn check_reference_targets(
+        &self,
+        def: &EntityDefinition,
+        batch: &[&str],
+        lang: Lang,
+    ) -> Result<()> {
         let known: Vec<String> = self
             .catalog
             .all(&self.db)
@@ -173,7 +337,9 @@ impl Engine {
             .enumerate()
             .filter_map(|(i, f)| {
                 let target = f.entity.as_ref()?;
-                let ok = target == &def.name || known.iter().any(|k| k == target.as_str());
+                let ok = target == &def.name
+                    || known.iter().any(|k| k == target.as_str())
+                    || batch.contains(&target.as_str());
                 (!ok).then(|| {
                     FieldError::new(
                         format!("fields.{i}.entity"),
@@ -195,65 +361,24 @@ impl Engine {
         body: Value,
         lang: Lang,
     ) -> Result<EntityInfo> {
-        principal.require_right(SystemRight::NewEntity)?;
-        let def = parse_definition(body, lang)?;
-        let compiled = CompiledEntity::compile(def.clone(), lang)?;
-        check_field_rules(&def, lang)?;
-        self.check_reference_targets(&def, lang).await?;
-        let name = def.name.to_string();
-        let now = self.now();
-        let backend = self.db.backend();
-
-        let mut tx = self.db.begin().await?;
-        lock_ddl(&mut tx).await?;
-        let exists = tx
-            .fetch_optional(
-                "SELECT name FROM entities WHERE name = $1",
-                vec![name.clone().into()],
-            )
+        let request = DefinitionRequest {
+            body,
+            if_match: None,
+            intent: DefinitionIntent::Create,
+        };
+        let changes = self
+            .change_definitions(principal, vec![request], false, lang)
             .await?;
-        if exists.is_some() {
-            return Err(EngineError::Conflict(match lang {
-                Lang::Zh => format!("实体 {name} 已存在"),
-                Lang::En => format!("The entity {name} already exists"),
-            }));
-        }
-        let definition_json =
-            serde_json::to_value(compiled.definition()).map_err(EngineError::internal)?;
-        insert_version(
-            &mut tx,
-            &name,
-            1,
-            &definition_json,
-            &principal.actor,
-            now,
-            true,
-        )
-        .await?;
-        for sql in create_table_sql(&name, backend) {
-            tx.execute(&sql, vec![]).await?;
-        }
-        for field in &def.fields {
-            let fs = FieldStorage::for_field(&name, field);
-            for sql in add_field_sql(&name, &fs, backend) {
-                tx.execute(&sql, vec![]).await?;
-            }
-            insert_field_storage(&mut tx, &name, &fs, 1).await?;
-        }
-        crate::access::audit::append(
-            &mut tx.conn(),
-            self.clock.as_ref(),
-            &crate::access::audit::AuditEntry::new(&principal.actor, "entity.create").entity(&name),
-        )
-        .await?;
-        tx.commit().await?;
-        self.catalog.reload(&self.db).await?;
+        let name = changes
+            .entities
+            .first()
+            .map(|c| c.name.clone())
+            .ok_or_else(|| EngineError::internal("a definition change answered no entity"))?;
         self.get_entity(&Principal::system(), &name).await
     }
 
-    /// Applies a new definition. New fields get a column and a backfill from the stored
-    /// documents, with no version bump, no history and no events; removed fields are hidden and
-    /// keep their column.
+    /// Applies a new definition as it stands (no precondition beyond the version this server
+    /// knew when the request came in). See [`Engine::update_entity_if`].
     pub async fn update_entity(
         &self,
         principal: &Principal,
@@ -261,171 +386,640 @@ impl Engine {
         body: Value,
         lang: Lang,
     ) -> Result<EntityInfo> {
-        let rt = self.entity(name).await?;
-        principal.require(name, Action::Design)?;
-        let def = parse_definition(body, lang)?;
-        if def.name.as_str() != name {
+        self.update_entity_if(principal, name, body, None, lang)
+            .await
+    }
+
+    /// Applies a new definition. `if_match` (or a `version` in the body) is the version the
+    /// caller read: a stale one is a 409. Without either, the version current when the request
+    /// arrived is the precondition, checked under the DDL lock, so concurrent changes either
+    /// land or get a 409 — none is lost silently. An unchanged definition makes no new version.
+    /// New fields get a column and a backfill from the stored documents, with no version bump,
+    /// no history and no events; removed fields are hidden and keep their column.
+    pub async fn update_entity_if(
+        &self,
+        principal: &Principal,
+        name: &str,
+        body: Value,
+        if_match: Option<i64>,
+        lang: Lang,
+    ) -> Result<EntityInfo> {
+        let named = body.get("name").and_then(Value::as_str);
+        if named.is_some_and(|n| n != name) {
             return Err(EngineError::bad_request(
                 lang.pick("实体名称不可修改", "An entity's name cannot change"),
             ));
         }
-        let compiled = CompiledEntity::compile(def.clone(), lang)?;
-        check_field_rules(&def, lang)?;
-        self.check_reference_targets(&def, lang).await?;
-        let plan = plan_change(&rt, &def, lang)?;
+        let request = DefinitionRequest {
+            body,
+            if_match,
+            intent: DefinitionIntent::Replace,
+        };
+        self.change_definitions(principal, vec![request], false, lang)
+            .await?;
+        self.get_entity(&Principal::system(), name).await
+    }
+
+    /// Installs or changes several entities at once — what a pack installer calls. Every
+    /// definition, its metadata and its DDL go in one transaction (references between them in
+    /// either order); a failure leaves nothing applied. With `dry_run` nothing is written and
+    /// the answer is the change plan with each entity's impact on its stored records.
+    pub async fn apply_definitions(
+        &self,
+        principal: &Principal,
+        definitions: Vec<Value>,
+        dry_run: bool,
+        lang: Lang,
+    ) -> Result<DefinitionChanges> {
+        let requests = definitions
+            .into_iter()
+            .map(|body| DefinitionRequest {
+                body,
+                if_match: None,
+                intent: DefinitionIntent::Either,
+            })
+            .collect();
+        self.change_definitions(principal, requests, dry_run, lang)
+            .await
+    }
+
+    async fn change_definitions(
+        &self,
+        principal: &Principal,
+        requests: Vec<DefinitionRequest>,
+        dry_run: bool,
+        lang: Lang,
+    ) -> Result<DefinitionChanges> {
+        if requests.is_empty() {
+            return Err(EngineError::bad_request(lang.pick(
+                "至少需要一个实体定义",
+                "At least one entity definition is needed",
+            )));
+        }
+        // Plan against what the database holds now, not a cache a few seconds old.
+        self.catalog.reload(&self.db).await?;
+        let staged = self.stage(principal, requests, lang).await?;
+        let mut changes = DefinitionChanges {
+            dry_run,
+            entities: Vec::with_capacity(staged.len()),
+        };
+        for item in &staged {
+            let impact = match (&item.base, dry_run && !item.unchanged) {
+                (Some(rt), true) => self.impact_of(rt, &item.compiled, lang).await?,
+                _ => Impact::default(),
+            };
+            changes.entities.push(item.describe(impact));
+        }
+        if dry_run || staged.iter().all(|s| s.unchanged) {
+            return Ok(changes);
+        }
+        let mut attempt = 1;
+        loop {
+            match self.apply_staged(principal, &staged, lang).await {
+                // SQLite's busy timeout has already waited long: no second try there.
+                Err(e)
+                    if is_lock_timeout(&e)
+                        && attempt < DDL_ATTEMPTS
+                        && self.db.backend() == Backend::Postgres =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * attempt as u64))
+                        .await;
+                    attempt += 1;
+                }
+                Err(e) if is_lock_timeout(&e) => {
+                    return Err(EngineError::Conflict(
+                        lang.pick(
+                            "实体表正被其他操作占用，请稍后重试",
+                            "The entity's table is busy with other work; try again shortly",
+                        )
+                        .into(),
+                    ))
+                }
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
+        self.catalog.reload(&self.db).await?;
+        for name in staged.iter().filter(|s| !s.unchanged).map(|s| &s.name) {
+            self.finish_definition_work(name, lang).await?;
+        }
+        Ok(changes)
+    }
+
+    /// Parses and checks every definition of a change, and plans what each does.
+    async fn stage(
+        &self,
+        principal: &Principal,
+        requests: Vec<DefinitionRequest>,
+        lang: Lang,
+    ) -> Result<Vec<Staged>> {
+        let mut staged: Vec<Staged> = Vec::with_capacity(requests.len());
+        for (i, request) in requests.into_iter().enumerate() {
+            let (body, body_version) = take_version(request.body, lang)?;
+            let def = parse_definition(body, lang)?;
+            let name = def.name.to_string();
+            if staged.iter().any(|s| s.name == name) {
+                return Err(EngineError::BadRequest {
+                    message: lang
+                        .pick(
+                            "同一实体在批次中出现了两次",
+                            "An entity appears twice in the batch",
+                        )
+                        .into(),
+                    details: vec![FieldError::new(
+                        format!("entities.{i}.name"),
+                        "duplicate",
+                        name.clone(),
+                    )],
+                });
+            }
+            let base = match self.entity(&name).await {
+                Ok(rt) => Some(rt),
+                Err(EngineError::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            };
+            match (&base, request.intent) {
+                (Some(_), DefinitionIntent::Create) => {
+                    return Err(EngineError::Conflict(match lang {
+                        Lang::Zh => format!("实体 {name} 已存在"),
+                        Lang::En => format!("The entity {name} already exists"),
+                    }))
+                }
+                (None, DefinitionIntent::Replace) => {
+                    return Err(EngineError::not_found(format!("entity {name}")))
+                }
+                (Some(_), _) => principal.require(&name, Action::Design)?,
+                (None, _) => principal.require_right(SystemRight::NewEntity)?,
+            }
+            // A new entity has nothing to be stale against: a `version` carried over from
+            // another installation is ignored (If-Match is only taken by a replace).
+            let body_version = body_version.filter(|_| base.is_some());
+            let expected = match (request.if_match, body_version) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(EngineError::VersionConflict {
+                        current: base.as_ref().map_or(0, |rt| rt.version),
+                    })
+                }
+                (a, b) => a.or(b),
+            };
+            if let Some(expected) = expected {
+                let current = base.as_ref().map_or(0, |rt| rt.version);
+                if expected != current {
+                    return Err(EngineError::VersionConflict { current });
+                }
+            }
+            let compiled = CompiledEntity::compile(def.clone(), lang)?;
+            check_field_rules(&def, lang)?;
+            let plan = match &base {
+                Some(rt) => plan_change(rt, &def, lang)?,
+                None => ChangePlan {
+                    new_fields: def
+                        .fields
+                        .iter()
+                        .map(|f| FieldStorage::for_field(&name, f))
+                        .collect(),
+                    reactivated: Vec::new(),
+                    index_changes: Vec::new(),
+                },
+            };
+            let unchanged = base.as_ref().is_some_and(|rt| {
+                rt.definition() == compiled.definition()
+                    && plan.new_fields.is_empty()
+                    && plan.reactivated.is_empty()
+                    && plan.index_changes.is_empty()
+            });
+            let holds_rows = match &base {
+                Some(rt) => self
+                    .db
+                    .fetch_optional(
+                        &format!("SELECT \"id\" FROM {} LIMIT 1", q(&rt.table)),
+                        vec![],
+                    )
+                    .await?
+                    .is_some(),
+                None => false,
+            };
+            staged.push(Staged {
+                name,
+                compiled,
+                base,
+                plan,
+                unchanged,
+                holds_rows,
+            });
+        }
+        let batch: Vec<&str> = staged.iter().map(|s| s.name.as_str()).collect();
+        for item in &staged {
+            self.check_reference_targets(item.compiled.definition(), &batch, lang)
+                .await?;
+        }
+        Ok(staged)
+    }
+
+    /// One transaction for every staged definition: versions checked under the DDL lock,
+    /// tables, columns, side tables and indexes, versions and audit.
+    async fn apply_staged(
+        &self,
+        principal: &Principal,
+        staged: &[Staged],
+        lang: Lang,
+    ) -> Result<()> {
         let backend = self.db.backend();
         let now = self.now();
-
         let mut tx = self.db.begin().await?;
         lock_ddl(&mut tx).await?;
-        let current = tx
-            .fetch_one(
-                "SELECT version FROM entities WHERE name = $1",
-                vec![name.into()],
-            )
-            .await?
-            .req_int("version")?;
-        let version = current + 1;
-        for fs in &plan.new_fields {
-            for sql in add_field_sql(name, fs, backend) {
-                tx.execute(&sql, vec![]).await?;
-            }
-            insert_field_storage(&mut tx, name, fs, version).await?;
-        }
-        for change in &plan.index_changes {
-            let fs = &change.create;
-            if let Some(index) = &change.drop {
-                tx.execute(&format!("DROP INDEX {}", q(index)), vec![])
-                    .await?;
-            }
-            for sql in index_sql(name, fs) {
-                tx.execute(&sql, vec![]).await.map_err(|e| match e {
-                    EngineError::Storage(ref db) if is_unique_violation(db) => {
-                        EngineError::UniqueViolation {
-                            field: fs.field.clone(),
-                        }
+        for item in staged.iter().filter(|s| !s.unchanged) {
+            let name = item.name.as_str();
+            let current = tx
+                .fetch_optional(
+                    "SELECT version FROM entities WHERE name = $1",
+                    vec![name.into()],
+                )
+                .await?
+                .map(|row| row.req_int("version"))
+                .transpose()?;
+            let definition_json =
+                serde_json::to_value(item.compiled.definition()).map_err(EngineError::internal)?;
+            let Some(base) = &item.base else {
+                if current.is_some() {
+                    return Err(EngineError::Conflict(match lang {
+                        Lang::Zh => format!("实体 {name} 已存在"),
+                        Lang::En => format!("The entity {name} already exists"),
+                    }));
+                }
+                insert_version(
+                    &mut tx,
+                    name,
+                    1,
+                    &definition_json,
+                    &principal.actor,
+                    now,
+                    true,
+                )
+                .await?;
+                for sql in create_table_sql(name, backend) {
+                    tx.execute(&sql, vec![]).await?;
+                }
+                for fs in &item.plan.new_fields {
+                    for sql in add_field_sql(name, fs, backend) {
+                        tx.execute(&sql, vec![]).await?;
                     }
-                    other => other,
-                })?;
+                    insert_field_storage(&mut tx, name, fs, 1, true, false).await?;
+                }
+                crate::access::audit::append(
+                    &mut tx.conn(),
+                    self.clock.as_ref(),
+                    &crate::access::audit::AuditEntry::new(&principal.actor, "entity.create")
+                        .entity(name),
+                )
+                .await?;
+                continue;
+            };
+            // Another change landed since this one was planned: it is stale.
+            let current =
+                current.ok_or_else(|| EngineError::not_found(format!("entity {name}")))?;
+            if current != base.version {
+                return Err(EngineError::VersionConflict { current });
             }
-            tx.execute(
-                "UPDATE entity_fields SET unique_index = $1, plain_index = $2 WHERE entity = $3 AND field = $4",
-                vec![
-                    change.unique_index.clone().into(),
-                    change.plain_index.clone().into(),
-                    name.into(),
-                    fs.field.clone().into(),
-                ],
+            let version = current + 1;
+            let holds_rows = tx
+                .fetch_optional(
+                    &format!("SELECT \"id\" FROM {} LIMIT 1", q(&base.table)),
+                    vec![],
+                )
+                .await?
+                .is_some();
+            for fs in &item.plan.new_fields {
+                // A unique index on a table holding rows waits for the backfill and is then
+                // built outside this transaction (CONCURRENTLY on PostgreSQL).
+                let deferred = holds_rows && fs.unique_index.is_some();
+                let mut now_built = fs.clone();
+                if deferred {
+                    now_built.unique_index = None;
+                }
+                for sql in add_field_sql(name, &now_built, backend) {
+                    tx.execute(&sql, vec![]).await?;
+                }
+                let needs_backfill = holds_rows && !matches!(fs.kind, StorageKind::DocumentOnly);
+                insert_field_storage(&mut tx, name, fs, version, !needs_backfill, deferred).await?;
+            }
+            if holds_rows {
+                for fs in &item.plan.reactivated {
+                    tx.execute(
+                        "UPDATE entity_fields SET backfilled = $1 WHERE entity = $2 AND field = $3",
+                        vec![false.into(), name.into(), fs.field.clone().into()],
+                    )
+                    .await?;
+                }
+            }
+            for change in &item.plan.index_changes {
+                let fs = &change.create;
+                if let Some(index) = &change.drop {
+                    tx.execute(&format!("DROP INDEX IF EXISTS {}", q(index)), vec![])
+                        .await?;
+                }
+                let deferred = holds_rows && fs.unique_index.is_some();
+                if deferred {
+                    refuse_shared_values(&mut tx, base, fs).await?;
+                }
+                let mut now_built = fs.clone();
+                if deferred {
+                    now_built.unique_index = None;
+                }
+                for sql in index_sql(name, &now_built) {
+                    tx.execute(&sql, vec![]).await.map_err(|e| match e {
+                        EngineError::Storage(ref db) if is_unique_violation(db) => {
+                            EngineError::UniqueViolation {
+                                field: fs.field.clone(),
+                            }
+                        }
+                        other => other,
+                    })?;
+                }
+                tx.execute(
+                    "UPDATE entity_fields SET unique_index = $1, plain_index = $2, unique_pending = $3 \
+                     WHERE entity = $4 AND field = $5",
+                    vec![
+                        change.unique_index.clone().into(),
+                        change.plain_index.clone().into(),
+                        deferred.into(),
+                        name.into(),
+                        fs.field.clone().into(),
+                    ],
+                )
+                .await?;
+            }
+            insert_version(
+                &mut tx,
+                name,
+                version,
+                &definition_json,
+                &principal.actor,
+                now,
+                false,
+            )
+            .await?;
+            crate::access::audit::append(
+                &mut tx.conn(),
+                self.clock.as_ref(),
+                &crate::access::audit::AuditEntry::new(&principal.actor, "entity.update")
+                    .entity(name)
+                    .fields(
+                        item.plan
+                            .new_fields
+                            .iter()
+                            .map(|f| f.field.clone())
+                            .collect(),
+                    ),
             )
             .await?;
         }
-        let definition_json =
-            serde_json::to_value(compiled.definition()).map_err(EngineError::internal)?;
+        tx.commit().await
+    }
+
+    /// Resumes what definition changes left to do after their transaction, for every entity:
+    /// backfills marked pending and unique indexes still to build. Called at start-up, so an
+    /// interrupted change finishes.
+    pub async fn resume_definition_work(&self) -> Result<()> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT DISTINCT entity FROM entity_fields WHERE backfilled = $1 OR unique_pending = $2",
+                vec![false.into(), true.into()],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.catalog.reload(&self.db).await?;
+        for row in rows {
+            let entity = row.req_text("entity")?;
+            if let Err(e) = self.finish_definition_work(&entity, Lang::En).await {
+                tracing::warn!(entity = %entity, error = %e, "unfinished definition work failed");
+            }
+        }
+        Ok(())
+    }
+
+    /// Backfills one entity's pending fields, then builds its pending unique indexes.
+    async fn finish_definition_work(&self, name: &str, lang: Lang) -> Result<()> {
+        let rt = self.entity(name).await?;
+        let pending = self
+            .db
+            .fetch_all(
+                "SELECT field, backfilled, unique_pending FROM entity_fields WHERE entity = $1 \
+                 AND (backfilled = $2 OR unique_pending = $3) ORDER BY field",
+                vec![name.into(), false.into(), true.into()],
+            )
+            .await?;
+        let mut to_fill = Vec::new();
+        let mut to_index = Vec::new();
+        for row in &pending {
+            let field = row.req_text("field")?;
+            let Some(fs) = rt.storage.get(&field) else {
+                continue;
+            };
+            if !row.bool("backfilled")?.unwrap_or(true) {
+                to_fill.push(fs.clone());
+            }
+            if row.bool("unique_pending")?.unwrap_or(false) {
+                to_index.push(fs.clone());
+            }
+        }
+        if !to_fill.is_empty() {
+            self.backfill(&rt, &to_fill).await?;
+        }
+        let mut failure = None;
+        for fs in &to_index {
+            if let Err(e) = self.build_unique_index(&rt, fs, lang).await {
+                failure.get_or_insert(e);
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Fills fields' projections from the stored documents, in batches; records' versions,
+    /// history and events are untouched. Each batch is read and written in one transaction with
+    /// its rows locked, so a concurrent write's projection is never overwritten with older
+    /// values. Then the fields are marked filled; an interrupted backfill starts again.
+    async fn backfill(&self, rt: &EntityRuntime, fields: &[FieldStorage]) -> Result<()> {
+        let writer = projection::ProjectionWriter::only(rt, &self.keys, fields);
+        let table = q(&rt.table);
+        let lock = match self.db.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            // A SQLite write transaction already holds the database's one write lock.
+            Backend::Sqlite => "",
+        };
+        let mut after: Option<uuid::Uuid> = None;
+        loop {
+            let mut tx = self.db.begin().await?;
+            let rows = match after {
+                None => {
+                    tx.fetch_all(
+                        &format!("SELECT id, data FROM {table} ORDER BY id LIMIT $1{lock}"),
+                        vec![BACKFILL_BATCH.into()],
+                    )
+                    .await?
+                }
+                Some(last) => {
+                    tx.fetch_all(
+                        &format!(
+                            "SELECT id, data FROM {table} WHERE id > $1 ORDER BY id LIMIT $2{lock}"
+                        ),
+                        vec![last.into(), BACKFILL_BATCH.into()],
+                    )
+                    .await?
+                }
+            };
+            for row in &rows {
+                let id = row.req_uuid("id")?;
+                let sealed = as_object(row.req_json("data")?);
+                // A document without these fields has nothing to project: a new field's column
+                // is empty, and a removed field's document keeps the keys its column mirrors.
+                if !fields.iter().any(|fs| sealed.contains_key(&fs.field)) {
+                    continue;
+                }
+                let plain = projection::unseal(rt, &sealed, &self.keys)?;
+                writer.rewrite(&mut tx.conn(), id, &plain).await?;
+            }
+            tx.commit().await?;
+            after = rows.last().map(|r| r.req_uuid("id")).transpose()?;
+            if (rows.len() as i64) < BACKFILL_BATCH {
+                break;
+            }
+        }
+        for fs in fields {
+            self.db
+                .execute(
+                    "UPDATE entity_fields SET backfilled = $1 WHERE entity = $2 AND field = $3",
+                    vec![true.into(), rt.name().into(), fs.field.clone().into()],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Builds a pending unique index outside any transaction — `CONCURRENTLY` on PostgreSQL,
+    /// so writes go on meanwhile — after dropping an invalid leftover of an interrupted build.
+    /// Values shared by live records abandon the index: the field stops being unique (a new
+    /// definition version) and the caller gets a 409 naming it.
+    async fn build_unique_index(
+        &self,
+        rt: &EntityRuntime,
+        fs: &FieldStorage,
+        lang: Lang,
+    ) -> Result<()> {
+        let (Some(index), Some(column)) = (fs.unique_index.as_deref(), fs.column()) else {
+            return self.clear_unique_pending(rt.name(), &fs.field).await;
+        };
+        let pg = self.db.backend() == Backend::Postgres;
+        let concurrently = if pg { " CONCURRENTLY" } else { "" };
+        if pg {
+            let leftover = self
+                .db
+                .fetch_optional(
+                    "SELECT i.indisvalid AS valid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid \
+                     WHERE c.relname = $1 AND c.relkind = 'i'",
+                    vec![index.into()],
+                )
+                .await?;
+            match leftover.map(|row| row.bool("valid")).transpose()?.flatten() {
+                Some(true) => return self.clear_unique_pending(rt.name(), &fs.field).await,
+                Some(false) => {
+                    self.db
+                        .execute(
+                            &format!("DROP INDEX CONCURRENTLY IF EXISTS {}", q(index)),
+                            vec![],
+                        )
+                        .await?;
+                }
+                None => {}
+            }
+        }
+        let built = self
+            .db
+            .execute(
+                &format!(
+                    "CREATE UNIQUE INDEX{concurrently} IF NOT EXISTS {} ON {} ({}) WHERE \"deleted_at\" IS NULL",
+                    q(index),
+                    q(&rt.table),
+                    q(column)
+                ),
+                vec![],
+            )
+            .await;
+        match built {
+            Ok(_) => self.clear_unique_pending(rt.name(), &fs.field).await,
+            Err(EngineError::Storage(ref db)) if is_unique_violation(db) => {
+                self.db
+                    .execute(
+                        &format!("DROP INDEX{concurrently} IF EXISTS {}", q(index)),
+                        vec![],
+                    )
+                    .await?;
+                self.abandon_unique(rt.name(), &fs.field, lang).await?;
+                Err(EngineError::UniqueViolation {
+                    field: fs.field.clone(),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn clear_unique_pending(&self, entity: &str, field: &str) -> Result<()> {
+        self.db
+            .execute(
+                "UPDATE entity_fields SET unique_pending = $1 WHERE entity = $2 AND field = $3",
+                vec![false.into(), entity.into(), field.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A unique index could not be built: the field is no longer unique, in a new version.
+    async fn abandon_unique(&self, entity: &str, field: &str, _lang: Lang) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        lock_ddl(&mut tx).await?;
+        let row = tx
+            .fetch_one(
+                "SELECT version, definition FROM entities WHERE name = $1",
+                vec![entity.into()],
+            )
+            .await?;
+        let version = row.req_int("version")? + 1;
+        let mut def: EntityDefinition =
+            serde_json::from_value(row.req_json("definition")?).map_err(EngineError::internal)?;
+        for f in def.fields.iter_mut().filter(|f| f.name.as_str() == field) {
+            f.unique = false;
+        }
+        let definition_json = serde_json::to_value(&def).map_err(EngineError::internal)?;
         insert_version(
             &mut tx,
-            name,
+            entity,
             version,
             &definition_json,
-            &principal.actor,
-            now,
+            "system",
+            self.now(),
             false,
+        )
+        .await?;
+        tx.execute(
+            "UPDATE entity_fields SET unique_index = NULL, unique_pending = $1 WHERE entity = $2 AND field = $3",
+            vec![false.into(), entity.into(), field.into()],
         )
         .await?;
         crate::access::audit::append(
             &mut tx.conn(),
             self.clock.as_ref(),
-            &crate::access::audit::AuditEntry::new(&principal.actor, "entity.update")
-                .entity(name)
-                .fields(plan.new_fields.iter().map(|f| f.field.clone()).collect()),
+            &crate::access::audit::AuditEntry::new("system", "entity.unique_abandoned")
+                .entity(entity)
+                .fields(vec![field.to_string()]),
         )
         .await?;
         tx.commit().await?;
-        self.catalog.reload(&self.db).await?;
-        let rt = self.entity(name).await?;
-        for fs in plan.new_fields.iter().chain(&plan.reactivated) {
-            self.backfill(&rt, fs).await?;
-        }
-        self.get_entity(&Principal::system(), name).await
-    }
-
-    /// Fills one field's projection from the stored documents, in batches; records' versions,
-    /// history and events are untouched.
-    async fn backfill(&self, rt: &EntityRuntime, fs: &FieldStorage) -> Result<()> {
-        let table = q(&rt.table);
-        let mut after: Option<String> = None;
-        loop {
-            let rows = match &after {
-                None => {
-                    self.db
-                        .fetch_all(
-                            &format!("SELECT id, data FROM {table} ORDER BY id LIMIT $1"),
-                            vec![BACKFILL_BATCH.into()],
-                        )
-                        .await?
-                }
-                Some(last) => {
-                    let last = uuid::Uuid::parse_str(last).map_err(EngineError::internal)?;
-                    self.db
-                        .fetch_all(
-                            &format!(
-                                "SELECT id, data FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
-                            ),
-                            vec![last.into(), BACKFILL_BATCH.into()],
-                        )
-                        .await?
-                }
-            };
-            if rows.is_empty() {
-                break;
-            }
-            let mut tx = self.db.begin().await?;
-            for row in &rows {
-                let id = row.req_uuid("id")?;
-                let sealed = as_object(row.req_json("data")?);
-                if !sealed.contains_key(&fs.field) {
-                    continue;
-                }
-                let plain = projection::unseal(rt, &sealed, &self.keys)?;
-                match &fs.kind {
-                    StorageKind::Column(column) => {
-                        let arg = projection::scalar_arg(fs, plain.get(&fs.field), &self.keys);
-                        tx.execute(
-                            &format!("UPDATE {table} SET {} = $1 WHERE id = $2", q(column)),
-                            vec![arg, id.into()],
-                        )
-                        .await?;
-                    }
-                    StorageKind::SideTable(side) => {
-                        tx.execute(
-                            &format!("DELETE FROM {} WHERE record_id = $1", q(side)),
-                            vec![id.into()],
-                        )
-                        .await?;
-                        for value in projection::side_values(fs, plain.get(&fs.field)) {
-                            tx.execute(
-                                &format!(
-                                    "INSERT INTO {} (record_id, value) VALUES ($1, $2)",
-                                    q(side)
-                                ),
-                                vec![id.into(), value],
-                            )
-                            .await?;
-                        }
-                    }
-                    StorageKind::DocumentOnly => {}
-                }
-            }
-            tx.commit().await?;
-            after = rows
-                .last()
-                .map(|r| r.req_uuid("id"))
-                .transpose()?
-                .map(|u| u.to_string());
-            if (rows.len() as i64) < BACKFILL_BATCH {
-                break;
-            }
-        }
-        Ok(())
+        self.catalog.reload(&self.db).await
     }
 
     /// How many stored records a new definition would invalidate, with examples.
@@ -438,8 +1032,19 @@ impl Engine {
     ) -> Result<Impact> {
         let rt = self.entity(name).await?;
         principal.require(name, Action::Design)?;
+        let (body, _) = take_version(body, lang)?;
         let def = parse_definition(body, lang)?;
         let compiled = CompiledEntity::compile(def, lang)?;
+        self.impact_of(&rt, &compiled, lang).await
+    }
+
+    /// Checks every live record against a compiled definition.
+    async fn impact_of(
+        &self,
+        rt: &EntityRuntime,
+        compiled: &CompiledEntity,
+        lang: Lang,
+    ) -> Result<Impact> {
         let ctx = PrepareContext {
             lang,
             today: self.today(),
@@ -471,7 +1076,7 @@ impl Engine {
             for row in &rows {
                 impact.checked_records += 1;
                 let id = row.req_uuid("id")?.to_string();
-                let plain = projection::unseal(&rt, &as_object(row.req_json("data")?), &self.keys)?;
+                let plain = projection::unseal(rt, &as_object(row.req_json("data")?), &self.keys)?;
                 let mut errors = match compiled.prepare(&empty, Some(&plain), &ctx) {
                     Ok(_) => Vec::new(),
                     Err(errors) => errors,
@@ -509,10 +1114,35 @@ impl Engine {
 
     /// Removes an entity that holds no records at all (not even deleted ones).
     pub async fn delete_entity(&self, principal: &Principal, name: &str, lang: Lang) -> Result<()> {
+        self.delete_entity_if(principal, name, None, lang).await
+    }
+
+    /// Removes an entity; `if_match`, when given, is the version the caller read (stale → 409).
+    pub async fn delete_entity_if(
+        &self,
+        principal: &Principal,
+        name: &str,
+        if_match: Option<i64>,
+        lang: Lang,
+    ) -> Result<()> {
         let rt = self.entity(name).await?;
         principal.require(name, Action::Design)?;
         let mut tx = self.db.begin().await?;
         lock_ddl(&mut tx).await?;
+        if let Some(expected) = if_match {
+            let current = tx
+                .fetch_optional(
+                    "SELECT version FROM entities WHERE name = $1",
+                    vec![name.into()],
+                )
+                .await?
+                .map(|row| row.req_int("version"))
+                .transpose()?
+                .ok_or_else(|| EngineError::not_found(format!("entity {name}")))?;
+            if current != expected {
+                return Err(EngineError::VersionConflict { current });
+            }
+        }
         let count = tx
             .fetch_one(
                 &format!("SELECT COUNT(*) AS n FROM {}", q(&rt.table)),
@@ -701,10 +1331,12 @@ async fn insert_field_storage(
     entity: &str,
     fs: &FieldStorage,
     version: i64,
+    backfilled: bool,
+    unique_pending: bool,
 ) -> Result<()> {
     tx.execute(
-        "INSERT INTO entity_fields (entity, field, field_type, storage, sql_name, sensitive, unique_index, plain_index, added_in) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO entity_fields (entity, field, field_type, storage, sql_name, sensitive, unique_index, plain_index, added_in, backfilled, unique_pending) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         vec![
             entity.into(),
             fs.field.clone().into(),
@@ -715,6 +1347,8 @@ async fn insert_field_storage(
             Arg::Text(fs.unique_index.clone()),
             Arg::Text(fs.plain_index.clone()),
             version.into(),
+            backfilled.into(),
+            unique_pending.into(),
         ],
     )
     .await?;

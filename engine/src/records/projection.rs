@@ -2,10 +2,11 @@
 //! encryption of sensitive values on the way in and out.
 
 use crate::crypto::Keyring;
+use crate::entities::storage::q;
 use crate::entities::{EntityRuntime, FieldStorage, StorageKind};
 use crate::error::Result;
 use crate::forms::{checks, FieldType};
-use crate::store::Arg;
+use crate::store::{Arg, Conn};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -112,16 +113,116 @@ pub fn unseal(
     Ok(plain)
 }
 
-/// Column name and value for every projected scalar field of the current definition.
-pub fn column_args(
-    rt: &EntityRuntime,
-    plain: &Map<String, Value>,
-    keys: &Keyring,
-) -> Vec<(String, Arg)> {
-    rt.columns()
-        .filter_map(|fs| match &fs.kind {
-            StorageKind::Column(c) => Some((c.clone(), scalar_arg(fs, plain.get(&fs.field), keys))),
-            _ => None,
-        })
-        .collect()
+/// The one writer of projection columns and side-table rows: inserts, updates and backfills
+/// all take their projected values from here, so a field is projected the same way whichever
+/// path wrote it.
+pub struct ProjectionWriter<'a> {
+    rt: &'a EntityRuntime,
+    keys: &'a Keyring,
+    fields: Vec<&'a FieldStorage>,
+}
+
+impl<'a> ProjectionWriter<'a> {
+    /// Every projected field of the current definition (inserts and updates).
+    pub fn new(rt: &'a EntityRuntime, keys: &'a Keyring) -> Self {
+        ProjectionWriter {
+            rt,
+            keys,
+            fields: rt.columns().chain(rt.side_tables()).collect(),
+        }
+    }
+
+    /// Only the given fields (a backfill of fields just added or brought back).
+    pub fn only(rt: &'a EntityRuntime, keys: &'a Keyring, fields: &'a [FieldStorage]) -> Self {
+        ProjectionWriter {
+            rt,
+            keys,
+            fields: fields
+                .iter()
+                .filter(|fs| !matches!(fs.kind, StorageKind::DocumentOnly))
+                .collect(),
+        }
+    }
+
+    /// The projection columns this writer fills, in a fixed order.
+    pub fn columns(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.fields.iter().filter_map(|fs| fs.column())
+    }
+
+    /// Column values for one document, in the order of [`Self::columns`].
+    pub fn column_values(&self, plain: &Map<String, Value>) -> Vec<Arg> {
+        self.fields
+            .iter()
+            .filter(|fs| fs.column().is_some())
+            .map(|fs| scalar_arg(fs, plain.get(&fs.field), self.keys))
+            .collect()
+    }
+
+    /// Side tables and their values for one document.
+    pub fn side_rows(&self, plain: &Map<String, Value>) -> Vec<(&'a str, Vec<Arg>)> {
+        self.fields
+            .iter()
+            .filter_map(|fs| match &fs.kind {
+                StorageKind::SideTable(side) => {
+                    Some((side.as_str(), side_values(fs, plain.get(&fs.field))))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Replaces a stored record's side-table rows with those of `plain`.
+    pub async fn replace_side_rows(
+        &self,
+        conn: &mut Conn<'_>,
+        id: Uuid,
+        plain: &Map<String, Value>,
+    ) -> Result<()> {
+        for (side, values) in self.side_rows(plain) {
+            conn.execute(
+                &format!("DELETE FROM {} WHERE record_id = $1", q(side)),
+                vec![id.into()],
+            )
+            .await?;
+            for value in values {
+                conn.execute(
+                    &format!("INSERT INTO {} (record_id, value) VALUES ($1, $2)", q(side)),
+                    vec![id.into(), value],
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rewrites a stored record's projection (columns and side tables) from its document,
+    /// leaving the document, version and history alone: what a backfill does per record.
+    pub async fn rewrite(
+        &self,
+        conn: &mut Conn<'_>,
+        id: Uuid,
+        plain: &Map<String, Value>,
+    ) -> Result<()> {
+        let columns: Vec<&str> = self.columns().collect();
+        if !columns.is_empty() {
+            let mut args = self.column_values(plain);
+            let sets: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{} = ${}", q(c), i + 1))
+                .collect();
+            args.push(id.into());
+            conn.execute(
+                &format!(
+                    "UPDATE {} SET {} WHERE \"id\" = ${}",
+                    q(&self.rt.table),
+                    sets.join(", "),
+                    args.len()
+                ),
+                args,
+            )
+            .await?;
+        }
+        self.replace_side_rows(conn, id, plain).await
+    }
 }

@@ -1,10 +1,10 @@
 //! The statements that read and write record rows, their side tables and their history.
 
-use super::projection;
+use super::projection::ProjectionWriter;
 use super::StoredRecord;
 use crate::crypto::Keyring;
 use crate::entities::storage::q;
-use crate::entities::{EntityRuntime, StorageKind};
+use crate::entities::EntityRuntime;
 use crate::error::{EngineError, Result};
 use crate::store::{Arg, Backend, Conn, DbRow};
 use serde_json::{Map, Value};
@@ -103,15 +103,15 @@ pub(crate) fn insert_statements(
     keys: &Keyring,
     backend: Backend,
 ) -> Vec<Statement> {
-    let columns: Vec<_> = rt.columns().collect();
+    let writer = ProjectionWriter::new(rt, keys);
     let mut column_list = String::from(RECORD_COLUMNS);
-    for fs in &columns {
-        if let Some(c) = fs.column() {
-            column_list.push_str(", ");
-            column_list.push_str(&q(c));
-        }
+    let mut projected = 0;
+    for c in writer.columns() {
+        column_list.push_str(", ");
+        column_list.push_str(&q(c));
+        projected += 1;
     }
-    let per_row = 8 + columns.len();
+    let per_row = 8 + projected;
     let finish = |sql: String, args: Vec<Arg>, rows: usize| Statement {
         sql,
         values: sea_query::Values(args.into_iter().map(|a| a.into_sea(backend)).collect()),
@@ -140,9 +140,7 @@ pub(crate) fn insert_statements(
             args.push(Arg::Time(Some(now)));
             args.push(actor.into());
             args.push(Arg::Time(None));
-            for fs in &columns {
-                args.push(projection::scalar_arg(fs, row.plain.get(&fs.field), keys));
-            }
+            args.extend(writer.column_values(&row.plain));
             push_placeholders(&mut history_sql, backend, history_args.len(), 9);
             history_args.push(Arg::Uuid(Some(Uuid::now_v7())));
             history_args.push(rt.name().into());
@@ -159,26 +157,33 @@ pub(crate) fn insert_statements(
         statements.push(finish(sql, args, chunk.len()));
         statements.push(finish(history_sql, history_args, chunk.len()));
 
-        for fs in rt.side_tables() {
-            let StorageKind::SideTable(side) = &fs.kind else {
-                continue;
-            };
-            let mut sql = format!("INSERT INTO {} (record_id, value) VALUES ", q(side));
-            let mut args = Vec::new();
-            for row in chunk {
-                for value in projection::side_values(fs, row.plain.get(&fs.field)) {
-                    if !args.is_empty() {
-                        sql.push(',');
-                    }
-                    push_placeholders(&mut sql, backend, args.len(), 2);
-                    args.push(Arg::Uuid(Some(row.id)));
-                    args.push(value);
+        let mut side_rows: Vec<(&str, Vec<(Uuid, Arg)>)> = Vec::new();
+        for row in chunk {
+            for (i, (side, values)) in writer.side_rows(&row.plain).into_iter().enumerate() {
+                if side_rows.len() <= i {
+                    side_rows.push((side, Vec::new()));
                 }
+                side_rows[i]
+                    .1
+                    .extend(values.into_iter().map(|value| (row.id, value)));
             }
-            if !args.is_empty() {
-                // Side-table row counts vary with the data: never worth caching.
-                statements.push(finish(sql, args, 0));
+        }
+        for (side, values) in side_rows {
+            if values.is_empty() {
+                continue;
             }
+            let mut sql = format!("INSERT INTO {} (record_id, value) VALUES ", q(side));
+            let mut args = Vec::with_capacity(values.len() * 2);
+            for (id, value) in values {
+                if !args.is_empty() {
+                    sql.push(',');
+                }
+                push_placeholders(&mut sql, backend, args.len(), 2);
+                args.push(Arg::Uuid(Some(id)));
+                args.push(value);
+            }
+            // Side-table row counts vary with the data: never worth caching.
+            statements.push(finish(sql, args, 0));
         }
     }
     statements
@@ -225,11 +230,10 @@ pub(crate) async fn update_row(
         actor.into(),
         Arg::Time(deleted_at),
     ];
-    for fs in rt.columns() {
-        if let Some(c) = fs.column() {
-            args.push(projection::scalar_arg(fs, plain.get(&fs.field), keys));
-            sql.push_str(&format!(", {} = ${}", q(c), args.len()));
-        }
+    let writer = ProjectionWriter::new(rt, keys);
+    for (c, value) in writer.columns().zip(writer.column_values(plain)) {
+        args.push(value);
+        sql.push_str(&format!(", {} = ${}", q(c), args.len()));
     }
     args.push(id.into());
     args.push(expected_version.into());
@@ -242,23 +246,7 @@ pub(crate) async fn update_row(
     if updated == 0 {
         return Ok(false);
     }
-    for fs in rt.side_tables() {
-        let StorageKind::SideTable(side) = &fs.kind else {
-            continue;
-        };
-        conn.execute(
-            &format!("DELETE FROM {} WHERE record_id = $1", q(side)),
-            vec![id.into()],
-        )
-        .await?;
-        for value in projection::side_values(fs, plain.get(&fs.field)) {
-            conn.execute(
-                &format!("INSERT INTO {} (record_id, value) VALUES ($1, $2)", q(side)),
-                vec![id.into(), value],
-            )
-            .await?;
-        }
-    }
+    writer.replace_side_rows(conn, id, plain).await?;
     Ok(true)
 }
 

@@ -28,6 +28,7 @@ mod change_events;
 mod concurrency;
 mod filter_agreement;
 mod formula_sensitive;
+mod definitions;
 mod import_export;
 mod instances;
 mod keys;

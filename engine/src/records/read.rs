@@ -268,7 +268,8 @@ impl Engine {
         select.order_by((table.clone(), Alias::new("id")), Order::Asc);
         select
             .limit(per_page)
-            .offset((page - 1).saturating_mul(per_page));
+            // Bound as a signed BIGINT: past i64::MAX the binding would panic.
+            .offset(Ord::min((page - 1).saturating_mul(per_page), i64::MAX as u64));
         let backend = self.db.backend();
         let (sql, values) = build(&select, backend);
         let mut conn = self.db.acquire().await?;

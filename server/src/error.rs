@@ -222,3 +222,43 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_without_a_body_gets_its_code_from_the_design() {
+        for (status, code) in [
+            (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+            ),
+            (StatusCode::CONFLICT, "conflict"),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (StatusCode::BAD_GATEWAY, "internal"),
+            (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            (StatusCode::NOT_FOUND, "not_found"),
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            (StatusCode::PRECONDITION_REQUIRED, "precondition_required"),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_request"),
+        ] {
+            let error = generic_error(status);
+            assert_eq!(error.status(), status_class(status), "{status}");
+            assert_eq!(error.body(Lang::En)["error"]["code"], code, "{status}");
+        }
+    }
+
+    /// The status an error of that code answers: the same, except that every 5xx is a 500
+    /// and a 4xx without its own code a 400.
+    fn status_class(status: StatusCode) -> StatusCode {
+        match status {
+            s if s.is_server_error() => StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::BAD_REQUEST,
+            s => s,
+        }
+    }
+}

@@ -269,7 +269,10 @@ impl Engine {
         select
             .limit(per_page)
             // Bound as a signed BIGINT: past i64::MAX the binding would panic.
-            .offset(Ord::min((page - 1).saturating_mul(per_page), i64::MAX as u64));
+            .offset(Ord::min(
+                (page - 1).saturating_mul(per_page),
+                i64::MAX as u64,
+            ));
         let backend = self.db.backend();
         let (sql, values) = build(&select, backend);
         let mut conn = self.db.acquire().await?;

@@ -3,9 +3,12 @@
 use crate::i18n::Lang;
 use serde::Serialize;
 
-/// One problem with one field (or, for import, one cell).
+/// One problem with one field (or, for import, one cell, column or line of the file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
+    /// The line of an imported file (1 is the header), where the problem is in one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
     pub field: String,
     pub code: String,
     pub message: String,
@@ -18,9 +21,23 @@ impl FieldError {
         message: impl Into<String>,
     ) -> Self {
         FieldError {
+            line: None,
             field: field.into(),
             code: code.into(),
             message: message.into(),
+        }
+    }
+
+    /// A problem on one line of an imported file, in the import error shape.
+    pub fn at_line(
+        line: usize,
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            line: Some(line),
+            ..FieldError::new(field, code, message)
         }
     }
 }

@@ -18,6 +18,11 @@ pub enum ApiError {
     CsrfFailed,
     PreconditionRequired,
     PayloadTooLarge,
+    MethodNotAllowed,
+    /// The request line is longer than `MAX_URI_BYTES`.
+    UriTooLong,
+    /// The request headers are more or larger than the server accepts.
+    HeadersTooLarge,
     BadRequest(String),
     /// Import rows that failed, with line numbers; nothing was written.
     ImportRejected(serde_json::Value),
@@ -54,6 +59,9 @@ impl ApiError {
             ApiError::CsrfFailed => StatusCode::FORBIDDEN,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::ImportRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
@@ -90,6 +98,33 @@ impl ApiError {
                 "payload_too_large",
                 lang.pick("请求体过大", "The request body is too large")
                     .to_string(),
+                json!([]),
+            ),
+            ApiError::MethodNotAllowed => (
+                "method_not_allowed",
+                lang.pick(
+                    "该地址不支持此请求方法",
+                    "This method is not allowed on this address",
+                )
+                .to_string(),
+                json!([]),
+            ),
+            ApiError::UriTooLong => (
+                "uri_too_long",
+                lang.pick(
+                    "请求地址过长；过滤条件较多时请改用 POST /api/v1/reports/query 或缩短条件",
+                    "The request address is too long; shorten the filter or query string",
+                )
+                .to_string(),
+                json!([]),
+            ),
+            ApiError::HeadersTooLarge => (
+                "headers_too_large",
+                lang.pick(
+                    "请求头过多或过大",
+                    "The request headers are too many or too large",
+                )
+                .to_string(),
                 json!([]),
             ),
             ApiError::BadRequest(m) => ("bad_request", m.clone(), json!([])),
@@ -139,7 +174,17 @@ fn generic_error(status: StatusCode) -> ApiError {
     match status {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         StatusCode::NOT_FOUND => ApiError::Engine(EngineError::not_found("endpoint")),
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::BadRequest("method not allowed".into()),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::UNAUTHORIZED => ApiError::Engine(EngineError::Unauthenticated),
+        StatusCode::FORBIDDEN => ApiError::Engine(EngineError::Forbidden(
+            status.canonical_reason().unwrap_or("forbidden").to_string(),
+        )),
+        StatusCode::PRECONDITION_REQUIRED => ApiError::PreconditionRequired,
+        StatusCode::URI_TOO_LONG => ApiError::UriTooLong,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ApiError::HeadersTooLarge,
+        StatusCode::CONFLICT => ApiError::Engine(EngineError::Conflict(
+            status.canonical_reason().unwrap_or("conflict").to_string(),
+        )),
         s if s.is_server_error() => ApiError::Engine(EngineError::internal("unhandled")),
         _ => ApiError::BadRequest(
             status
@@ -166,16 +211,8 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     let body = match pending {
         Some(PendingError(error)) => error.body(lang),
         None if already_json => return response,
-        None => {
-            // 405 keeps its status; everything else maps by status.
-            let generic = generic_error(status);
-            let mut body = generic.body(lang);
-            if status == StatusCode::METHOD_NOT_ALLOWED {
-                body["error"]["message"] =
-                    json!(lang.pick("不支持的请求方法", "Method not allowed"));
-            }
-            body
-        }
+        // Everything else maps by status.
+        None => generic_error(status).body(lang),
     };
     let (mut parts, _) = response.into_parts();
     parts.headers.insert(
@@ -184,4 +221,44 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_without_a_body_gets_its_code_from_the_design() {
+        for (status, code) in [
+            (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            (StatusCode::URI_TOO_LONG, "uri_too_long"),
+            (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+            ),
+            (StatusCode::CONFLICT, "conflict"),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (StatusCode::BAD_GATEWAY, "internal"),
+            (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            (StatusCode::FORBIDDEN, "forbidden"),
+            (StatusCode::NOT_FOUND, "not_found"),
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            (StatusCode::PRECONDITION_REQUIRED, "precondition_required"),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_request"),
+        ] {
+            let error = generic_error(status);
+            assert_eq!(error.status(), status_class(status), "{status}");
+            assert_eq!(error.body(Lang::En)["error"]["code"], code, "{status}");
+        }
+    }
+
+    /// The status an error of that code answers: the same, except that every 5xx is a 500
+    /// and a 4xx without its own code a 400.
+    fn status_class(status: StatusCode) -> StatusCode {
+        match status {
+            s if s.is_server_error() => StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::BAD_REQUEST,
+            s => s,
+        }
+    }
 }

@@ -4,6 +4,7 @@
 pub mod caller;
 pub mod config;
 pub mod error;
+pub mod input;
 pub mod routes;
 pub mod session;
 mod ui;
@@ -159,7 +160,8 @@ pub fn app(state: AppState) -> Router {
             get(people::list_tokens).post(people::create_token),
         )
         .route("/tokens/{id}", axum::routing::delete(people::revoke_token))
-        .route("/audit", get(people::list_audit));
+        .route("/audit", get(people::list_audit))
+        .route_layer(middleware::from_fn(input::refuse_nul_in_path_and_query));
     let secure_cookies = state
         .config
         .public_url
@@ -173,6 +175,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/", get(ui::index))
         .layer(sessions)
+        .layer(middleware::from_fn(input::request_limits))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn(access_log))
         .layer(middleware::from_fn(error::render_errors))

@@ -312,6 +312,36 @@ pub fn check_uuid(s: &str) -> bool {
     s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
 }
 
+/// Whether `value` holds a NUL character (U+0000) in any string or object key within it.
+pub fn holds_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// One `nul_character` error per field of `input` whose name or value holds a NUL character:
+/// PostgreSQL cannot store one in text or JSONB, so both backends refuse it alike, before
+/// anything else is checked. `label` gives a field's label (None for an unknown field).
+pub fn nul_characters(
+    input: &serde_json::Map<String, serde_json::Value>,
+    label: impl Fn(&str) -> Option<String>,
+    lang: crate::i18n::Lang,
+) -> Vec<crate::error::FieldError> {
+    input
+        .iter()
+        .filter(|(key, value)| key.contains('\0') || holds_nul(value))
+        .map(|(key, _)| {
+            let shown = label(key).unwrap_or_else(|| key.replace('\0', "\\0"));
+            let message = super::messages::field_message("nul_character", &shown, None, lang);
+            crate::error::FieldError::new(key.as_str(), "nul_character", message)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +352,24 @@ mod tests {
         let first17 = format!("{area}{birth}{seq}");
         let c = id_card_check_char(first17.as_bytes()).unwrap();
         format!("{first17}{c}")
+    }
+
+    #[test]
+    fn a_nul_character_anywhere_in_a_value_names_its_field() {
+        let input = serde_json::json!({
+            "name": "a\u{0}b", "tags": ["ok", "x\u{0}"], "note": {"k\u{0}": 1},
+            "phone": "13800138000", "n": 3
+        });
+        let errors = nul_characters(
+            input.as_object().unwrap(),
+            |k| (k == "name").then(|| "姓名".to_string()),
+            crate::i18n::Lang::Zh,
+        );
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "note", "tags"]);
+        assert!(errors.iter().all(|e| e.code == "nul_character"));
+        assert!(errors[0].message.contains("姓名"), "{}", errors[0].message);
+        assert!(!holds_nul(&serde_json::json!({"a": ["b", {"c": "d"}]})));
     }
 
     #[test]

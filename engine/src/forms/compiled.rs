@@ -918,7 +918,11 @@ impl CompiledEntity {
         ctx: &PrepareContext,
     ) -> Result<Map<String, Value>, Vec<FieldError>> {
         let lang = ctx.lang;
-        let mut errors = Vec::new();
+        let mut errors = super::checks::nul_characters(
+            input,
+            |k| self.field(k).map(|f| label_of(f, lang).into()),
+            lang,
+        );
         let mut doc = existing.cloned().unwrap_or_default();
         for (key, value) in input {
             let Some(f) = self.field(key) else {

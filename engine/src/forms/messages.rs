@@ -11,6 +11,10 @@ pub fn field_message(code: &str, label: &str, detail: Option<&str>, lang: Lang) 
         ("required", Lang::En) => format!("{label} is required"),
         ("unknown_field", Lang::Zh) => format!("未知字段 {label}"),
         ("unknown_field", Lang::En) => format!("Unknown field {label}"),
+        ("nul_character", Lang::Zh) => format!("{label} 含有不允许的空字符（\\u0000）"),
+        ("nul_character", Lang::En) => {
+            format!("{label} contains a NUL character (\\u0000), which is not allowed")
+        }
         ("read_only", Lang::Zh) => format!("{label} 为只读字段，不能修改"),
         ("read_only", Lang::En) => format!("{label} is read-only"),
         ("invalid_type", Lang::Zh) => format!("{label} 的值类型不正确"),

@@ -92,6 +92,24 @@ pub enum TabularError {
     },
     #[error("CSV line {line}: {message}")]
     Csv { line: usize, message: String },
+    /// Bytes that are neither UTF-8 nor GB18030 (nor the UTF-16 a BOM announces).
+    #[error("line {line}: the text is neither UTF-8 nor GB18030")]
+    InvalidEncoding { line: usize },
+    /// A quoted CSV cell whose closing quote never comes: the rest of the file would be
+    /// swallowed into it.
+    #[error("line {line}: a quoted cell is never closed")]
+    UnclosedQuote { line: usize },
+    /// Text right after a quoted cell's closing quote (`"ab"c`).
+    #[error("line {line}: text after the closing quote of a cell")]
+    TextAfterQuote { line: usize },
+    /// Two header columns of the same name.
+    #[error("columns {first} and {second} are both named {name:?}")]
+    DuplicateColumn {
+        line: usize,
+        name: String,
+        first: usize,
+        second: usize,
+    },
     #[error("XLSX: {0}")]
     Xlsx(String),
     /// An Excel 97–2003 `.xls` file.
@@ -109,6 +127,11 @@ impl TabularError {
             TabularError::TooManyColumns { .. } => "too_many_columns",
             TabularError::RowTooLong { .. } => "row_too_long",
             TabularError::Csv { .. } => "invalid_csv",
+            TabularError::InvalidEncoding { .. } => "invalid_encoding",
+            TabularError::UnclosedQuote { .. } | TabularError::TextAfterQuote { .. } => {
+                "unbalanced_quote"
+            }
+            TabularError::DuplicateColumn { .. } => "duplicate_column",
             TabularError::Xlsx(_) => "invalid_xlsx",
             TabularError::LegacyXls => "legacy_xls",
         }
@@ -119,7 +142,19 @@ impl TabularError {
         match self {
             TabularError::TooManyColumns { line, .. }
             | TabularError::RowTooLong { line, .. }
-            | TabularError::Csv { line, .. } => Some(*line),
+            | TabularError::Csv { line, .. }
+            | TabularError::InvalidEncoding { line }
+            | TabularError::UnclosedQuote { line }
+            | TabularError::TextAfterQuote { line } => Some(*line),
+            TabularError::DuplicateColumn { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// The column the problem is in, where it is one.
+    pub fn column(&self) -> Option<&str> {
+        match self {
+            TabularError::DuplicateColumn { name, .. } => Some(name),
             _ => None,
         }
     }
@@ -165,6 +200,42 @@ impl TabularError {
             (TabularError::Csv { line, message }, Lang::En) => {
                 format!("CSV line {line} cannot be read: {message}")
             }
+            (TabularError::InvalidEncoding { line }, Lang::Zh) => format!(
+                "第 {line} 行含有无法识别的字符：文件既不是 UTF-8 也不是 GB18030 编码，请另存为 UTF-8 CSV"
+            ),
+            (TabularError::InvalidEncoding { line }, Lang::En) => format!(
+                "Line {line} holds bytes that are neither UTF-8 nor GB18030; save the file as UTF-8 CSV"
+            ),
+            (TabularError::UnclosedQuote { line }, Lang::Zh) => {
+                format!("第 {line} 行的引号没有闭合，其后的内容会被并入同一单元格")
+            }
+            (TabularError::UnclosedQuote { line }, Lang::En) => format!(
+                "Line {line} opens a quoted cell that is never closed; the rest of the file would fall into it"
+            ),
+            (TabularError::TextAfterQuote { line }, Lang::Zh) => {
+                format!("第 {line} 行的引号不成对：闭合引号后还有文字")
+            }
+            (TabularError::TextAfterQuote { line }, Lang::En) => {
+                format!("Line {line} has unbalanced quotes: text follows a closing quote")
+            }
+            (
+                TabularError::DuplicateColumn {
+                    name,
+                    first,
+                    second,
+                    ..
+                },
+                Lang::Zh,
+            ) => format!("表头第 {first} 列和第 {second} 列同名：{name}"),
+            (
+                TabularError::DuplicateColumn {
+                    name,
+                    first,
+                    second,
+                    ..
+                },
+                Lang::En,
+            ) => format!("Header columns {first} and {second} are both named {name}"),
             (TabularError::Xlsx(message), Lang::Zh) => format!("无法读取 XLSX 文件：{message}"),
             (TabularError::Xlsx(message), Lang::En) => {
                 format!("The XLSX file cannot be read: {message}")
@@ -200,25 +271,150 @@ fn all_blank<'a>(mut cells: impl Iterator<Item = &'a str>) -> bool {
 }
 
 /// The text of a CSV file: UTF-8 (BOM or not) as is, UTF-16 with a BOM decoded, anything else
-/// decoded as GB18030, what Chinese Excel and WPS write by default.
-fn csv_text(bytes: &[u8]) -> Cow<'_, str> {
+/// decoded as GB18030, what Chinese Excel and WPS write by default. Bytes that are none of
+/// these are an error naming their line, never replacement characters.
+fn csv_text(bytes: &[u8]) -> Result<Cow<'_, str>, TabularError> {
     if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
-        // A UTF-8 BOM that is followed by broken UTF-8 still means UTF-8: replace the bad bytes
-        // rather than read the whole file as GB18030.
+        // A UTF-8 BOM followed by broken UTF-8 still means UTF-8: the broken bytes are the error.
         let body = bytes.get(bom_len..).unwrap_or_default();
-        return encoding.decode_without_bom_handling(body).0;
+        return decode_strictly(encoding, body).map(Cow::Owned);
     }
     match std::str::from_utf8(bytes) {
-        Ok(text) => Cow::Borrowed(text),
-        Err(_) => encoding_rs::GB18030.decode_without_bom_handling(bytes).0,
+        Ok(text) => Ok(Cow::Borrowed(text)),
+        Err(utf8_error) => match decode_strictly(encoding_rs::GB18030, bytes) {
+            Ok(text) => Ok(Cow::Owned(text)),
+            // Read as far as either encoding goes: the line where the better reading breaks.
+            Err(TabularError::InvalidEncoding { line }) => {
+                let utf8_text =
+                    std::str::from_utf8(&bytes[..utf8_error.valid_up_to()]).unwrap_or_default();
+                Err(TabularError::InvalidEncoding {
+                    line: line.max(line_count(utf8_text)),
+                })
+            }
+            Err(other) => Err(other),
+        },
     }
 }
 
+/// `bytes` decoded, or the line of the first malformed byte sequence.
+fn decode_strictly(
+    encoding: &'static encoding_rs::Encoding,
+    bytes: &[u8],
+) -> Result<String, TabularError> {
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let capacity = decoder
+        .max_utf8_buffer_length_without_replacement(bytes.len())
+        .unwrap_or(bytes.len().saturating_mul(3));
+    let mut text = String::with_capacity(capacity);
+    let (result, _read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
+    match result {
+        encoding_rs::DecoderResult::InputEmpty => Ok(text),
+        // Decoding stops at the first malformed sequence: the line is the one it is on.
+        _ => Err(TabularError::InvalidEncoding {
+            line: line_count(&text),
+        }),
+    }
+}
+
+/// The line the end of `text` is on: LF, CRLF and a lone CR each end a line.
+fn line_count(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    1 + bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count()
+}
+
+/// Checks the quoting of CSV `text` as RFC 4180 writes it: a cell that starts with a quote
+/// ends with one before the next separator or line end (a doubled quote inside it is a quote).
+/// The csv reader is lenient and would fold the rest of the file into an unclosed cell, or
+/// glue text after a closing quote onto it; both are errors naming the line instead. A quote
+/// inside an unquoted cell (`5'11"`) is kept as text.
+fn check_quotes(text: &str) -> Result<(), TabularError> {
+    let bytes = text.as_bytes();
+    let mut line = 1usize;
+    let mut at_cell_start = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if at_cell_start && b == b'"' {
+            let opened_on = line;
+            i += 1;
+            loop {
+                match bytes.get(i) {
+                    None => return Err(TabularError::UnclosedQuote { line: opened_on }),
+                    Some(b'"') if bytes.get(i + 1) == Some(&b'"') => i += 2,
+                    Some(b'"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(b'\n') => {
+                        line += 1;
+                        i += 1;
+                    }
+                    Some(b'\r') => {
+                        if bytes.get(i + 1) != Some(&b'\n') {
+                            line += 1;
+                        }
+                        i += 1;
+                    }
+                    Some(_) => i += 1,
+                }
+            }
+            // After the closing quote: a separator, a line end or the end of the file.
+            match bytes.get(i) {
+                None | Some(b',' | b'\n' | b'\r') => {}
+                Some(_) => return Err(TabularError::TextAfterQuote { line }),
+            }
+            at_cell_start = false;
+            continue;
+        }
+        match b {
+            b',' => at_cell_start = true,
+            b'\n' => {
+                line += 1;
+                at_cell_start = true;
+            }
+            b'\r' => {
+                if bytes.get(i + 1) != Some(&b'\n') {
+                    line += 1;
+                }
+                at_cell_start = true;
+            }
+            _ => at_cell_start = false,
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The first header name used twice, with both (1-based) column numbers; the header is on
+/// `line`.
+fn check_distinct_columns(line: usize, header: &[String]) -> Result<(), TabularError> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, name) in header.iter().enumerate() {
+        if name.is_empty() {
+            continue;
+        }
+        if let Some(first) = seen.insert(name.as_str(), i + 1) {
+            return Err(TabularError::DuplicateColumn {
+                line,
+                name: name.clone(),
+                first,
+                second: i + 1,
+            });
+        }
+    }
+    Ok(())
+}
+
 fn read_csv(bytes: &[u8], max_rows: usize) -> Result<Table, TabularError> {
-    let text = csv_text(bytes);
+    let text = csv_text(bytes)?;
     if text.trim().is_empty() {
         return Err(TabularError::Empty);
     }
+    check_quotes(&text)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -264,6 +460,7 @@ fn read_csv(bytes: &[u8], max_rows: usize) -> Result<Table, TabularError> {
                         max: MAX_COLUMNS,
                     });
                 }
+                check_distinct_columns(line, &names)?;
                 header = Some(names);
             }
             Some(names) => {
@@ -385,7 +582,7 @@ fn read_xlsx_inner(bytes: &[u8], max_rows: usize) -> Result<Table, TabularError>
     drop(workbook);
 
     let mut rows_iter = by_row.into_iter();
-    let Some((_, mut header_cells)) = rows_iter.next() else {
+    let Some((header_row, mut header_cells)) = rows_iter.next() else {
         return Err(if saw_cell {
             TabularError::NoHeader
         } else {
@@ -400,6 +597,7 @@ fn read_xlsx_inner(bytes: &[u8], max_rows: usize) -> Result<Table, TabularError>
             *slot = text.trim().to_owned();
         }
     }
+    check_distinct_columns(header_row as usize + 1, &header)?;
 
     let mut rows = Vec::with_capacity(rows_iter.len());
     for (row, mut row_cells) in rows_iter {
@@ -672,6 +870,61 @@ mod tests {
         let table = read_table(&bytes, TabularFormat::Csv, 10).unwrap();
         assert_eq!(table.header, strings(&["姓名", "科室"]));
         assert_eq!(table.rows[0].cells, strings(&["李四", "心内科"]));
+    }
+
+    #[test]
+    fn bytes_neither_utf8_nor_gb18030_are_an_error_naming_their_line() {
+        // 0xFF starts no GB18030 sequence and no UTF-8 one.
+        let mut bytes = "姓名,科室\n张三,心内科\n".as_bytes().to_vec();
+        bytes.extend_from_slice(b"\xff\xfe\xfd,x\n");
+        let err = read_table(&bytes, TabularFormat::Csv, 10).unwrap_err();
+        assert_eq!(err, TabularError::InvalidEncoding { line: 3 });
+        assert_eq!(err.code(), "invalid_encoding");
+        assert!(err.message(Lang::Zh).contains("第 3 行"));
+        // A UTF-8 BOM with broken UTF-8 after it is not read with replacement characters.
+        let mut bytes = b"\xef\xbb\xbfname\r\n".to_vec();
+        bytes.extend_from_slice(b"ab\xc3(\r\n");
+        assert_eq!(
+            read_table(&bytes, TabularFormat::Csv, 10).unwrap_err(),
+            TabularError::InvalidEncoding { line: 2 }
+        );
+    }
+
+    #[test]
+    fn an_unbalanced_quote_is_an_error_naming_its_line_not_a_swallowed_value() {
+        let err = csv("name,mrn\n张三,M1\n\"李四,M2\n王五,M3\n").unwrap_err();
+        assert_eq!(err, TabularError::UnclosedQuote { line: 3 });
+        assert_eq!(err.code(), "unbalanced_quote");
+        let err = csv("name,mrn\r\n\"张三\"x,M1\r\n").unwrap_err();
+        assert_eq!(err, TabularError::TextAfterQuote { line: 2 });
+        // Well-formed quoting, and a quote inside an unquoted cell, still read.
+        let table = csv("name,h\n\"a \"\"b\"\"\",5'11\"\n\"\",\"x\ny\"\n").unwrap();
+        assert_eq!(table.rows[0].cells, strings(&["a \"b\"", "5'11\""]));
+        assert_eq!(table.rows[1].cells, strings(&["", "x\ny"]));
+    }
+
+    #[test]
+    fn a_header_naming_a_column_twice_is_an_error_naming_both_columns() {
+        let err = csv("name,mrn,name\nA,1,B\n").unwrap_err();
+        assert_eq!(
+            err,
+            TabularError::DuplicateColumn {
+                line: 1,
+                name: "name".into(),
+                first: 1,
+                second: 3
+            }
+        );
+        assert_eq!(err.column(), Some("name"));
+        assert!(err.message(Lang::Zh).contains("第 1 列和第 3 列"));
+        let bytes =
+            write_xlsx("s", &strings(&["姓名", "姓名"]), vec![strings(&["a", "b"])]).unwrap();
+        assert_eq!(
+            read_table(&bytes, TabularFormat::Xlsx, 10)
+                .unwrap_err()
+                .code(),
+            "duplicate_column"
+        );
     }
 
     #[test]

@@ -305,7 +305,11 @@ impl Engine {
         let mut select = plan.select.clone();
         select
             .limit(per_page)
-            .offset((page - 1).saturating_mul(per_page));
+            // Bound as a signed BIGINT: past i64::MAX the binding would panic.
+            .offset(Ord::min(
+                (page - 1).saturating_mul(per_page),
+                i64::MAX as u64,
+            ));
         let (sql, values) = Dialect(self.db.backend()).build(&select);
         conn.fetch_built(&sql, values).await
     }

@@ -7,7 +7,7 @@ use crate::access::{Action, Principal};
 use crate::engine::Engine;
 use crate::entities::storage::q;
 use crate::entities::EntityRuntime;
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, FieldError, Result};
 use crate::forms::{FieldDef, FieldType};
 use crate::i18n::Lang;
 use crate::io::{
@@ -112,7 +112,7 @@ fn map_columns(
         out.push(target);
     }
     if !unknown.is_empty() {
-        return Err(EngineError::bad_request(match lang {
+        let message = match lang {
             Lang::Zh => format!(
                 "以下列无法对应到字段，请提供列映射（mapping）：{}",
                 unknown.join("、")
@@ -121,9 +121,56 @@ fn map_columns(
                 "These columns match no field; send a column mapping: {}",
                 unknown.join(", ")
             ),
-        }));
+        };
+        let details = unknown
+            .iter()
+            .map(|column| FieldError::at_line(1, column.as_str(), "unknown_column", &message))
+            .collect();
+        return Err(EngineError::BadRequest { message, details });
+    }
+    // Two columns filling one field: one of them would silently win.
+    let mut filled_by: HashMap<&str, &str> = HashMap::new();
+    let mut details = Vec::new();
+    for (column, target) in header.iter().zip(&out) {
+        let Some(field) = target else { continue };
+        if let Some(first) = filled_by.insert(field.name.as_str(), column.as_str()) {
+            let message = match lang {
+                Lang::Zh => format!("列 {first} 和列 {column} 都对应到字段 {}", field.name),
+                Lang::En => format!(
+                    "Columns {first} and {column} both fill the field {}",
+                    field.name
+                ),
+            };
+            details.push(FieldError::at_line(
+                1,
+                field.name.as_str(),
+                "duplicate_mapping",
+                message,
+            ));
+        }
+    }
+    if let Some(first) = details.first() {
+        return Err(EngineError::BadRequest {
+            message: first.message.clone(),
+            details,
+        });
     }
     Ok(out)
+}
+
+/// A file that cannot be read as a table: a 400 whose one detail, in the import error shape,
+/// names the line (and the column, where there is one).
+fn unreadable_file(e: &crate::io::TabularError, lang: Lang) -> EngineError {
+    let message = e.message(lang);
+    EngineError::BadRequest {
+        details: vec![FieldError::at_line(
+            e.line().unwrap_or(1),
+            e.column().unwrap_or_default(),
+            e.code(),
+            &message,
+        )],
+        message,
+    }
 }
 
 fn cell_text(value: &Value) -> String {
@@ -206,13 +253,8 @@ impl Engine {
     ) -> Result<ImportReport> {
         let rt = self.entity(entity).await?;
         principal.require(entity, Action::Create)?;
-        let table =
-            read_table(bytes, TabularFormat::detect(bytes), MAX_IMPORT_ROWS).map_err(|e| {
-                EngineError::BadRequest {
-                    message: e.message(lang),
-                    details: Vec::new(),
-                }
-            })?;
+        let table = read_table(bytes, TabularFormat::detect(bytes), MAX_IMPORT_ROWS)
+            .map_err(|e| unreadable_file(&e, lang))?;
         let targets = map_columns(&rt, &table.header, options, lang)?;
         super::field_access::require_importable(&rt, principal, &targets, lang)?;
         let preparer = RowPreparer {

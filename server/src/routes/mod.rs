@@ -9,13 +9,19 @@ pub mod records;
 pub mod reports;
 
 use crate::error::ApiError;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
-/// A JSON body whose rejections use the one error format: 413 when too large, 400 otherwise.
+/// A JSON body whose rejections use the one error format: 413 when too large, 400 otherwise,
+/// and 400 naming the place (a JSON pointer) of any NUL character in a string or key.
 pub struct JsonBody<T>(pub T);
+
+/// A record write's JSON body (`{"data": {…}}`): like [`JsonBody`], but NUL characters are left
+/// to the engine, which answers them per field with the rest of the record's validation.
+pub struct RecordBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
 where
@@ -25,10 +31,54 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(JsonBody(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        json_body(req, state, true).await.map(JsonBody)
+    }
+}
+
+impl<S, T> FromRequest<S> for RecordBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        json_body(req, state, false).await.map(RecordBody)
+    }
+}
+
+async fn json_body<S, T>(req: Request, state: &S, refuse_nul: bool) -> Result<T, ApiError>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    let req = if refuse_nul {
+        let lang = crate::error::request_lang(req.headers());
+        let (parts, body) = req.into_parts();
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::BadRequest(rejection.body_text())
+                }
+            })?;
+        if crate::input::may_hold_nul(&bytes) {
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                if let Some(pointer) = crate::input::json_nul(&value) {
+                    let field = pointer.trim_start_matches('/');
+                    return Err(crate::input::nul_error(field, &pointer, lang));
+                }
+            }
         }
+        Request::from_parts(parts, axum::body::Body::from(bytes))
+    } else {
+        req
+    };
+    match axum::Json::<T>::from_request(req, state).await {
+        Ok(axum::Json(v)) => Ok(v),
+        Err(rejection) => Err(json_rejection(rejection)),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::routes::{etag, flag, if_match, one_page, JsonBody};
+use crate::routes::{etag, flag, if_match, one_page, RecordBody};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kangdao_engine::io::TabularFormat;
 use kangdao_engine::records::{FilterExpr, ImportOptions, ListQuery, Record, SortKey, UniqueKey};
+use kangdao_engine::{EngineError, FieldError, Lang};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -46,15 +47,35 @@ fn parse_filter(text: Option<&String>) -> Result<Option<FilterExpr>, ApiError> {
     .transpose()
 }
 
-fn parse_number(params: &HashMap<String, String>, key: &str) -> Result<u64, ApiError> {
-    params
-        .get(key)
-        .map(|v| {
-            v.parse::<u64>()
-                .map_err(|_| ApiError::BadRequest(format!("{key} must be a whole number")))
-        })
-        .transpose()
-        .map(|v| v.unwrap_or(0))
+/// The last page a list may ask for: with `per_page` at most 1000, an offset stays below 10⁹.
+pub const MAX_PAGE: u64 = 1_000_000;
+/// The largest page of a list (DESIGN.md: default 50, at most 1000).
+pub const MAX_PER_PAGE: u64 = 1000;
+
+/// A whole-number query parameter from 0 to `max` (absent: 0, the default); anything else is a
+/// 400 naming the parameter and its bound.
+fn bounded_number(
+    params: &HashMap<String, String>,
+    key: &str,
+    max: u64,
+    lang: Lang,
+) -> Result<u64, ApiError> {
+    let Some(text) = params.get(key) else {
+        return Ok(0);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(n) if n <= max => Ok(n),
+        _ => {
+            let message = match lang {
+                Lang::Zh => format!("{key} 应为 0 到 {max} 之间的整数"),
+                Lang::En => format!("{key} must be a whole number from 0 to {max}"),
+            };
+            Err(ApiError::Engine(EngineError::BadRequest {
+                details: vec![FieldError::new(key, "out_of_range", &message)],
+                message,
+            }))
+        }
+    }
 }
 
 fn unmask_list(params: &HashMap<String, String>) -> Vec<String> {
@@ -76,8 +97,8 @@ pub async fn list(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let query = ListQuery {
-        page: parse_number(&params, "page")?,
-        per_page: parse_number(&params, "per_page")?,
+        page: bounded_number(&params, "page", MAX_PAGE, caller.lang)?,
+        per_page: bounded_number(&params, "per_page", MAX_PER_PAGE, caller.lang)?,
         sort: params
             .get("sort")
             .map(|s| SortKey::parse_list(s))
@@ -99,7 +120,7 @@ pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(entity): Path<String>,
-    JsonBody(body): JsonBody<DataBody>,
+    RecordBody(body): RecordBody<DataBody>,
 ) -> Result<Response, ApiError> {
     let record = state
         .engine
@@ -136,7 +157,7 @@ pub async fn patch(
     caller: Caller,
     Path((entity, id)): Path<(String, String)>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<DataBody>,
+    RecordBody(body): RecordBody<DataBody>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let version = if_match(&headers)?.ok_or(ApiError::PreconditionRequired)?;
@@ -215,7 +236,7 @@ pub async fn upsert_by(
     caller: Caller,
     Path((entity, field, value)): Path<(String, String, String)>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<DataBody>,
+    RecordBody(body): RecordBody<DataBody>,
 ) -> Result<Response, ApiError> {
     let outcome = state
         .engine

@@ -737,3 +737,78 @@ on_both_backends!(
     tokens_are_bounded,
     tokens_cannot_mint_tokens_and_have_a_maximum_life
 );
+
+/// Makes every audit insert fail (`on = true`) or lets them through again.
+async fn break_audit(server: &TestServer, on: bool) {
+    let statements: &[&str] = match (server.db.backend, on) {
+        (Backend::Sqlite, true) => &["CREATE TRIGGER audit_off BEFORE INSERT ON audit_log \
+             BEGIN SELECT RAISE(ABORT, 'audit off'); END"],
+        (Backend::Sqlite, false) => &["DROP TRIGGER audit_off"],
+        (Backend::Postgres, true) => &[
+            "CREATE FUNCTION audit_off() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit off'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER audit_off BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_off()",
+        ],
+        (Backend::Postgres, false) => &["DROP TRIGGER audit_off ON audit_log"],
+    };
+    for sql in statements {
+        match server.db.backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&server.db.url).await.unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&server.db.url).await.unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    }
+}
+
+async fn an_admin_change_and_its_audit_entry_commit_together(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let user = created(
+        admin
+            .post(
+                "/api/v1/users",
+                &json!({"username": "nurse_li", "password": "nurse-pass-1"}),
+            )
+            .await,
+    )
+    .await;
+    let path = format!("/api/v1/users/{}", user["id"].as_str().unwrap());
+
+    // When the audit entry cannot be written, the change it describes is not made either.
+    break_audit(&server, true).await;
+    let response = admin
+        .patch(
+            &path,
+            None,
+            &json!({"display_name": "李护士", "disabled": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 500);
+    let stored = json_of(admin.get(&path).await).await;
+    assert_eq!(stored["username"], "nurse_li", "{stored}");
+    assert_eq!(stored["display_name"], Value::Null, "{stored}");
+    assert_eq!(stored["disabled"], false);
+    let role = admin
+        .post(
+            "/api/v1/roles",
+            &json!({"name": "desk", "rights": ["audit"]}),
+        )
+        .await;
+    assert_eq!(role.status(), 500);
+    assert_eq!(admin.get("/api/v1/roles/desk").await.status(), 404);
+    assert_eq!(admin.delete(&path, None).await.status(), 500);
+    assert_eq!(admin.get(&path).await.status(), 200);
+    break_audit(&server, false).await;
+    assert_eq!(json_of(admin.get(&path).await).await["version"], 1);
+    server.stop().await;
+}
+on_both_backends!(
+    admin_changes_and_their_audit_commit_together,
+    an_admin_change_and_its_audit_entry_commit_together
+);

@@ -106,7 +106,7 @@ async fn a_user_manager_cannot_take_over_administrators(backend: Backend) {
         admin
             .post(
                 "/api/v1/users",
-                &json!({"username": "um", "password": "manager-pass-1", "roles": ["user_manager"]}),
+                &json!({"username": "um", "password": "manager-pass-1", "roles": ["user_manager"], "departments": ["orthopedics"]}),
             )
             .await,
     )
@@ -148,6 +148,7 @@ async fn a_user_manager_cannot_take_over_administrators(backend: Backend) {
     let own = format!("/api/v1/users/{um_id}");
     for body in [
         json!({"is_admin": true}),
+        json!({"departments": ["cardiology"]}),
         json!({"roles": ["user_manager", "reader"]}),
         json!({"roles": ["user_manager", "auditor"]}),
     ] {
@@ -156,6 +157,7 @@ async fn a_user_manager_cannot_take_over_administrators(backend: Backend) {
     for body in [
         json!({"username": "sock", "password": "sock-pass-12", "roles": ["reader"]}),
         json!({"username": "sock", "password": "sock-pass-12", "is_admin": true}),
+        json!({"username": "sock", "password": "sock-pass-12", "departments": ["cardiology"]}),
     ] {
         assert_eq!(
             um.post("/api/v1/users", &body).await.status(),
@@ -181,7 +183,7 @@ async fn a_user_manager_cannot_take_over_administrators(backend: Backend) {
     let plain = created(
         um.post(
             "/api/v1/users",
-            &json!({"username": "clerk_wu", "password": "clerk-pass-1", "roles": ["user_manager"]}),
+            &json!({"username": "clerk_wu", "password": "clerk-pass-1", "roles": ["user_manager"], "departments": ["orthopedics"]}),
         )
         .await,
     )

@@ -3,7 +3,9 @@
 //! audit entry in one transaction. The server only parses, calls and shapes the answer.
 
 use crate::access::audit::{self, AuditEntry, AuditFilter, AuditRecord};
-use crate::access::grants::{require_admin_for_admins, require_holds, require_not_own_role};
+use crate::access::grants::{
+    require_admin_for_admins, require_departments_held, require_holds, require_not_own_role,
+};
 use crate::access::principal::{Principal, Role, SystemRight};
 use crate::access::roles;
 use crate::access::sessions::SessionTable;
@@ -100,6 +102,7 @@ impl Engine {
         by.require_right(SystemRight::Users)?;
         require_admin_for_admins(by, new.is_admin)?;
         let prepared = users::prepare_user(new).await?;
+        require_departments_held(by, &[], &prepared.departments)?;
         let username = prepared_username(&prepared);
         let mut tx = self.db.begin().await?;
         self.require_holds_roles(&mut tx, by, &prepared.roles)
@@ -133,6 +136,9 @@ impl Engine {
             .await?;
         if let Some(roles) = &update.roles {
             self.require_holds_roles(&mut tx, by, roles).await?;
+        }
+        if let Some(departments) = &update.departments {
+            require_departments_held(by, &current.departments, departments)?;
         }
         let stays_active_admin = update.is_admin.unwrap_or(current.is_admin)
             && !update.disabled.unwrap_or(current.disabled);

@@ -96,6 +96,27 @@ pub fn require_admin_for_admins(principal: &Principal, touches_admin: bool) -> R
     Ok(())
 }
 
+/// Departments widen department-scoped rows: one who is not an administrator gives only
+/// departments they belong to themselves (those the user already has may stay).
+pub fn require_departments_held(
+    principal: &Principal,
+    already: &[String],
+    given: &[String],
+) -> Result<()> {
+    if principal.is_admin {
+        return Ok(());
+    }
+    match given
+        .iter()
+        .find(|d| !already.contains(d) && !principal.departments.contains(d))
+    {
+        None => Ok(()),
+        Some(d) => Err(EngineError::Forbidden(format!(
+            "department {d}, which you do not belong to / 您不属于科室 {d}"
+        ))),
+    }
+}
+
 /// Nobody but an administrator edits or deletes a role they hold.
 pub fn require_not_own_role(principal: &Principal, role_held: bool, name: &str) -> Result<()> {
     if role_held && !principal.is_admin {

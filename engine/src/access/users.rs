@@ -281,7 +281,7 @@ pub(crate) struct PreparedUser {
     display_name: Option<String>,
     pub(crate) is_admin: bool,
     pub(crate) roles: Vec<String>,
-    departments: Vec<String>,
+    pub(crate) departments: Vec<String>,
 }
 
 impl PreparedUser {
@@ -463,7 +463,7 @@ pub async fn count_users(db: &Db) -> Result<i64> {
 pub(crate) struct PreparedUpdate {
     display_name: Option<Option<String>>,
     pub(crate) roles: Option<Vec<String>>,
-    departments: Option<Vec<String>>,
+    pub(crate) departments: Option<Vec<String>>,
     pub(crate) disabled: Option<bool>,
     pub(crate) is_admin: Option<bool>,
     password_hash: Option<String>,

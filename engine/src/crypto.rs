@@ -181,7 +181,15 @@ pub fn write_key_file(path: &Path, master: &[u8; 32]) -> Result<()> {
         EngineError::Configuration(format!("cannot write key file {}: {e}", path.display()))
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
+        // The secrets folder is the server user's alone (0700).
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(dir).map_err(fail)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

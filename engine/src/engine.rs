@@ -15,12 +15,18 @@ use time::{Date, OffsetDateTime, UtcOffset};
 pub struct Settings {
     /// Dates (`today`, autonumber years, date buckets) are read in this zone.
     pub timezone: jiff::tz::TimeZone,
+    /// The longest an API token may live, in days (`token_max_days`).
+    pub token_max_days: u32,
 }
+
+/// The default of `token_max_days`.
+pub const DEFAULT_TOKEN_MAX_DAYS: u32 = 365;
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             timezone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
+            token_max_days: DEFAULT_TOKEN_MAX_DAYS,
         }
     }
 }
@@ -30,7 +36,10 @@ impl Settings {
         let timezone = jiff::tz::TimeZone::get(name).map_err(|e| {
             crate::EngineError::Configuration(format!("unknown time zone {name:?}: {e}"))
         })?;
-        Ok(Settings { timezone })
+        Ok(Settings {
+            timezone,
+            token_max_days: DEFAULT_TOKEN_MAX_DAYS,
+        })
     }
 }
 

@@ -1,12 +1,12 @@
 //! Who is calling: a session cookie (with a CSRF token for writes) or a Bearer API token.
 
 use crate::error::{request_lang, ApiError};
-use crate::session::{SESSION_CSRF, SESSION_USER};
+use crate::session::{SESSION_CSRF, SESSION_EPOCH, SESSION_USER};
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, Method};
-use kangdao_engine::access::{tokens, users, Principal};
+use kangdao_engine::access::Principal;
 use kangdao_engine::{EngineError, Lang};
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -53,8 +53,7 @@ impl FromRequestParts<AppState> for Caller {
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(str::trim)
                 .ok_or(ApiError::Engine(EngineError::Unauthenticated))?;
-            let principal =
-                tokens::authenticate_token(&engine.db, engine.clock.as_ref(), token).await?;
+            let principal = engine.token_principal(token).await?;
             return Ok(Caller {
                 principal,
                 via: Via::Token,
@@ -85,10 +84,15 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(ApiError::CsrfFailed);
             }
         }
-        let principal = match users::load_principal(&engine.db, user_id).await {
+        let epoch: Option<i64> = session
+            .get(SESSION_EPOCH)
+            .await
+            .map_err(|e| ApiError::Engine(EngineError::internal(e)))?;
+        let principal = match engine.session_principal(user_id, epoch).await {
             Ok(p) => p,
             Err(EngineError::Unauthenticated | EngineError::NotFound { .. }) => {
-                // A disabled or deleted user's session ends here.
+                // A disabled or deleted user's session, or one from before a password change,
+                // ends here.
                 let _ = session.flush().await;
                 return Err(ApiError::Engine(EngineError::Unauthenticated));
             }

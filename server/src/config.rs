@@ -18,6 +18,7 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     pub max_body_bytes: Option<usize>,
     pub max_import_bytes: Option<usize>,
+    pub token_max_days: Option<u32>,
 }
 
 /// The settings the server runs with.
@@ -34,6 +35,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// CSV/XLSX import bodies.
     pub max_import_bytes: usize,
+    /// The longest an API token may live, in days; also the expiry of a token created without
+    /// one.
+    pub token_max_days: u32,
 }
 
 impl Config {
@@ -71,6 +75,10 @@ impl Config {
                 .max_import_bytes
                 .or(file.max_import_bytes)
                 .unwrap_or(64 * 1024 * 1024),
+            token_max_days: over
+                .token_max_days
+                .or(file.token_max_days)
+                .unwrap_or(kangdao_engine::engine::DEFAULT_TOKEN_MAX_DAYS),
             data_dir,
         }
     }
@@ -118,6 +126,12 @@ mod tests {
         assert_eq!(defaults.bind, "127.0.0.1:8080");
         assert_eq!(defaults.data_dir, PathBuf::from("./data"));
         assert!(!defaults.is_postgres());
+        assert_eq!(defaults.token_max_days, 365);
+        let file: FileConfig = toml::from_str("token_max_days = 90").unwrap();
+        assert_eq!(
+            Config::resolve(file, FileConfig::default()).token_max_days,
+            90
+        );
     }
 
     #[test]

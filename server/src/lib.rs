@@ -21,6 +21,7 @@ use kangdao_engine::crypto::{KeySource, Keyring};
 use kangdao_engine::store::{Db, DbOptions};
 use kangdao_engine::{Engine, EngineError, Settings};
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpListener;
@@ -43,9 +44,7 @@ pub async fn build_state_with_clock(
     clock: SharedClock,
 ) -> Result<AppState, EngineError> {
     let engine = open_engine(&config, clock).await?;
-    let sessions = session::DbSessionStore::open(&engine.db)
-        .await
-        .map_err(EngineError::Configuration)?;
+    let sessions = session::DbSessionStore::new(&engine);
     Ok(AppState {
         auth: Arc::new(LocalPasswords::new(engine.db.clone())),
         engine,
@@ -54,15 +53,75 @@ pub async fn build_state_with_clock(
     })
 }
 
-/// The engine on the configured database, with the configured (or generated) key.
+/// Creates `dir` (and missing parents) readable by the server's user only (0700).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// The file of a `sqlite://path[?options]` URL, unless it is in memory.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// Creates the SQLite file 0600 before SQLite opens it; SQLite gives its `-wal` and `-shm`
+/// files the database file's mode.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The engine on the configured database, with the configured (or generated) key. A new data
+/// folder is made 0700, a new SQLite database 0600.
 pub async fn open_engine(config: &Config, clock: SharedClock) -> Result<Engine, EngineError> {
+    if config.token_max_days == 0 {
+        return Err(EngineError::Configuration(
+            "token_max_days must be at least 1".into(),
+        ));
+    }
     if !config.is_postgres() {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        create_private_dir(&config.data_dir).map_err(|e| {
             EngineError::Configuration(format!(
                 "cannot create data folder {}: {e}",
                 config.data_dir.display()
             ))
         })?;
+        if let Some(file) = sqlite_file(&config.database_url) {
+            if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+                create_private_dir(parent).map_err(|e| {
+                    EngineError::Configuration(format!(
+                        "cannot create folder {}: {e}",
+                        parent.display()
+                    ))
+                })?;
+            }
+            create_private_file(&file).map_err(|e| {
+                EngineError::Configuration(format!(
+                    "cannot create database file {}: {e}",
+                    file.display()
+                ))
+            })?;
+        }
     }
     let (keys, source) = Keyring::load_or_create(config.key_file.as_deref(), &config.data_dir)?;
     if let KeySource::Generated(path) = &source {
@@ -77,7 +136,8 @@ pub async fn open_engine(config: &Config, clock: SharedClock) -> Result<Engine, 
         max_connections: config.db_max_connections,
     })
     .await?;
-    let settings = Settings::with_timezone(&config.timezone)?;
+    let mut settings = Settings::with_timezone(&config.timezone)?;
+    settings.token_max_days = config.token_max_days;
     Engine::open(db, keys, clock, settings).await
 }
 

@@ -48,6 +48,9 @@ struct GlobalOptions {
     /// The address patients and staff reach the server at (https:// makes cookies Secure)
     #[arg(long, global = true, env = "KANGDAO_PUBLIC_URL")]
     public_url: Option<String>,
+    /// The longest an API token may live, in days (default 365)
+    #[arg(long, global = true, env = "KANGDAO_TOKEN_MAX_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    token_max_days: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -90,6 +93,7 @@ fn load_config(global: GlobalOptions) -> Result<Config, String> {
         public_url: global.public_url,
         max_body_bytes: None,
         max_import_bytes: None,
+        token_max_days: global.token_max_days,
     };
     Ok(Config::resolve(file, over))
 }

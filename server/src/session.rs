@@ -1,42 +1,34 @@
-//! Server-side sessions in the database (tower-sessions), on whichever backend the engine uses.
+//! Server-side sessions (tower-sessions) kept by the engine under a hash of their id: the
+//! cookie carries the id, the database only its SHA-256, so a copy of the database holds no
+//! live session.
 
 use async_trait::async_trait;
-use kangdao_engine::store::Db;
+use kangdao_engine::access::sessions::SessionTable;
+use kangdao_engine::Engine;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 pub const SESSION_USER: &str = "user_id";
 pub const SESSION_CSRF: &str = "csrf_token";
-const TABLE: &str = "sessions";
+/// The user's credentials epoch at log-in; a password change since then ends the session.
+pub const SESSION_EPOCH: &str = "credentials_epoch";
 
 #[derive(Debug, Clone)]
-pub enum DbSessionStore {
-    Sqlite(SqliteStore),
-    Postgres(PostgresStore),
+pub struct DbSessionStore {
+    table: SessionTable,
+}
+
+fn backend_error(e: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
 }
 
 impl DbSessionStore {
-    /// Opens the store and creates its table if needed.
-    pub async fn open(db: &Db) -> Result<DbSessionStore, String> {
-        let store = match db {
-            Db::Sqlite(pool) => {
-                DbSessionStore::Sqlite(SqliteStore::new(pool.clone()).with_table_name(TABLE)?)
-            }
-            Db::Postgres(pool) => DbSessionStore::Postgres(
-                PostgresStore::new(pool.clone())
-                    .with_schema_name("public")?
-                    .with_table_name(TABLE)?,
-            ),
-        };
-        match &store {
-            DbSessionStore::Sqlite(s) => s.migrate().await,
-            DbSessionStore::Postgres(s) => s.migrate().await,
+    pub fn new(engine: &Engine) -> DbSessionStore {
+        DbSessionStore {
+            table: engine.session_table(),
         }
-        .map_err(|e| format!("cannot create the session table: {e}"))?;
-        Ok(store)
     }
 
     pub fn layer(self, secure: bool) -> SessionManagerLayer<DbSessionStore> {
@@ -63,40 +55,73 @@ impl DbSessionStore {
     }
 }
 
+/// Session expiry is tower-sessions' own, on the system clock.
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+fn data_json(record: &Record) -> session_store::Result<serde_json::Value> {
+    serde_json::to_value(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
 #[async_trait]
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            DbSessionStore::Sqlite(s) => s.create(record).await,
-            DbSessionStore::Postgres(s) => s.create(record).await,
+        let data = data_json(record)?;
+        while !self
+            .table
+            .insert(&record.id.to_string(), data.clone(), record.expiry_date)
+            .await
+            .map_err(backend_error)?
+        {
+            record.id = Id::default();
         }
+        Ok(())
     }
+
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
-            DbSessionStore::Sqlite(s) => s.save(record).await,
-            DbSessionStore::Postgres(s) => s.save(record).await,
-        }
+        self.table
+            .save(
+                &record.id.to_string(),
+                data_json(record)?,
+                record.expiry_date,
+            )
+            .await
+            .map_err(backend_error)
     }
+
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            DbSessionStore::Sqlite(s) => s.load(id).await,
-            DbSessionStore::Postgres(s) => s.load(id).await,
-        }
+        let Some((data, expiry_date)) = self
+            .table
+            .load(&id.to_string(), now())
+            .await
+            .map_err(backend_error)?
+        else {
+            return Ok(None);
+        };
+        let data = serde_json::from_value(data)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
     }
+
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match self {
-            DbSessionStore::Sqlite(s) => s.delete(id).await,
-            DbSessionStore::Postgres(s) => s.delete(id).await,
-        }
+        self.table
+            .delete(&id.to_string())
+            .await
+            .map_err(backend_error)
     }
 }
 
 #[async_trait]
 impl ExpiredDeletion for DbSessionStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        match self {
-            DbSessionStore::Sqlite(s) => s.delete_expired().await,
-            DbSessionStore::Postgres(s) => s.delete_expired().await,
-        }
+        self.table
+            .delete_expired(now())
+            .await
+            .map_err(backend_error)
     }
 }

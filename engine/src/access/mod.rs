@@ -1,11 +1,17 @@
-//! Access: users, roles, API tokens, log-in throttling and the audit log.
+//! Access: users, roles, API tokens, sessions, log-in throttling and the audit log.
+//! `principal` says who acts and what their roles let them do; `grants` what they may give;
+//! `accounts` the engine's account actions (check, change and audit in one transaction) over
+//! the storage of `users`, `roles`, `tokens` and `sessions`.
 
+pub mod accounts;
 pub mod audit;
+pub mod grants;
 pub mod login;
 pub mod paging;
 pub mod passwords;
 pub mod principal;
 pub mod roles;
+pub mod sessions;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

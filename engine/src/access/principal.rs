@@ -84,6 +84,9 @@ pub struct Role {
     pub permissions: Vec<EntityPermission>,
     #[serde(default)]
     pub rights: Vec<SystemRight>,
+    /// The stored version, answered by GET; in a PUT body it is the precondition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
 }
 
 /// The one acting: a signed-in user, an API token's user, a flow, or the system itself.
@@ -97,6 +100,10 @@ pub struct Principal {
     pub departments: Vec<String>,
     pub permissions: Vec<EntityPermission>,
     pub rights: Vec<SystemRight>,
+    /// Acting through an API token (which may not mint tokens).
+    pub by_token: bool,
+    /// The user's credentials epoch when loaded; a password change moves it on.
+    pub credentials_epoch: i64,
 }
 
 impl Principal {
@@ -110,6 +117,8 @@ impl Principal {
             departments: Vec::new(),
             permissions: Vec::new(),
             rights: Vec::new(),
+            by_token: false,
+            credentials_epoch: 0,
         }
     }
 
@@ -197,6 +206,8 @@ mod tests {
                 fields: [(FieldName::new("id_number").unwrap(), FieldRule::Masked)].into(),
             }],
             rights: vec![],
+            by_token: false,
+            credentials_epoch: 0,
         }
     }
 

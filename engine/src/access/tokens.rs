@@ -4,8 +4,8 @@
 use crate::access::principal::Principal;
 use crate::access::users::load_principal;
 use crate::clock::Clock;
-use crate::error::{EngineError, Result};
-use crate::store::{Db, DbRow};
+use crate::error::{EngineError, FieldError, Result};
+use crate::store::{Conn, Db, DbRow};
 use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -51,9 +51,51 @@ fn token_hash(plaintext: &str) -> String {
     hex::encode(Sha256::digest(plaintext.as_bytes()))
 }
 
-/// Creates a token for `user_id`. Returns it and its plaintext, which is not kept.
+/// The expiry a new token gets: the one asked for, which may not lie beyond `max_days` from
+/// now, or else exactly `max_days` from now.
+pub(crate) fn bounded_expiry(
+    now: OffsetDateTime,
+    asked: Option<OffsetDateTime>,
+    max_days: u32,
+) -> Result<OffsetDateTime> {
+    let latest = now + Duration::days(i64::from(max_days));
+    match asked {
+        None => Ok(latest),
+        Some(t) if t > latest => {
+            let message = format!(
+                "令牌有效期最长 {max_days} 天 / A token expires at most {max_days} days from now"
+            );
+            Err(EngineError::BadRequest {
+                message: message.clone(),
+                details: vec![FieldError::new("expires_at", "too_late", message)],
+            })
+        }
+        Some(t) => Ok(t),
+    }
+}
+
+/// Creates a token for `user_id` as the platform itself. Returns it and its plaintext, which
+/// is not kept.
 pub async fn create_token(
     db: &Db,
+    clock: &dyn Clock,
+    user_id: Uuid,
+    name: &str,
+    expires_at: Option<OffsetDateTime>,
+) -> Result<(TokenInfo, String)> {
+    insert_token(
+        &mut db.acquire().await?.conn(),
+        clock,
+        user_id,
+        name,
+        expires_at,
+    )
+    .await
+}
+
+/// Inserts a token for `user_id` on `conn`. Returns it and its plaintext, which is not kept.
+pub(crate) async fn insert_token(
+    conn: &mut Conn<'_>,
     clock: &dyn Clock,
     user_id: Uuid,
     name: &str,
@@ -74,7 +116,7 @@ pub async fn create_token(
             "令牌的过期时间须在将来 / A token's expiry must be in the future",
         ));
     }
-    if db
+    if conn
         .fetch_optional("SELECT id FROM users WHERE id = $1", vec![user_id.into()])
         .await?
         .is_none()
@@ -96,7 +138,7 @@ pub async fn create_token(
         expires_at,
         revoked_at: None,
     };
-    db.execute(
+    conn.execute(
         "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, last_used_at, expires_at, revoked_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         vec![
@@ -133,7 +175,8 @@ pub async fn authenticate_token(db: &Db, clock: &dyn Clock, plaintext: &str) -> 
     if token.revoked_at.is_some() || token.expires_at.is_some_and(|t| t <= now) {
         return Err(EngineError::Unauthenticated);
     }
-    let principal = load_principal(db, token.user_id).await?;
+    let mut principal = load_principal(db, token.user_id).await?;
+    principal.by_token = true;
     if token
         .last_used_at
         .is_none_or(|t| now - t >= LAST_USED_RESOLUTION)
@@ -165,7 +208,11 @@ pub async fn list_tokens(db: &Db, user_id: Uuid) -> Result<Vec<TokenInfo>> {
 }
 
 pub async fn get_token(db: &Db, id: Uuid) -> Result<TokenInfo> {
-    let row = db
+    token_in(&mut db.acquire().await?.conn(), id).await
+}
+
+pub(crate) async fn token_in(conn: &mut Conn<'_>, id: Uuid) -> Result<TokenInfo> {
+    let row = conn
         .fetch_optional(
             &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"),
             vec![id.into()],
@@ -177,10 +224,18 @@ pub async fn get_token(db: &Db, id: Uuid) -> Result<TokenInfo> {
 
 /// Revokes a token; revoking it again keeps the first revocation time.
 pub async fn revoke_token(db: &Db, clock: &dyn Clock, id: Uuid) -> Result<TokenInfo> {
-    db.execute(
+    revoke_in(&mut db.acquire().await?.conn(), clock, id).await
+}
+
+pub(crate) async fn revoke_in(
+    conn: &mut Conn<'_>,
+    clock: &dyn Clock,
+    id: Uuid,
+) -> Result<TokenInfo> {
+    conn.execute(
         "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         vec![clock.now().into(), id.into()],
     )
     .await?;
-    get_token(db, id).await
+    token_in(conn, id).await
 }

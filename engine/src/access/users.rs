@@ -6,7 +6,7 @@ use crate::access::passwords::{check_password_policy, hash_password_blocking};
 use crate::access::principal::{EntityPermission, Principal, SystemRight};
 use crate::clock::Clock;
 use crate::error::{EngineError, FieldError, Result};
-use crate::store::{Arg, Db, DbRow, Tx};
+use crate::store::{Arg, Backend, Conn, Db, DbRow, Tx};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -62,9 +62,23 @@ pub struct UserUpdate {
     pub disabled: Option<bool>,
     #[serde(default)]
     pub is_admin: Option<bool>,
-    /// A new password, subject to the policy.
+    /// A new password, subject to the policy. It ends the user's other sessions and all
+    /// their API tokens.
     #[serde(default)]
     pub password: Option<String>,
+    /// The version the change was made against (what GET answered); stale is a conflict.
+    #[serde(default)]
+    pub version: Option<i64>,
+    /// Read-only parts of what GET answered, accepted back so a GET → edit → PATCH round trip
+    /// works: `id` and `username` must be the user's own, the times are ignored.
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<Value>,
+    #[serde(default)]
+    pub updated_at: Option<Value>,
 }
 
 impl std::fmt::Debug for UserUpdate {
@@ -76,6 +90,7 @@ impl std::fmt::Debug for UserUpdate {
             .field("disabled", &self.disabled)
             .field("is_admin", &self.is_admin)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("version", &self.version)
             .finish()
     }
 }
@@ -103,6 +118,8 @@ pub struct User {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Moves on with every change; the precondition of a PATCH or DELETE.
+    pub version: i64,
 }
 
 fn bad_field(field: &str, code: &str, message: String) -> EngineError {
@@ -226,7 +243,7 @@ fn duplicate_username(username: &str) -> EngineError {
 }
 
 const USER_COLUMNS: &str =
-    "id, username, display_name, is_admin, departments, disabled, created_at, updated_at";
+    "id, username, display_name, is_admin, departments, disabled, created_at, updated_at, version";
 
 fn user_from_row(row: &DbRow, roles: Vec<String>) -> Result<User> {
     let departments =
@@ -242,11 +259,12 @@ fn user_from_row(row: &DbRow, roles: Vec<String>) -> Result<User> {
         disabled: row.bool("disabled")?.unwrap_or(false),
         created_at: row.req_time("created_at")?,
         updated_at: row.req_time("updated_at")?,
+        version: row.req_int("version")?,
     })
 }
 
-async fn roles_of(db: &Db, user_id: Uuid) -> Result<Vec<String>> {
-    db.fetch_all(
+async fn roles_of(conn: &mut Conn<'_>, user_id: Uuid) -> Result<Vec<String>> {
+    conn.fetch_all(
         "SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role",
         vec![user_id.into()],
     )
@@ -256,17 +274,44 @@ async fn roles_of(db: &Db, user_id: Uuid) -> Result<Vec<String>> {
     .collect()
 }
 
-/// Creates a user. A taken user name is a `Conflict`; an unknown role a `BadRequest`.
-pub async fn create_user(db: &Db, clock: &dyn Clock, new: NewUser) -> Result<User> {
+/// A new user, checked and with the password hashed, ready to insert.
+pub(crate) struct PreparedUser {
+    username: String,
+    password_hash: String,
+    display_name: Option<String>,
+    pub(crate) is_admin: bool,
+    pub(crate) roles: Vec<String>,
+    pub(crate) departments: Vec<String>,
+}
+
+impl PreparedUser {
+    pub(crate) fn username(&self) -> &str {
+        &self.username
+    }
+}
+
+/// Checks a new user's parts and hashes the password, before any transaction: argon2 is slow
+/// on purpose.
+pub(crate) async fn prepare_user(new: NewUser) -> Result<PreparedUser> {
     check_username(&new.username)?;
     check_password_policy(&new.password)?;
     let display_name = check_display_name(new.display_name)?;
     let departments = check_departments(new.departments)?;
-    // Hash before taking the write lock: argon2 is slow on purpose.
-    let hash = hash_password_blocking(&new.password).await?;
+    let password_hash = hash_password_blocking(&new.password).await?;
+    Ok(PreparedUser {
+        username: new.username,
+        password_hash,
+        display_name,
+        is_admin: new.is_admin,
+        roles: new.roles,
+        departments,
+    })
+}
 
-    let mut tx = db.begin().await?;
-    let roles = check_roles(&mut tx, new.roles).await?;
+/// Inserts a prepared user in `tx`. A taken user name is a `Conflict`; an unknown role a
+/// `BadRequest`.
+pub(crate) async fn insert_user(tx: &mut Tx, clock: &dyn Clock, new: PreparedUser) -> Result<User> {
+    let roles = check_roles(tx, new.roles).await?;
     let taken = tx
         .fetch_optional(
             "SELECT id FROM users WHERE username = $1",
@@ -280,15 +325,15 @@ pub async fn create_user(db: &Db, clock: &dyn Clock, new: NewUser) -> Result<Use
     let now = clock.now();
     let inserted = tx
         .execute(
-            "INSERT INTO users (id, username, display_name, password_hash, is_admin, departments, disabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO users (id, username, display_name, password_hash, is_admin, departments, disabled, created_at, updated_at, version, credentials_epoch) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, 0)",
             vec![
                 id.into(),
                 new.username.clone().into(),
-                display_name.clone().into(),
-                hash.into(),
+                new.display_name.clone().into(),
+                new.password_hash.into(),
                 new.is_admin.into(),
-                Arg::Json(Some(serde_json::json!(departments))),
+                Arg::Json(Some(serde_json::json!(new.departments))),
                 false.into(),
                 now.into(),
                 now.into(),
@@ -299,40 +344,68 @@ pub async fn create_user(db: &Db, clock: &dyn Clock, new: NewUser) -> Result<Use
         Err(e) if is_unique_violation(&e) => return Err(duplicate_username(&new.username)),
         other => other?,
     };
-    set_roles(&mut tx, id, &roles).await?;
-    match tx.commit().await {
-        Err(e) if is_unique_violation(&e) => return Err(duplicate_username(&new.username)),
-        other => other?,
-    }
+    set_roles(tx, id, &roles).await?;
     let mut roles = roles;
     roles.sort();
     Ok(User {
         id,
         username: new.username,
-        display_name,
+        display_name: new.display_name,
         is_admin: new.is_admin,
         roles,
-        departments,
+        departments: new.departments,
         disabled: false,
         created_at: now,
         updated_at: now,
+        version: 1,
     })
 }
 
-pub async fn get_user(db: &Db, id: Uuid) -> Result<User> {
-    let row = db
+/// Commits `tx`, a taken user name (a concurrent insert) becoming a `Conflict`.
+pub(crate) async fn commit_user(tx: Tx, username: &str) -> Result<()> {
+    match tx.commit().await {
+        Err(e) if is_unique_violation(&e) => Err(duplicate_username(username)),
+        other => other,
+    }
+}
+
+/// Creates a user as the platform itself (the command line, first start). A taken user name
+/// is a `Conflict`; an unknown role a `BadRequest`.
+pub async fn create_user(db: &Db, clock: &dyn Clock, new: NewUser) -> Result<User> {
+    let prepared = prepare_user(new).await?;
+    let username = prepared.username.clone();
+    let mut tx = db.begin().await?;
+    let user = insert_user(&mut tx, clock, prepared).await?;
+    commit_user(tx, &username).await?;
+    Ok(user)
+}
+
+/// The user `id` as seen inside `tx`, if any.
+pub(crate) async fn user_in(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<User>> {
+    let Some(row) = conn
         .fetch_optional(
             &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
             vec![id.into()],
         )
         .await?
-        .ok_or_else(|| EngineError::not_found(format!("user {id}")))?;
-    user_from_row(&row, roles_of(db, id).await?)
+    else {
+        return Ok(None);
+    };
+    let roles = roles_of(conn, id).await?;
+    Ok(Some(user_from_row(&row, roles)?))
+}
+
+pub async fn get_user(db: &Db, id: Uuid) -> Result<User> {
+    user_in(&mut db.acquire().await?.conn(), id)
+        .await?
+        .ok_or_else(|| EngineError::not_found(format!("user {id}")))
 }
 
 /// The user with exactly this user name, if any.
 pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<User>> {
-    let Some(row) = db
+    let mut conn = db.acquire().await?;
+    let Some(row) = conn
+        .conn()
         .fetch_optional(
             &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"),
             vec![username.into()],
@@ -342,7 +415,8 @@ pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<User>> {
         return Ok(None);
     };
     let id = row.req_uuid("id")?;
-    Ok(Some(user_from_row(&row, roles_of(db, id).await?)?))
+    let roles = roles_of(&mut conn.conn(), id).await?;
+    Ok(Some(user_from_row(&row, roles)?))
 }
 
 /// One page of users ordered by user name, and the number of all users.
@@ -385,60 +459,147 @@ pub async fn count_users(db: &Db) -> Result<i64> {
         .req_int("n")
 }
 
-/// Changes the given parts of a user; roles given replace the user's roles.
-pub async fn update_user(db: &Db, clock: &dyn Clock, id: Uuid, update: UserUpdate) -> Result<User> {
-    let new_hash = match &update.password {
+/// A change to a user, checked and with any new password hashed, ready to apply.
+pub(crate) struct PreparedUpdate {
+    display_name: Option<Option<String>>,
+    pub(crate) roles: Option<Vec<String>>,
+    pub(crate) departments: Option<Vec<String>>,
+    pub(crate) disabled: Option<bool>,
+    pub(crate) is_admin: Option<bool>,
+    password_hash: Option<String>,
+    pub(crate) version: Option<i64>,
+    id: Option<Uuid>,
+    username: Option<String>,
+}
+
+impl PreparedUpdate {
+    pub(crate) fn changes_password(&self) -> bool {
+        self.password_hash.is_some()
+    }
+}
+
+pub(crate) async fn prepare_update(update: UserUpdate) -> Result<PreparedUpdate> {
+    let password_hash = match &update.password {
         Some(p) => {
             check_password_policy(p)?;
             Some(hash_password_blocking(p).await?)
         }
         None => None,
     };
-    let display_name = update.display_name.map(check_display_name).transpose()?;
-    let departments = update.departments.map(check_departments).transpose()?;
+    Ok(PreparedUpdate {
+        display_name: update.display_name.map(check_display_name).transpose()?,
+        roles: update.roles,
+        departments: update.departments.map(check_departments).transpose()?,
+        disabled: update.disabled,
+        is_admin: update.is_admin,
+        password_hash,
+        version: update.version,
+        id: update.id,
+        username: update.username,
+    })
+}
 
-    let mut tx = db.begin().await?;
-    let row = tx
-        .fetch_optional(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
-            vec![id.into()],
-        )
-        .await?
-        .ok_or_else(|| EngineError::not_found(format!("user {id}")))?;
-    let current = user_from_row(&row, Vec::new())?;
-    if let Some(roles) = update.roles {
-        let roles = check_roles(&mut tx, roles).await?;
-        set_roles(&mut tx, id, &roles).await?;
+/// Applies `update` to `current` in `tx`; roles given replace the user's roles. A change that
+/// changes nothing keeps the version. A new password moves the credentials epoch on (ending
+/// the user's sessions) and revokes their API tokens.
+pub(crate) async fn apply_update(
+    tx: &mut Tx,
+    clock: &dyn Clock,
+    current: &User,
+    update: PreparedUpdate,
+) -> Result<User> {
+    if update.id.is_some_and(|id| id != current.id) {
+        return Err(bad_field(
+            "id",
+            "read_only",
+            "用户 id 不可修改 / A user's id cannot be changed".into(),
+        ));
     }
-    let display_name = display_name.unwrap_or(current.display_name);
-    let departments = departments.unwrap_or(current.departments);
-    tx.execute(
-        "UPDATE users SET display_name = $1, is_admin = $2, departments = $3, disabled = $4, updated_at = $5 \
-         WHERE id = $6",
-        vec![
-            display_name.into(),
-            update.is_admin.unwrap_or(current.is_admin).into(),
-            Arg::Json(Some(serde_json::json!(departments))),
-            update.disabled.unwrap_or(current.disabled).into(),
-            clock.now().into(),
-            id.into(),
-        ],
-    )
-    .await?;
-    if let Some(hash) = new_hash {
+    if update
+        .username
+        .as_ref()
+        .is_some_and(|u| *u != current.username)
+    {
+        return Err(bad_field(
+            "username",
+            "read_only",
+            "用户名不可修改 / A user name cannot be changed".into(),
+        ));
+    }
+    let mut next = current.clone();
+    if let Some(roles) = update.roles {
+        let mut roles = check_roles(tx, roles).await?;
+        roles.sort();
+        if roles != current.roles {
+            set_roles(tx, current.id, &roles).await?;
+        }
+        next.roles = roles;
+    }
+    if let Some(name) = update.display_name {
+        next.display_name = name;
+    }
+    if let Some(departments) = update.departments {
+        next.departments = departments;
+    }
+    next.is_admin = update.is_admin.unwrap_or(current.is_admin);
+    next.disabled = update.disabled.unwrap_or(current.disabled);
+    if next == *current && update.password_hash.is_none() {
+        return Ok(next);
+    }
+    let now = clock.now();
+    let n = tx
+        .execute(
+            "UPDATE users SET display_name = $1, is_admin = $2, departments = $3, disabled = $4, \
+             updated_at = $5, version = version + 1 WHERE id = $6 AND version = $7",
+            vec![
+                next.display_name.clone().into(),
+                next.is_admin.into(),
+                Arg::Json(Some(serde_json::json!(next.departments))),
+                next.disabled.into(),
+                now.into(),
+                current.id.into(),
+                current.version.into(),
+            ],
+        )
+        .await?;
+    if n == 0 {
+        return Err(EngineError::VersionConflict {
+            current: current.version + 1,
+        });
+    }
+    if let Some(hash) = update.password_hash {
         tx.execute(
-            "UPDATE users SET password_hash = $1 WHERE id = $2",
-            vec![hash.into(), id.into()],
+            "UPDATE users SET password_hash = $1, credentials_epoch = credentials_epoch + 1 \
+             WHERE id = $2",
+            vec![hash.into(), current.id.into()],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            vec![now.into(), current.id.into()],
         )
         .await?;
     }
-    tx.commit().await?;
-    get_user(db, id).await
+    next.updated_at = now;
+    next.version = current.version + 1;
+    Ok(next)
 }
 
-/// Deletes a user with their role grants and API tokens. Audit entries naming them stay.
-pub async fn delete_user(db: &Db, id: Uuid) -> Result<()> {
+/// Changes the given parts of a user as the platform itself.
+pub async fn update_user(db: &Db, clock: &dyn Clock, id: Uuid, update: UserUpdate) -> Result<User> {
+    let update = prepare_update(update).await?;
     let mut tx = db.begin().await?;
+    let current = user_in(&mut tx.conn(), id)
+        .await?
+        .ok_or_else(|| EngineError::not_found(format!("user {id}")))?;
+    let user = apply_update(&mut tx, clock, &current, update).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Removes a user with their role grants and API tokens in `tx`. Audit entries naming them
+/// stay.
+pub(crate) async fn remove_user(tx: &mut Tx, id: Uuid) -> Result<()> {
     tx.execute("DELETE FROM user_roles WHERE user_id = $1", vec![id.into()])
         .await?;
     tx.execute("DELETE FROM api_tokens WHERE user_id = $1", vec![id.into()])
@@ -449,7 +610,47 @@ pub async fn delete_user(db: &Db, id: Uuid) -> Result<()> {
     if n == 0 {
         return Err(EngineError::not_found(format!("user {id}")));
     }
+    Ok(())
+}
+
+/// Deletes a user as the platform itself.
+pub async fn delete_user(db: &Db, id: Uuid) -> Result<()> {
+    let mut tx = db.begin().await?;
+    remove_user(&mut tx, id).await?;
     tx.commit().await
+}
+
+/// How many enabled administrators there are besides `except`. On PostgreSQL their rows stay
+/// locked until the transaction ends, so two administrators cannot demote each other at once.
+pub(crate) async fn other_active_admins(tx: &mut Tx, except: Uuid) -> Result<usize> {
+    let lock = match tx.backend() {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let rows = tx
+        .fetch_all(
+            &format!("SELECT id FROM users WHERE is_admin = $1 AND disabled = $2{lock}"),
+            vec![true.into(), false.into()],
+        )
+        .await?;
+    let mut n = 0;
+    for row in &rows {
+        if row.req_uuid("id")? != except {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The user's credentials epoch: it moves on with every password change.
+pub async fn credentials_epoch(db: &Db, user_id: Uuid) -> Result<i64> {
+    db.fetch_optional(
+        "SELECT credentials_epoch FROM users WHERE id = $1",
+        vec![user_id.into()],
+    )
+    .await?
+    .ok_or(EngineError::Unauthenticated)?
+    .req_int("credentials_epoch")
 }
 
 /// The principal a user acts as: their own flags and departments, and the union of their
@@ -459,11 +660,12 @@ pub async fn delete_user(db: &Db, id: Uuid) -> Result<()> {
 pub async fn load_principal(db: &Db, user_id: Uuid) -> Result<Principal> {
     let row = db
         .fetch_optional(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+            &format!("SELECT {USER_COLUMNS}, credentials_epoch FROM users WHERE id = $1"),
             vec![user_id.into()],
         )
         .await?
         .ok_or(EngineError::Unauthenticated)?;
+    let credentials_epoch = row.req_int("credentials_epoch")?;
     let user = user_from_row(&row, Vec::new())?;
     if user.disabled {
         return Err(EngineError::Unauthenticated);
@@ -504,5 +706,7 @@ pub async fn load_principal(db: &Db, user_id: Uuid) -> Result<Principal> {
         departments: user.departments,
         permissions,
         rights,
+        by_token: false,
+        credentials_epoch,
     })
 }

@@ -3,13 +3,13 @@
 use crate::caller::{Caller, ReqLang, Via};
 use crate::error::ApiError;
 use crate::routes::JsonBody;
-use crate::session::{SESSION_CSRF, SESSION_USER};
+use crate::session::{SESSION_CSRF, SESSION_EPOCH, SESSION_USER};
 use crate::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine as _;
-use kangdao_engine::access::{login, users, Principal};
+use kangdao_engine::access::{login, Principal};
 use kangdao_engine::EngineError;
 use rand::RngCore;
 use serde::Deserialize;
@@ -34,7 +34,7 @@ async fn user_json(state: &AppState, principal: &Principal) -> Result<Value, Api
     let Some(id) = principal.user_id else {
         return Err(EngineError::Unauthenticated.into());
     };
-    let user = users::get_user(&state.engine.db, id).await?;
+    let user = state.engine.get_user(principal, id).await?;
     Ok(json!({
         "user": user,
         "permissions": principal.permissions,
@@ -72,6 +72,10 @@ pub async fn login_handler(
         .map_err(|e| ApiError::Engine(EngineError::internal(e)))?;
     session
         .insert(SESSION_CSRF, &csrf)
+        .await
+        .map_err(|e| ApiError::Engine(EngineError::internal(e)))?;
+    session
+        .insert(SESSION_EPOCH, principal.credentials_epoch)
         .await
         .map_err(|e| ApiError::Engine(EngineError::internal(e)))?;
     let mut body = user_json(&state, &principal).await?;

@@ -1,18 +1,19 @@
 //! Administration: users, roles, API tokens and the audit log.
 
-use crate::caller::Caller;
+use crate::caller::{Caller, Via};
 use crate::error::ApiError;
-use crate::routes::{one_page, JsonBody};
+use crate::routes::{etag, if_match, one_page, JsonBody};
+use crate::session::SESSION_EPOCH;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::Json;
-use kangdao_engine::access::audit::{self, AuditEntry, AuditFilter};
-use kangdao_engine::access::{roles, tokens, users, NewUser, Role, SystemRight, UserUpdate};
+use kangdao_engine::access::{AuditFilter, NewUser, Role, UserUpdate};
 use kangdao_engine::EngineError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
+use tower_sessions::Session;
 use uuid::Uuid;
 
 #[derive(Debug, Deserialize)]
@@ -34,47 +35,19 @@ fn parse_uuid(id: &str, what: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| EngineError::not_found(format!("{what} {id}")).into())
 }
 
-async fn record_admin_action(
-    state: &AppState,
-    caller: &Caller,
-    action: &str,
-    target: &str,
-) -> Result<(), ApiError> {
-    let engine = &state.engine;
-    let entry =
-        AuditEntry::new(caller.principal.actor.clone(), action).detail(json!({ "target": target }));
-    audit::append(
-        &mut engine.db.acquire().await?.conn(),
-        engine.clock.as_ref(),
-        &entry,
-    )
-    .await?;
-    Ok(())
-}
-
-/// Managing users is a right; making administrators takes an administrator, or a user manager
-/// could raise themselves.
-fn require_admin_to_grant_admin(caller: &Caller, grants_admin: bool) -> Result<(), ApiError> {
-    if grants_admin && !caller.principal.is_admin {
-        return Err(
-            EngineError::Forbidden("only an administrator can make administrators".into()).into(),
-        );
-    }
-    Ok(())
-}
-
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.principal.require_right(SystemRight::Users)?;
-    let (items, total) = users::list_users(
-        &state.engine.db,
-        paging.page.unwrap_or(1),
-        paging.per_page.unwrap_or(50),
-    )
-    .await?;
+    let (items, total) = state
+        .engine
+        .list_users(
+            &caller.principal,
+            paging.page.unwrap_or(1),
+            paging.per_page.unwrap_or(50),
+        )
+        .await?;
     Ok(Json(page_json(items, total, &paging)))
 }
 
@@ -82,52 +55,57 @@ pub async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<NewUser>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.principal.require_right(SystemRight::Users)?;
-    require_admin_to_grant_admin(&caller, body.is_admin)?;
-    let user = users::create_user(&state.engine.db, state.engine.clock.as_ref(), body).await?;
-    record_admin_action(&state, &caller, "user.create", &user.id.to_string()).await?;
-    Ok((StatusCode::CREATED, Json(json!(user))))
+) -> Result<(StatusCode, [(HeaderName, String); 1], Json<Value>), ApiError> {
+    let user = state.engine.create_user(&caller.principal, body).await?;
+    Ok((StatusCode::CREATED, [etag(user.version)], Json(json!(user))))
 }
 
 pub async fn get_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<([(HeaderName, String); 1], Json<Value>), ApiError> {
     let id = parse_uuid(&id, "user")?;
-    if caller.principal.user_id != Some(id) {
-        caller.principal.require_right(SystemRight::Users)?;
-    }
-    Ok(Json(json!(users::get_user(&state.engine.db, id).await?)))
+    let user = state.engine.get_user(&caller.principal, id).await?;
+    Ok(([etag(user.version)], Json(json!(user))))
 }
 
 pub async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
+    session: Session,
+    headers: HeaderMap,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UserUpdate>,
-) -> Result<Json<Value>, ApiError> {
-    caller.principal.require_right(SystemRight::Users)?;
+) -> Result<([(HeaderName, String); 1], Json<Value>), ApiError> {
     let id = parse_uuid(&id, "user")?;
-    require_admin_to_grant_admin(&caller, body.is_admin.unwrap_or(false))?;
-    let user = users::update_user(&state.engine.db, state.engine.clock.as_ref(), id, body).await?;
-    record_admin_action(&state, &caller, "user.update", &id.to_string()).await?;
-    Ok(Json(json!(user)))
+    let changes_password = body.password.is_some();
+    let user = state
+        .engine
+        .update_user(&caller.principal, id, body, if_match(&headers)?)
+        .await?;
+    if changes_password && caller.via == Via::Session && caller.principal.user_id == Some(id) {
+        // One's own password change ends one's other sessions, not this one.
+        let epoch = state.engine.credentials_epoch(id).await?;
+        session
+            .insert(SESSION_EPOCH, epoch)
+            .await
+            .map_err(|e| ApiError::Engine(EngineError::internal(e)))?;
+    }
+    Ok(([etag(user.version)], Json(json!(user))))
 }
 
 pub async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.principal.require_right(SystemRight::Users)?;
     let id = parse_uuid(&id, "user")?;
-    if caller.principal.user_id == Some(id) {
-        return Err(ApiError::BadRequest("you cannot delete yourself".into()));
-    }
-    users::delete_user(&state.engine.db, id).await?;
-    record_admin_action(&state, &caller, "user.delete", &id.to_string()).await?;
+    state
+        .engine
+        .delete_user(&caller.principal, id, if_match(&headers)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -135,8 +113,7 @@ pub async fn list_roles(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    caller.principal.require_right(SystemRight::Roles)?;
-    let items = roles::list_roles(&state.engine.db).await?;
+    let items = state.engine.list_roles(&caller.principal).await?;
     Ok(Json(one_page(items)))
 }
 
@@ -145,9 +122,7 @@ pub async fn create_role(
     caller: Caller,
     JsonBody(body): JsonBody<Role>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    caller.principal.require_right(SystemRight::Roles)?;
-    let role = roles::create_role(&state.engine.db, state.engine.clock.as_ref(), &body).await?;
-    record_admin_action(&state, &caller, "role.create", role.name.as_str()).await?;
+    let role = state.engine.create_role(&caller.principal, &body).await?;
     Ok((StatusCode::CREATED, Json(json!(role))))
 }
 
@@ -155,32 +130,35 @@ pub async fn get_role(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    caller.principal.require_right(SystemRight::Roles)?;
-    Ok(Json(json!(roles::get_role(&state.engine.db, &name).await?)))
+) -> Result<([(HeaderName, String); 1], Json<Value>), ApiError> {
+    let role = state.engine.get_role(&caller.principal, &name).await?;
+    Ok(([etag(role.version.unwrap_or(1))], Json(json!(role))))
 }
 
 pub async fn replace_role(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(name): Path<String>,
     JsonBody(body): JsonBody<Role>,
-) -> Result<Json<Value>, ApiError> {
-    caller.principal.require_right(SystemRight::Roles)?;
-    let role =
-        roles::update_role(&state.engine.db, state.engine.clock.as_ref(), &name, &body).await?;
-    record_admin_action(&state, &caller, "role.update", &name).await?;
-    Ok(Json(json!(role)))
+) -> Result<([(HeaderName, String); 1], Json<Value>), ApiError> {
+    let role = state
+        .engine
+        .replace_role(&caller.principal, &name, &body, if_match(&headers)?)
+        .await?;
+    Ok(([etag(role.version.unwrap_or(1))], Json(json!(role))))
 }
 
 pub async fn delete_role(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.principal.require_right(SystemRight::Roles)?;
-    roles::delete_role(&state.engine.db, &name).await?;
-    record_admin_action(&state, &caller, "role.delete", &name).await?;
+    state
+        .engine
+        .delete_role(&caller.principal, &name, if_match(&headers)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -197,11 +175,7 @@ pub async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let user_id = caller
-        .principal
-        .user_id
-        .ok_or(EngineError::Unauthenticated)?;
-    let items = tokens::list_tokens(&state.engine.db, user_id).await?;
+    let items = state.engine.list_tokens(&caller.principal).await?;
     Ok(Json(one_page(items)))
 }
 
@@ -211,19 +185,10 @@ pub async fn create_token(
     caller: Caller,
     JsonBody(body): JsonBody<NewToken>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let user_id = caller
-        .principal
-        .user_id
-        .ok_or(EngineError::Unauthenticated)?;
-    let (info, token) = tokens::create_token(
-        &state.engine.db,
-        state.engine.clock.as_ref(),
-        user_id,
-        &body.name,
-        body.expires_at,
-    )
-    .await?;
-    record_admin_action(&state, &caller, "token.create", &info.id.to_string()).await?;
+    let (info, token) = state
+        .engine
+        .create_token(&caller.principal, &body.name, body.expires_at)
+        .await?;
     let mut out = json!(info);
     out["token"] = json!(token);
     Ok((StatusCode::CREATED, Json(out)))
@@ -235,12 +200,7 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_uuid(&id, "token")?;
-    let token = tokens::get_token(&state.engine.db, id).await?;
-    if caller.principal.user_id != Some(token.user_id) {
-        caller.principal.require_right(SystemRight::Users)?;
-    }
-    tokens::revoke_token(&state.engine.db, state.engine.clock.as_ref(), id).await?;
-    record_admin_action(&state, &caller, "token.revoke", &id.to_string()).await?;
+    state.engine.revoke_token(&caller.principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -259,7 +219,6 @@ pub async fn list_audit(
     caller: Caller,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.principal.require_right(SystemRight::Audit)?;
     let filter = AuditFilter {
         actor: q.actor,
         action: q.action,
@@ -270,12 +229,14 @@ pub async fn list_audit(
         page: q.page,
         per_page: q.per_page,
     };
-    let (items, total) = audit::list(
-        &state.engine.db,
-        &filter,
-        paging.page.unwrap_or(1),
-        paging.per_page.unwrap_or(50),
-    )
-    .await?;
+    let (items, total) = state
+        .engine
+        .list_audit(
+            &caller.principal,
+            &filter,
+            paging.page.unwrap_or(1),
+            paging.per_page.unwrap_or(50),
+        )
+        .await?;
     Ok(Json(page_json(items, total, &paging)))
 }

@@ -1,0 +1,14 @@
+-- Accounts: definition versions for users and roles, a per-user credentials epoch (a password
+-- change ends the user's other sessions), and sessions stored by a hash of their id.
+ALTER TABLE users ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE users ADD COLUMN credentials_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE roles ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+
+-- Sessions stored under their plaintext id are dropped: their holders log in again.
+DROP TABLE IF EXISTS sessions;
+CREATE TABLE sessions (
+    id_hash     TEXT PRIMARY KEY,
+    data        TEXT NOT NULL,
+    expires_at  TEXT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);

@@ -217,11 +217,16 @@ pub fn query_parameter(name: &str) -> Value {
 /// A path parameter's schema.
 pub fn path_parameter(name: &str) -> Value {
     let schema = match name {
-        "entity" => json!({"type": "string", "description": "an entity name"}),
+        "entity" => json!({"type": "string", "description": "an entity name", "examples": ["patient"]}),
         "id" => json!({"type": "string", "format": "uuid"}),
-        "field" => json!({"type": "string", "description": "a unique, non-sensitive field"}),
+        "field" => json!({"type": "string", "description": "a unique, non-sensitive field", "examples": ["mrn"]}),
+        "value" => json!({"type": "string", "description": "the field's value", "examples": ["M0001"]}),
         "name" => json!({"type": "string", "description": "a role name"}),
         _ => json!({"type": "string"}),
     };
-    json!({"name": name, "in": "path", "required": true, "schema": schema})
+    let mut parameter = json!({"name": name, "in": "path", "required": true, "schema": schema});
+    if let Some(example) = parameter["schema"]["examples"].get(0).cloned() {
+        parameter["example"] = example;
+    }
+    parameter
 }

@@ -108,7 +108,9 @@ pub fn check_answer(
     let shown: String = text.chars().take(600).collect();
     let parse_json = || -> Result<Value, String> {
         if !content_type.is_some_and(|c| c.starts_with("application/json")) {
-            return Err(format!("content type {content_type:?} instead of application/json: {shown}"));
+            return Err(format!(
+                "content type {content_type:?} instead of application/json: {shown}"
+            ));
         }
         serde_json::from_slice(body).map_err(|e| format!("not JSON ({e}): {shown}"))
     };
@@ -132,7 +134,10 @@ pub fn check_answer(
         if strictness == Strictness::Garbage && status >= 400 {
             return as_error();
         }
-        let statuses: Vec<&String> = documented.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+        let statuses: Vec<&String> = documented
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
         return Err(format!(
             "status {status} is not documented for {} {} (documented: {statuses:?}); body: {shown}",
             op.method, op.path
@@ -150,7 +155,12 @@ pub fn check_answer(
         return check_schema(&json_content["schema"], &value)
             .map_err(|e| format!("{e}; body: {shown}"));
     }
-    let media = content_type.unwrap_or("").split(';').next().unwrap_or("").trim();
+    let media = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
     if content.contains_key(media) {
         Ok(())
     } else {

@@ -252,7 +252,10 @@ async fn csrf_and_tokens(backend: Backend) {
     let token = created["token"].as_str().unwrap().to_string();
     let his = server.with_token(&token);
     let response = his
-        .post("/api/v1/records/patient", &json!({"data": {"name": "王五"}}))
+        .post(
+            "/api/v1/records/patient",
+            &json!({"data": {"name": "王五"}}),
+        )
         .await;
     assert_eq!(response.status(), 201);
     let listed = json_of(admin.get("/api/v1/tokens").await).await;

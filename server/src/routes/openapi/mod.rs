@@ -70,7 +70,8 @@ fn operation(op: &Operation) -> Value {
         } else if status == 503 {
             json!({"description": "the database does not answer", "content": json_content("Health")})
         } else {
-            let mut answer = json!({"description": error_description(status), "content": json_content("Error")});
+            let mut answer =
+                json!({"description": error_description(status), "content": json_content("Error")});
             if status == 429 {
                 answer["headers"] = json!({"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}});
             }
@@ -120,7 +121,11 @@ fn operation(op: &Operation) -> Value {
 /// `get /api/v1/records/{entity}/{id}` → `get_records_entity_id`.
 fn operation_id(op: &Operation) -> String {
     let mut id = op.method.to_string();
-    for part in op.path.split('/').filter(|p| !p.is_empty() && *p != "api" && *p != "v1") {
+    for part in op
+        .path
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != "api" && *p != "v1")
+    {
         id.push('_');
         id.extend(
             part.chars()
@@ -134,7 +139,9 @@ fn operation_id(op: &Operation) -> String {
 fn build() -> Value {
     let mut paths = Map::new();
     for op in ROUTES {
-        let item = paths.entry(op.path.to_string()).or_insert_with(|| json!({}));
+        let item = paths
+            .entry(op.path.to_string())
+            .or_insert_with(|| json!({}));
         item[op.method] = operation(op);
     }
     json!({

@@ -188,23 +188,35 @@ pub fn query_parameter(name: &str) -> Value {
     let mut p = match name {
         "page" => json!({"in": "query", "description": "pages count from 1; 0 means the first",
                          "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295u32, "default": 1}}),
-        "per_page" => json!({"in": "query", "description": "0 means the default (50); at most 1000",
-                             "schema": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 50}}),
-        "sort" => json!({"in": "query", "description": "comma-separated fields, `-` first for descending: `-updated_at,name`",
-                         "schema": {"type": "string"}}),
-        "q" => json!({"in": "query", "description": "case-insensitive search over non-sensitive text fields",
-                      "schema": {"type": "string"}}),
+        "per_page" => {
+            json!({"in": "query", "description": "0 means the default (50); at most 1000",
+                             "schema": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 50}})
+        }
+        "sort" => {
+            json!({"in": "query", "description": "comma-separated fields, `-` first for descending: `-updated_at,name`",
+                         "schema": {"type": "string"}})
+        }
+        "q" => {
+            json!({"in": "query", "description": "case-insensitive search over non-sensitive text fields",
+                      "schema": {"type": "string"}})
+        }
         "filter" => json!({"in": "query", "description": "a FilterExpr as URL-encoded JSON",
                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FilterExpr"}}}}),
         "count" => flag("false skips `total` on large lists", true),
         "deleted" => flag("the recycle bin: deleted records only", false),
-        "unmask" => json!({"in": "query", "description": "comma-separated sensitive fields to show in full where the caller may (audited)",
-                           "schema": {"type": "string"}}),
+        "unmask" => {
+            json!({"in": "query", "description": "comma-separated sensitive fields to show in full where the caller may (audited)",
+                           "schema": {"type": "string"}})
+        }
         "dry_run" => flag("check every row, write none", false),
         "atomic" => flag("all rows or none; false keeps the good rows", true),
-        "mapping" => json!({"in": "query", "description": "column → field; default: the header names a field or its label",
-                            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}}}),
-        "format" => json!({"in": "query", "schema": {"type": "string", "enum": ["csv", "xlsx"], "default": "csv"}}),
+        "mapping" => {
+            json!({"in": "query", "description": "column → field; default: the header names a field or its label",
+                            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}}})
+        }
+        "format" => {
+            json!({"in": "query", "schema": {"type": "string", "enum": ["csv", "xlsx"], "default": "csv"}})
+        }
         "actor" | "action" | "entity" | "record_id" => {
             json!({"in": "query", "description": "entries matching exactly", "schema": {"type": "string"}})
         }
@@ -217,10 +229,16 @@ pub fn query_parameter(name: &str) -> Value {
 /// A path parameter's schema.
 pub fn path_parameter(name: &str) -> Value {
     let schema = match name {
-        "entity" => json!({"type": "string", "description": "an entity name", "examples": ["patient"]}),
+        "entity" => {
+            json!({"type": "string", "description": "an entity name", "examples": ["patient"]})
+        }
         "id" => json!({"type": "string", "format": "uuid"}),
-        "field" => json!({"type": "string", "description": "a unique, non-sensitive field", "examples": ["mrn"]}),
-        "value" => json!({"type": "string", "description": "the field's value", "examples": ["M0001"]}),
+        "field" => {
+            json!({"type": "string", "description": "a unique, non-sensitive field", "examples": ["mrn"]})
+        }
+        "value" => {
+            json!({"type": "string", "description": "the field's value", "examples": ["M0001"]})
+        }
         "name" => json!({"type": "string", "description": "a role name"}),
         _ => json!({"type": "string"}),
     };

@@ -117,7 +117,7 @@ JSON
     --max-examples "$MAX_EXAMPLES" \
     --max-time "$MAX_SECONDS" \
     --seed 13 \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 20 \
     --exclude-path /api/v1/auth/logout \
     --exclude-path '/api/v1/tokens/{id}' \

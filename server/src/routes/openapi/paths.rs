@@ -187,7 +187,7 @@ pub fn query_parameter(name: &str) -> Value {
     };
     let mut p = match name {
         "page" => json!({"in": "query", "description": "pages count from 1; 0 means the first",
-                         "schema": {"type": "integer", "minimum": 0, "maximum": 4294967295u32, "default": 1}}),
+                         "schema": {"type": "integer", "minimum": 0, "default": 1}}),
         "per_page" => {
             json!({"in": "query", "description": "0 means the default (50); at most 1000",
                              "schema": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 50}})

@@ -250,7 +250,8 @@ fn definitions() -> Vec<(&'static str, Value)> {
             "DataBody",
             json!({
                 "type": "object", "additionalProperties": false, "required": ["data"],
-                "properties": {"data": {"type": "object", "description": "field name → value, as the entity's definition says"}}
+                "examples": [{"data": {"name": "张三", "mrn": "M0002", "dept": "cardiology", "total_spent": 12.5}}],
+            "properties": {"data": {"type": "object", "description": "field name → value, as the entity's definition says"}}
             }),
         ),
         (
@@ -338,7 +339,10 @@ fn definitions() -> Vec<(&'static str, Value)> {
             "ChartSpec",
             json!({
                 "type": "object", "additionalProperties": false, "required": ["entity", "measures"],
-                "properties": {
+                "examples": [{"entity": "patient", "dimensions": [{"field": "dept"}],
+                          "measures": [{"agg": "count"}, {"agg": "sum", "field": "total_spent"}],
+                          "filters": {"field": "total_spent", "op": "gt", "value": 0}}],
+            "properties": {
                     "entity": {"type": "string"},
                     "chart": {"type": "string"},
                     "dimensions": {"type": "array", "items": {

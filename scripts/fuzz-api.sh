@@ -7,14 +7,14 @@
 #   scripts/fuzz-api.sh [sqlite|postgres]...   (default: both)
 #
 # Bounds: FUZZ_MAX_EXAMPLES cases per operation (default 25), FUZZ_MAX_SECONDS per backend
-# (default 100, plus 10 for token revocation). PostgreSQL at 127.0.0.1:5432 (user postgres, trust), as scripts/test.sh
+# (default 90, plus 10 for token revocation: about two minutes with set-up). PostgreSQL at 127.0.0.1:5432 (user postgres, trust), as scripts/test.sh
 # starts it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 MAX_EXAMPLES=${FUZZ_MAX_EXAMPLES:-25}
-MAX_SECONDS=${FUZZ_MAX_SECONDS:-100}
+MAX_SECONDS=${FUZZ_MAX_SECONDS:-90}
 VENV=$(realpath -m "${FUZZ_VENV:-target/fuzz-venv}")
 backends=("$@")
 [ ${#backends[@]} -eq 0 ] && backends=(sqlite postgres)

@@ -7,8 +7,8 @@
 #   scripts/fuzz-api.sh [sqlite|postgres]...   (default: both)
 #
 # Bounds: FUZZ_MAX_EXAMPLES cases per operation (default 25), FUZZ_MAX_SECONDS per backend
-# (default 90, plus 10 for token revocation: about two minutes with set-up). PostgreSQL at 127.0.0.1:5432 (user postgres, trust), as scripts/test.sh
-# starts it.
+# (default 90, plus 10 for token revocation: about two minutes with set-up). PostgreSQL at
+# 127.0.0.1:5432 (user postgres, trust), as scripts/test.sh starts it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -41,6 +41,15 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace 2>&1 | tee "$log" || status=$?
+# Schemathesis over every operation of the OpenAPI document, on SQLite and PostgreSQL, with the
+# server binary the tests just built. Its verdict counts as one more test.
+echo "== fuzz the API against its OpenAPI document"
+if KANGDAO_BIN="$PWD/target/debug/kangdao" scripts/fuzz-api.sh; then
+  echo "test result: ok. 1 passed; 0 failed (fuzz-api)" >>"$log"
+else
+  echo "test result: FAILED. 0 passed; 1 failed (fuzz-api)" >>"$log"
+  status=1
+fi
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

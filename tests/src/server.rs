@@ -1,9 +1,16 @@
 //! A real `kangdao` server on a loopback port, on a fresh database, with an administrator.
+//!
+//! Tests talk to it through [`Session`]: every request goes out as a [`Call`] and comes back as
+//! an [`Answer`] already checked against the OpenAPI document (`crate::contract`), so no test
+//! can see an answer the document does not describe.
 
 use crate::backends::{Backend, FreshDatabase};
+use crate::contract::{check_answer, Strictness};
 use kangdao_engine::access::{users, NewUser};
 use kangdao_server::config::{Config, FileConfig};
-use reqwest::{Client, Method, RequestBuilder, Response};
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::sync::Once;
 use tokio::sync::oneshot;
@@ -19,11 +26,14 @@ pub struct TestServer {
     handle: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// A signed-in browser: cookie jar plus the CSRF token.
+/// A signed-in browser (cookie jar plus the CSRF token), or an integration with an API token.
+/// A clone shares the cookie jar, like a second tab.
+#[derive(Clone)]
 pub struct Session {
-    pub client: Client,
+    client: Client,
     pub base: String,
     pub csrf: Option<String>,
+    pub bearer: Option<String>,
     pub lang: &'static str,
 }
 
@@ -86,15 +96,14 @@ impl TestServer {
     }
 
     pub fn anonymous(&self) -> Session {
-        Session {
-            client: Client::builder()
-                .cookie_store(true)
-                .build()
-                .expect("client"),
-            base: self.base.clone(),
-            csrf: None,
-            lang: "zh-CN",
-        }
+        Session::at(&self.base)
+    }
+
+    /// An integration calling with an API token: no cookie, no CSRF token.
+    pub fn with_token(&self, token: &str) -> Session {
+        let mut session = Session::at(&self.base);
+        session.bearer = Some(token.to_string());
+        session
     }
 
     /// A session logged in as the administrator.
@@ -111,7 +120,7 @@ impl TestServer {
             )
             .await;
         assert_eq!(response.status(), 200, "login as {username}");
-        let body: Value = response.json().await.expect("login body");
+        let body = response.value();
         session.csrf = body["csrf_token"].as_str().map(str::to_string);
         session
     }
@@ -127,7 +136,33 @@ impl TestServer {
 }
 
 impl Session {
-    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    /// An anonymous session on a server at `base` (`http://host:port`).
+    pub fn at(base: &str) -> Session {
+        install_crypto();
+        Session {
+            client: Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+            base: base.to_string(),
+            csrf: None,
+            bearer: None,
+            lang: "zh-CN",
+        }
+    }
+
+    /// A request the document describes; its answer is held to the document.
+    pub fn request(&self, method: Method, path: &str) -> Call {
+        self.call(method, path, Strictness::Documented)
+    }
+
+    /// A request deliberately outside the document (garbage bytes, a wrong content type): any
+    /// error status may answer, but still in the one error format.
+    pub fn garbage(&self, method: Method, path: &str) -> Call {
+        self.call(method, path, Strictness::Garbage)
+    }
+
+    fn call(&self, method: Method, path: &str, strictness: Strictness) -> Call {
         let mut builder = self
             .client
             .request(method.clone(), format!("{}{path}", self.base))
@@ -137,14 +172,22 @@ impl Session {
                 builder = builder.header("X-CSRF-Token", csrf);
             }
         }
-        builder
+        if let Some(token) = &self.bearer {
+            builder = builder.bearer_auth(token);
+        }
+        Call {
+            builder,
+            method,
+            path: path.to_string(),
+            strictness,
+        }
     }
 
-    pub async fn get(&self, path: &str) -> Response {
+    pub async fn get(&self, path: &str) -> Answer {
         self.request(Method::GET, path).send().await.expect("GET")
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> Response {
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
         self.request(Method::POST, path)
             .json(body)
             .send()
@@ -152,7 +195,7 @@ impl Session {
             .expect("POST")
     }
 
-    pub async fn put(&self, path: &str, body: &Value) -> Response {
+    pub async fn put(&self, path: &str, body: &Value) -> Answer {
         self.request(Method::PUT, path)
             .json(body)
             .send()
@@ -160,28 +203,127 @@ impl Session {
             .expect("PUT")
     }
 
-    pub async fn patch(&self, path: &str, version: Option<i64>, body: &Value) -> Response {
-        let mut builder = self.request(Method::PATCH, path).json(body);
+    pub async fn patch(&self, path: &str, version: Option<i64>, body: &Value) -> Answer {
+        let mut call = self.request(Method::PATCH, path).json(body);
         if let Some(v) = version {
-            builder = builder.header("If-Match", format!("\"{v}\""));
+            call = call.header("If-Match", format!("\"{v}\""));
         }
-        builder.send().await.expect("PATCH")
+        call.send().await.expect("PATCH")
     }
 
-    pub async fn delete(&self, path: &str, version: Option<i64>) -> Response {
-        let mut builder = self.request(Method::DELETE, path);
+    pub async fn delete(&self, path: &str, version: Option<i64>) -> Answer {
+        let mut call = self.request(Method::DELETE, path);
         if let Some(v) = version {
-            builder = builder.header("If-Match", format!("\"{v}\""));
+            call = call.header("If-Match", format!("\"{v}\""));
         }
-        builder.send().await.expect("DELETE")
+        call.send().await.expect("DELETE")
+    }
+}
+
+/// A request on its way; [`Call::send`] gives its answer, checked against the document.
+pub struct Call {
+    builder: RequestBuilder,
+    method: Method,
+    path: String,
+    strictness: Strictness,
+}
+
+impl Call {
+    pub fn header(mut self, key: &str, value: impl AsRef<str>) -> Call {
+        self.builder = self.builder.header(key, value.as_ref());
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<reqwest::Body>) -> Call {
+        self.builder = self.builder.body(body);
+        self
+    }
+
+    pub fn json(mut self, body: &Value) -> Call {
+        self.builder = self.builder.json(body);
+        self
+    }
+
+    pub fn bearer_auth(mut self, token: &str) -> Call {
+        self.builder = self.builder.bearer_auth(token);
+        self
+    }
+
+    /// Sends the request and reads the whole answer; panics, naming the request, when the
+    /// answer is outside the OpenAPI document.
+    pub async fn send(self) -> Result<Answer, reqwest::Error> {
+        let response = self.builder.send().await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?.to_vec();
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if let Err(problem) = check_answer(
+            self.method.as_str(),
+            &self.path,
+            status.as_u16(),
+            content_type,
+            &body,
+            self.strictness,
+        ) {
+            panic!(
+                "{} {} answered {status} outside the OpenAPI document: {problem}",
+                self.method, self.path
+            );
+        }
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// An answer, read whole and already checked against the document.
+#[derive(Debug)]
+pub struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    pub async fn bytes(self) -> Result<Vec<u8>, std::convert::Infallible> {
+        Ok(self.body)
+    }
+
+    pub async fn text(self) -> Result<String, std::string::FromUtf8Error> {
+        String::from_utf8(self.body)
+    }
+
+    pub async fn json<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+
+    /// The body as JSON, saying what came instead when it is not JSON.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!(
+                "status {}: not JSON: {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 }
 
 /// Reads a JSON body, saying what came instead when it is not JSON.
-pub async fn json_of(response: Response) -> Value {
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}: not JSON: {text}"))
+pub async fn json_of(response: Answer) -> Value {
+    response.value()
 }
 
 /// A valid GB 11643 resident ID number born on `birth` (YYYYMMDD) with sequence `seq`.

@@ -22,14 +22,14 @@ macro_rules! on_both_backends {
     };
 }
 
-async fn created(response: reqwest::Response) -> Value {
+async fn created(response: kangdao_tests::server::Answer) -> Value {
     let status = response.status();
     let body = json_of(response).await;
     assert_eq!(status, 201, "{body}");
     body
 }
 
-async fn status_and_code(response: reqwest::Response) -> (u16, String) {
+async fn status_and_code(response: kangdao_tests::server::Answer) -> (u16, String) {
     let status = response.status().as_u16();
     let body = json_of(response).await;
     (
@@ -63,10 +63,8 @@ fn bearer(
     method: reqwest::Method,
     path: &str,
     token: &str,
-) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .request(method, format!("{}{path}", server.base))
-        .bearer_auth(token)
+) -> kangdao_tests::server::Call {
+    server.with_token(token).request(method, path)
 }
 
 async fn a_user_manager_cannot_take_over_administrators(backend: Backend) {

@@ -1,7 +1,7 @@
 //! The HTTP API as a new user meets it with curl, against a real server, on SQLite and on
 //! PostgreSQL.
 
-use kangdao_tests::server::{id_number, json_of, patient_definition, Session, TestServer};
+use kangdao_tests::server::{id_number, json_of, patient_definition, Answer, Session, TestServer};
 use kangdao_tests::Backend;
 use serde_json::{json, Value};
 
@@ -61,7 +61,7 @@ fn patients_csv(rows: usize, bad_line: Option<usize>) -> String {
     csv
 }
 
-async fn import(admin: &Session, query: &str, csv: &str) -> reqwest::Response {
+async fn import(admin: &Session, query: &str, csv: &str) -> Answer {
     admin
         .request(
             reqwest::Method::POST,
@@ -250,14 +250,13 @@ async fn csrf_and_tokens(backend: Backend) {
     // An integration's token: no cookie, no CSRF token.
     let created = json_of(admin.post("/api/v1/tokens", &json!({"name": "HIS"})).await).await;
     let token = created["token"].as_str().unwrap().to_string();
-    let his = reqwest::Client::new();
+    let his = server.with_token(&token);
     let response = his
-        .post(format!("{}/api/v1/records/patient", server.base))
-        .bearer_auth(&token)
-        .json(&json!({"data": {"name": "王五"}}))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/v1/records/patient",
+            &json!({"data": {"name": "王五"}}),
+        )
+        .await;
     assert_eq!(response.status(), 201);
     let listed = json_of(admin.get("/api/v1/tokens").await).await;
     assert!(!listed.to_string().contains(&token));
@@ -268,12 +267,7 @@ async fn csrf_and_tokens(backend: Backend) {
         )
         .await;
     assert_eq!(revoke.status(), 204);
-    let response = his
-        .get(format!("{}/api/v1/records/patient", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = his.get("/api/v1/records/patient").await;
     assert_eq!(response.status(), 401);
 
     // Log-out ends the session.
@@ -291,7 +285,7 @@ async fn one_error_format(backend: Backend) {
     let admin = server.admin().await;
     define_patient(&admin).await;
     let malformed = admin
-        .request(reqwest::Method::POST, "/api/v1/records/patient")
+        .garbage(reqwest::Method::POST, "/api/v1/records/patient")
         .header("content-type", "application/json")
         .body("{\"data\": {")
         .send()
@@ -571,7 +565,8 @@ async fn documented_routes(backend: Backend) {
     let anonymous = server.anonymous();
     let doc = json_of(anonymous.get("/api/openapi.json").await).await;
     assert_eq!(doc["openapi"], "3.1.0");
-    for (method, path, ..) in kangdao_server::routes::openapi::ROUTES {
+    for operation in kangdao_server::routes::openapi::ROUTES {
+        let (method, path) = (operation.method, operation.path);
         assert!(
             doc["paths"][path][method].is_object(),
             "{method} {path} missing from the document"
@@ -583,14 +578,14 @@ async fn documented_routes(backend: Backend) {
             .replace("{value}", "M1")
             .replace("{name}", "nurse");
         let response = anonymous
-            .request(method.to_uppercase().parse().unwrap(), &concrete)
+            .garbage(method.to_uppercase().parse().unwrap(), &concrete)
             .header("content-type", "application/json")
             .body("{}")
             .send()
             .await
             .unwrap();
         let status = response.status().as_u16();
-        if kangdao_server::routes::openapi::PUBLIC.contains(path) {
+        if operation.public {
             assert_ne!(status, 404, "{method} {path}");
             assert_ne!(status, 405, "{method} {path}");
         } else {

@@ -1,9 +1,9 @@
 //! Entity definitions over HTTP: a GET → edit → PUT round trip, versions as preconditions,
 //! concurrent changes, and several definitions applied as one batch with a dry run.
 
-use kangdao_tests::server::{json_of, patient_definition, Session, TestServer};
+use kangdao_tests::server::{json_of, patient_definition, Answer, Session, TestServer};
 use kangdao_tests::Backend;
-use reqwest::{Method, Response};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 macro_rules! on_both_backends {
@@ -43,7 +43,7 @@ async fn define_patient(admin: &Session) {
     assert_eq!(response.status(), 201);
 }
 
-async fn put_if(admin: &Session, path: &str, version: Option<i64>, body: &Value) -> Response {
+async fn put_if(admin: &Session, path: &str, version: Option<i64>, body: &Value) -> Answer {
     let mut builder = admin.request(Method::PUT, path).json(body);
     if let Some(v) = version {
         builder = builder.header("If-Match", format!("\"{v}\""));
@@ -144,12 +144,7 @@ async fn concurrent_puts_each_land_or_conflict(backend: Backend) {
     let read = json_of(admin.get("/api/v1/entities/patient").await).await;
     let mut tasks = Vec::new();
     for i in 0..20 {
-        let session = Session {
-            client: admin.client.clone(),
-            base: admin.base.clone(),
-            csrf: admin.csrf.clone(),
-            lang: admin.lang,
-        };
+        let session = admin.clone();
         let body = add_field(&read, json!({"name": format!("extra_{i}"), "type": "text"}));
         tasks.push(tokio::spawn(async move {
             let response = session.put("/api/v1/entities/patient", &body).await;

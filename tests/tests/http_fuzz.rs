@@ -300,7 +300,10 @@ fn url_encoded(text: &str) -> String {
 }
 
 /// A 4xx or 5xx answer must be a 4xx in the error format.
-async fn answer_is_sound(what: &str, response: reqwest::Response) -> Result<(), TestCaseError> {
+async fn answer_is_sound(
+    what: &str,
+    response: kangdao_tests::server::Answer,
+) -> Result<(), TestCaseError> {
     let status = response.status();
     let content_type = response
         .headers()

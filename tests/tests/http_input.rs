@@ -30,7 +30,7 @@ async fn define_patient(admin: &Session) {
 }
 
 /// The status and the JSON error body, checked to be in the one error format.
-async fn error_of(response: reqwest::Response) -> (u16, Value) {
+async fn error_of(response: kangdao_tests::server::Answer) -> (u16, Value) {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -66,7 +66,7 @@ fn detail(body: &Value, i: usize) -> &Value {
     &body["error"]["details"][i]
 }
 
-async fn import(admin: &Session, query: &str, bytes: Vec<u8>) -> reqwest::Response {
+async fn import(admin: &Session, query: &str, bytes: Vec<u8>) -> kangdao_tests::server::Answer {
     admin
         .request(
             Method::POST,
@@ -332,7 +332,7 @@ async fn every_answer_speaks_the_error_format(backend: Backend) {
     // Too many or too large headers.
     let mut request = admin.request(Method::GET, "/api/v1/me");
     for i in 0..30 {
-        request = request.header(format!("x-padding-{i}"), "p".repeat(1000));
+        request = request.header(&format!("x-padding-{i}"), "p".repeat(1000));
     }
     let (status, body) = error_of(request.send().await.expect("send")).await;
     assert_eq!(
@@ -341,7 +341,7 @@ async fn every_answer_speaks_the_error_format(backend: Backend) {
     );
     let mut request = admin.request(Method::GET, "/api/v1/me");
     for i in 0..80 {
-        request = request.header(format!("x-h{i}"), "1");
+        request = request.header(&format!("x-h{i}"), "1");
     }
     let (status, body) = error_of(request.send().await.expect("send")).await;
     assert_eq!(

@@ -52,7 +52,7 @@ async fn create(admin: &Session, entity: &str, data: Value) -> Value {
 }
 
 /// Asserts a 400 whose message or details name `field`.
-async fn refused_naming(response: reqwest::Response, field: &str, what: &str) {
+async fn refused_naming(response: kangdao_tests::server::Answer, field: &str, what: &str) {
     assert_eq!(response.status(), 400, "{what}");
     let body = json_of(response).await;
     assert_eq!(body["error"]["code"], "bad_request", "{what}: {body}");

@@ -57,19 +57,14 @@ async fn racing_first_upserts(backend: Backend) {
 
     let mut tasks = Vec::new();
     for n in 0..50 {
-        let client = admin.client.clone();
-        let url = format!("{}/api/v1/records/patient/by/mrn/NEW-0001", admin.base);
-        let csrf = admin.csrf.clone().unwrap_or_default();
+        let session = admin.clone();
         tasks.push(tokio::spawn(async move {
-            let response = client
-                .put(url)
-                .header("X-CSRF-Token", csrf)
-                .json(
+            let response = session
+                .put(
+                    "/api/v1/records/patient/by/mrn/NEW-0001",
                     &json!({"data": {"name": "首次推送", "dept": "cardiology", "total_spent": 10}}),
                 )
-                .send()
-                .await
-                .expect("PUT");
+                .await;
             let status = response.status().as_u16();
             let body = response.text().await.unwrap_or_default();
             (n, status, body)
@@ -151,7 +146,7 @@ async fn unchanged_writes(backend: Backend) {
 on_both_backends!(writes_that_change_nothing_make_no_version, unchanged_writes);
 
 /// A user holding only `role`, and a Bearer client for one of their tokens.
-async fn token_of(server: &TestServer, admin: &Session, role: &Value) -> reqwest::Client {
+async fn token_of(server: &TestServer, admin: &Session, role: &Value) -> Session {
     assert_eq!(admin.post("/api/v1/roles", role).await.status(), 201);
     let name = role["name"].as_str().unwrap();
     let user = json!({"username": format!("{name}_user"), "password": "integration-pw-1", "roles": [name]});
@@ -167,15 +162,7 @@ async fn token_of(server: &TestServer, admin: &Session, role: &Value) -> reqwest
         .as_str()
         .unwrap()
         .to_string();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().unwrap(),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap()
+    server.with_token(&token)
 }
 
 async fn create_only_tokens(backend: Backend) {
@@ -187,11 +174,11 @@ async fn create_only_tokens(backend: Backend) {
     let his = token_of(&server, &admin, &role).await;
     let id_no = id_number("110105", "19800101", 3);
     let response = his
-        .post(format!("{}/api/v1/records/patient", server.base))
-        .json(&json!({"data": {"name": "赵六", "id_number": id_no, "phone": "13900001111", "mrn": "H1", "dept": "cardiology"}}))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/v1/records/patient",
+            &json!({"data": {"name": "赵六", "id_number": id_no, "phone": "13900001111", "mrn": "H1", "dept": "cardiology"}}),
+        )
+        .await;
     assert_eq!(
         response.status(),
         201,
@@ -215,11 +202,7 @@ async fn create_only_tokens(backend: Backend) {
 
     // Reading stays refused.
     let id = body["id"].as_str().unwrap();
-    let read = his
-        .get(format!("{}/api/v1/records/patient/{id}", server.base))
-        .send()
-        .await
-        .unwrap();
+    let read = his.get(&format!("/api/v1/records/patient/{id}")).await;
     assert_eq!(read.status(), 403);
 
     // An update-only token's PATCH answers 200 with what it wrote.
@@ -227,12 +210,12 @@ async fn create_only_tokens(backend: Backend) {
         {"entity": "patient", "actions": ["update"]}]});
     let updater = token_of(&server, &admin, &role).await;
     let response = updater
-        .patch(format!("{}/api/v1/records/patient/{id}", server.base))
-        .header("If-Match", "\"1\"")
-        .json(&json!({"data": {"total_spent": 99}}))
-        .send()
-        .await
-        .unwrap();
+        .patch(
+            &format!("/api/v1/records/patient/{id}"),
+            Some(1),
+            &json!({"data": {"total_spent": 99}}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     let body = json_of(response).await;
     assert_eq!(body["version"], 2);
@@ -253,7 +236,7 @@ fn follow_up_definition() -> Value {
     ]})
 }
 
-async fn refused_field(response: reqwest::Response, field: &str, code: &str) {
+async fn refused_field(response: kangdao_tests::server::Answer, field: &str, code: &str) {
     assert_eq!(response.status(), 422);
     let body = json_of(response).await;
     let details = body["error"]["details"].as_array().unwrap();

@@ -1,0 +1,256 @@
+//! Every operation of the API: the one list of endpoints (a test checks the router answers
+//! each), with its query parameters, request body and answers.
+
+use serde_json::{json, Value};
+
+/// What an operation takes as its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    None,
+    /// JSON of the named component schema.
+    Json(&'static str),
+    /// The raw bytes of a CSV or XLSX file.
+    Table,
+}
+
+/// What an operation answers on success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// No body (204).
+    Empty,
+    /// JSON of the named component schema.
+    Json(&'static str),
+    /// A record, with its version in `ETag`.
+    Record,
+    /// A CSV or XLSX file.
+    Table,
+}
+
+/// One operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// Names of its query parameters, described in [`query_parameter`].
+    pub query: &'static [&'static str],
+    pub body: Body,
+    pub status: u16,
+    pub answer: Answer,
+    /// Statuses beyond the ones every operation of its kind may answer (see `error_statuses`).
+    pub errors: &'static [u16],
+    /// Answers without signing in.
+    pub public: bool,
+}
+
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    body: Body,
+    status: u16,
+    answer: Answer,
+) -> Operation {
+    Operation {
+        method,
+        path,
+        summary,
+        query: &[],
+        body,
+        status,
+        answer,
+        errors: &[],
+        public: false,
+    }
+}
+
+impl Operation {
+    const fn query(mut self, names: &'static [&'static str]) -> Self {
+        self.query = names;
+        self
+    }
+
+    const fn errors(mut self, statuses: &'static [u16]) -> Self {
+        self.errors = statuses;
+        self
+    }
+
+    const fn public(mut self) -> Self {
+        self.public = true;
+        self
+    }
+
+    /// Every error status the operation may answer, in the one error format.
+    pub fn error_statuses(&self) -> Vec<u16> {
+        let mut out = vec![400];
+        if !self.public {
+            out.extend([401, 403]);
+        }
+        if self.path.contains('{') {
+            out.push(404);
+        }
+        if self.body != Body::None {
+            out.push(413);
+        }
+        out.extend(self.errors.iter().copied());
+        out.extend([414, 431, 500]);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The path parameters, in order.
+    pub fn path_parameters(&self) -> impl Iterator<Item = &'static str> {
+        self.path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+    }
+}
+
+use Answer as A;
+use Body as B;
+
+const PAGING: &[&str] = &["page", "per_page"];
+const RECORD_LIST: &[&str] = &[
+    "page", "per_page", "sort", "q", "filter", "count", "deleted", "unmask",
+];
+/// A record write may break the definition (422), a unique value (409) or be stale (409).
+const RECORD_WRITE: &[u16] = &[409, 422];
+
+/// The one list of endpoints.
+pub const ROUTES: &[Operation] = &[
+    op("post", "/api/v1/auth/login", "Log in with a user name and password; answers the user and a CSRF token, and sets the session cookie", B::Json("Login"), 200, A::Json("Me"))
+        .public().errors(&[401, 403, 429]),
+    op("post", "/api/v1/auth/logout", "End the session", B::None, 204, A::Empty),
+    op("get", "/api/v1/me", "The signed-in user, their permissions and the session's CSRF token", B::None, 200, A::Json("Me")),
+    op("get", "/api/v1/entities", "Entity definitions the caller may read or design", B::None, 200, A::Json("EntityPage")),
+    op("post", "/api/v1/entities", "Create an entity from a definition", B::Json("EntityDefinition"), 201, A::Json("EntityInfo"))
+        .errors(&[409]),
+    op("get", "/api/v1/entities/{entity}", "One entity definition with its version", B::None, 200, A::Json("EntityInfo")),
+    op("put", "/api/v1/entities/{entity}", "Apply a new version of a definition (new fields get columns and a backfill)", B::Json("EntityDefinition"), 200, A::Json("EntityInfo"))
+        .errors(&[409, 422]),
+    op("delete", "/api/v1/entities/{entity}", "Remove an entity that holds no records", B::None, 204, A::Empty)
+        .errors(&[409]),
+    op("post", "/api/v1/entities/{entity}/impact", "How many stored records a new definition would invalidate, with examples", B::Json("EntityDefinition"), 200, A::Json("Impact")),
+    op("get", "/api/v1/entities/{entity}/schema", "The JSON Schema (2020-12) the definition compiles to", B::None, 200, A::Json("JsonSchema")),
+    op("post", "/api/v1/entity-batches", "Install or change several entity definitions in one transaction, references between them in either order; ?dry_run=true answers the change plan and its impact without writing", B::Json("DefinitionBatch"), 200, A::Json("DefinitionChanges"))
+        .query(&["dry_run"]).errors(&[409]),
+    op("get", "/api/v1/records/{entity}", "List records", B::None, 200, A::Json("RecordPage"))
+        .query(RECORD_LIST).errors(&[429]),
+    op("post", "/api/v1/records/{entity}", "Create a record", B::Json("DataBody"), 201, A::Record)
+        .errors(RECORD_WRITE),
+    op("get", "/api/v1/records/{entity}/{id}", "One record; a deleted one with ?deleted=true", B::None, 200, A::Record)
+        .query(&["unmask", "deleted"]),
+    op("patch", "/api/v1/records/{entity}/{id}", "Change some fields; needs If-Match with the version read (stale → 409, missing → 428)", B::Json("DataBody"), 200, A::Record)
+        .errors(&[409, 422, 428]),
+    op("delete", "/api/v1/records/{entity}/{id}", "Soft-delete a record; needs If-Match", B::None, 204, A::Empty)
+        .errors(&[409, 428]),
+    op("post", "/api/v1/records/{entity}/{id}/restore", "Restore a deleted record (409 when a unique value was taken meanwhile)", B::None, 200, A::Record)
+        .errors(&[409]),
+    op("get", "/api/v1/records/{entity}/{id}/history", "Every version of a record", B::None, 200, A::Json("ChangePage")),
+    op("get", "/api/v1/records/{entity}/{id}/view360", "The record, every record referencing it, and their timeline", B::None, 200, A::Json("View360")),
+    op("put", "/api/v1/records/{entity}/by/{field}/{value}", "Create (201) or update (200) idempotently by a unique, non-sensitive field (If-Match optional)", B::Json("DataBody"), 200, A::Record)
+        .errors(&[201, 409, 422]),
+    op("post", "/api/v1/records/{entity}/import", "Import CSV or XLSX (the raw body); an atomic import with bad rows writes nothing and answers 422 naming each line", B::Table, 200, A::Json("ImportReport"))
+        .query(&["dry_run", "atomic", "mapping"]).errors(&[409, 422]),
+    op("get", "/api/v1/records/{entity}/export", "Export records as CSV or XLSX, masked as the caller sees them", B::None, 200, A::Table)
+        .query(&["format", "filter", "sort", "columns"]).errors(&[429]),
+    op("post", "/api/v1/reports/query", "Run a chart spec: dimensions, measures (count, sum, avg, min, max), filters", B::Json("ChartSpec"), 200, A::Json("ChartAnswer"))
+        .errors(&[404, 429]),
+    op("get", "/api/v1/users", "List users", B::None, 200, A::Json("UserPage")).query(PAGING),
+    op("post", "/api/v1/users", "Create a user", B::Json("NewUser"), 201, A::Json("User"))
+        .errors(&[409, 422]),
+    op("get", "/api/v1/users/{id}", "One user", B::None, 200, A::Json("User")),
+    op("patch", "/api/v1/users/{id}", "Change a user (roles, departments, disabled, password …)", B::Json("UserUpdate"), 200, A::Json("User"))
+        .errors(&[409, 422]),
+    op("delete", "/api/v1/users/{id}", "Delete a user", B::None, 204, A::Empty).errors(&[409]),
+    op("get", "/api/v1/roles", "List roles", B::None, 200, A::Json("RolePage")),
+    op("post", "/api/v1/roles", "Create a role with per-entity permissions and system rights", B::Json("Role"), 201, A::Json("RoleAnswer"))
+        .errors(&[409]),
+    op("get", "/api/v1/roles/{name}", "One role", B::None, 200, A::Json("RoleAnswer")),
+    op("put", "/api/v1/roles/{name}", "Replace a role", B::Json("Role"), 200, A::Json("RoleAnswer")).errors(&[409]),
+    op("delete", "/api/v1/roles/{name}", "Delete a role", B::None, 204, A::Empty).errors(&[409]),
+    op("get", "/api/v1/tokens", "The caller's API tokens (never their values)", B::None, 200, A::Json("TokenPage")),
+    op("post", "/api/v1/tokens", "Create an API token for integrations; its value is shown once", B::Json("NewToken"), 201, A::Json("NewTokenAnswer")),
+    op("delete", "/api/v1/tokens/{id}", "Revoke an API token", B::None, 204, A::Empty),
+    op("get", "/api/v1/audit", "The audit log, newest first", B::None, 200, A::Json("AuditPage"))
+        .query(&["page", "per_page", "actor", "action", "entity", "record_id"]),
+    op("get", "/healthz", "Liveness", B::None, 200, A::Json("Health")).public(),
+    op("get", "/readyz", "Readiness: the database answers (503 when it does not)", B::None, 200, A::Json("Health"))
+        .public().errors(&[503]),
+    op("get", "/api/openapi.json", "This document", B::None, 200, A::Json("OpenApiDocument")).public(),
+];
+
+/// The query parameters every operation may name, as the handlers accept them.
+pub fn query_parameter(name: &str) -> Value {
+    let flag = |description: &str, default: bool| {
+        json!({"in": "query", "description": description,
+               "schema": {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"], "default": default.to_string()}})
+    };
+    let mut p = match name {
+        "page" => json!({"in": "query", "description": "pages count from 1; 0 means the first",
+                         "schema": {"type": "integer", "minimum": 0, "maximum": 1000000, "default": 1}}),
+        "per_page" => {
+            json!({"in": "query", "description": "0 means the default (50); at most 1000",
+                             "schema": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 50}})
+        }
+        "sort" => {
+            json!({"in": "query", "description": "comma-separated fields, `-` first for descending: `-updated_at,name`",
+                         "schema": {"type": "string"}})
+        }
+        "q" => {
+            json!({"in": "query", "description": "case-insensitive search over non-sensitive text fields",
+                      "schema": {"type": "string"}})
+        }
+        "filter" => json!({"in": "query", "description": "a FilterExpr as URL-encoded JSON",
+                           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FilterExpr"}}}}),
+        "count" => flag("false skips `total` on large lists", true),
+        "deleted" => flag("the recycle bin: deleted records only", false),
+        "unmask" => {
+            json!({"in": "query", "description": "comma-separated sensitive fields to show in full where the caller may (audited)",
+                           "schema": {"type": "string"}})
+        }
+        "dry_run" => flag("check everything, write nothing", false),
+        "atomic" => flag("all rows or none; false keeps the good rows", true),
+        "mapping" => {
+            json!({"in": "query", "description": "column → field; default: the header names a field or its label",
+                            "content": {"application/json": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}}})
+        }
+        "format" => {
+            json!({"in": "query", "schema": {"type": "string", "enum": ["csv", "xlsx"], "default": "csv"}})
+        }
+        "columns" => {
+            json!({"in": "query", "description": "comma-separated fields to export, each one the caller may see; default: every field the caller sees",
+                            "schema": {"type": "string"}})
+        }
+        "actor" | "action" | "entity" | "record_id" => {
+            json!({"in": "query", "description": "entries matching exactly", "schema": {"type": "string"}})
+        }
+        _ => json!({"in": "query", "schema": {}}),
+    };
+    p["name"] = json!(name);
+    p
+}
+
+/// A path parameter's schema.
+pub fn path_parameter(name: &str) -> Value {
+    let schema = match name {
+        "entity" => {
+            json!({"type": "string", "description": "an entity name", "examples": ["patient"]})
+        }
+        "id" => json!({"type": "string", "format": "uuid"}),
+        "field" => {
+            json!({"type": "string", "description": "a unique, non-sensitive field", "examples": ["mrn"]})
+        }
+        "value" => {
+            json!({"type": "string", "description": "the field's value", "examples": ["M0001"]})
+        }
+        "name" => json!({"type": "string", "description": "a role name"}),
+        _ => json!({"type": "string"}),
+    };
+    let mut parameter = json!({"name": name, "in": "path", "required": true, "schema": schema});
+    if let Some(example) = parameter["schema"]["examples"].get(0).cloned() {
+        parameter["example"] = example;
+    }
+    parameter
+}

@@ -1,0 +1,634 @@
+//! The component schemas of the OpenAPI document: what the API takes and answers, precise
+//! enough to generate a typed client. Request bodies the server parses strictly carry
+//! `additionalProperties: false`; answers list every field they always carry as required.
+
+use serde_json::{json, Value};
+
+/// Error codes of the one error format (DESIGN.md, "Precise rules", Wire).
+pub const ERROR_CODES: &[&str] = &[
+    "bad_request",
+    "unauthenticated",
+    "forbidden",
+    "csrf_failed",
+    "not_found",
+    "version_conflict",
+    "unique_violation",
+    "precondition_required",
+    "payload_too_large",
+    "validation_failed",
+    "rate_limited",
+    "conflict",
+    "method_not_allowed",
+    "uri_too_long",
+    "headers_too_large",
+    "internal",
+];
+
+const NAME_PATTERN: &str = "^[a-z][a-z0-9]*(_[a-z0-9]+)*$";
+
+fn reference(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// A list in the one list shape, of items of schema `item`.
+fn page_of(item: &str, description: &str) -> Value {
+    json!({
+        "type": "object",
+        "description": description,
+        "required": ["items", "page", "per_page"],
+        "properties": {
+            "items": {"type": "array", "items": reference(item)},
+            "total": {"type": "integer", "minimum": 0, "description": "exact; left out with ?count=false or past the counting bound"},
+            "total_estimate": {"type": "integer", "minimum": 0, "description": "given instead of total where counting would cost more than the page"},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": 1000}
+        }
+    })
+}
+
+fn timestamp() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+
+fn nullable_timestamp() -> Value {
+    json!({"type": ["string", "null"], "format": "date-time"})
+}
+
+fn uuid() -> Value {
+    json!({"type": "string", "format": "uuid"})
+}
+
+fn strings() -> Value {
+    json!({"type": "array", "items": {"type": "string"}})
+}
+
+fn field_types() -> Value {
+    json!([
+        "text",
+        "textarea",
+        "number",
+        "integer",
+        "money",
+        "boolean",
+        "date",
+        "datetime",
+        "select",
+        "multiselect",
+        "tags",
+        "phone",
+        "email",
+        "id_card",
+        "reference",
+        "references",
+        "user",
+        "attachment",
+        "autonumber",
+        "formula"
+    ])
+}
+
+fn filter_ops() -> Value {
+    json!([
+        "eq",
+        "ne",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "in",
+        "not_in",
+        "contains",
+        "starts_with",
+        "is_empty",
+        "not_empty",
+        "between",
+        "last_n_days",
+        "before_n_days",
+        "next_n_days",
+        "after_n_days",
+        "this_week",
+        "this_month",
+        "this_quarter",
+        "this_year",
+        "birthday_in_n_days"
+    ])
+}
+
+fn definitions() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "Label",
+            json!({
+                "type": "object", "additionalProperties": false,
+                "description": "A label in both languages",
+                "properties": {"zh": {"type": "string"}, "en": {"type": "string"}}
+            }),
+        ),
+        (
+            "SelectOption",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["value"],
+                "properties": {"value": {"type": "string"}, "label": reference("Label"), "color": {"type": "string"}}
+            }),
+        ),
+        (
+            "Field",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["name", "type"],
+                "properties": {
+                    "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 28},
+                    "type": {"type": "string", "enum": field_types()},
+                    "label": reference("Label"),
+                    "required": {"type": "boolean"},
+                    "unique": {"type": "boolean"},
+                    "indexed": {"type": "boolean"},
+                    "default": {},
+                    "min": {"type": "number"},
+                    "max": {"type": "number"},
+                    "min_length": {"type": "integer", "minimum": 0, "maximum": 4294967295u32},
+                    "max_length": {"type": "integer", "minimum": 0, "maximum": 4294967295u32},
+                    "pattern": {"type": "string"},
+                    "options": {"type": "array", "items": reference("SelectOption")},
+                    "sensitive": {"type": "boolean", "description": "unset: id_card and phone are sensitive"},
+                    "visible_if": reference("FilterExpr"),
+                    "readonly_if": reference("FilterExpr"),
+                    "help": reference("Label"),
+                    "entity": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 28, "description": "reference / references: the entity pointed at"},
+                    "expr": {"type": "string", "description": "formula: expression over `record`"},
+                    "result": {"type": "string", "enum": ["number", "integer", "money", "text", "boolean", "date"]},
+                    "prefix": {"type": "string"},
+                    "digits": {"type": "integer", "minimum": 0, "maximum": 255},
+                    "yearly": {"type": "boolean"}
+                }
+            }),
+        ),
+        (
+            "LayoutSection",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["section", "fields"],
+                "properties": {
+                    "section": reference("Label"),
+                    "columns": {"type": "integer", "minimum": 0, "maximum": 255},
+                    "fields": {"type": "array", "items": {"type": "string"}}
+                }
+            }),
+        ),
+        (
+            "EntityDefinition",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["name", "fields"],
+                "properties": {
+                    "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 28},
+                    "label": reference("Label"),
+                    "fields": {"type": "array", "items": reference("Field")},
+                    "layout": {"type": "array", "items": reference("LayoutSection")},
+                    "owner_field": {"type": "string"},
+                    "department_field": {"type": "string"},
+                    "medical_record": {"type": "boolean"},
+                    "version": {"type": "integer", "minimum": 0, "description": "the version a GET answered: the precondition of a PUT"}
+                }
+            }),
+        ),
+        (
+            "DefinitionBatch",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["entities"],
+                "properties": {"entities": {"type": "array", "items": reference("EntityDefinition")}}
+            }),
+        ),
+        (
+            "DefinitionChanges",
+            json!({
+                "description": "The change plan of a batch of definitions, with its impact in a dry run",
+                "type": "object", "required": ["dry_run", "entities"],
+                "properties": {
+                    "dry_run": {"type": "boolean"},
+                    "entities": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["name", "change", "version", "fields_added", "fields_restored", "indexes_added", "unique_added", "unique_dropped", "unique_pending", "impact"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "change": {"type": "string", "enum": ["created", "changed", "unchanged"]},
+                            "version": {"type": "integer", "minimum": 0},
+                            "fields_added": strings(),
+                            "fields_restored": strings(),
+                            "indexes_added": strings(),
+                            "unique_added": strings(),
+                            "unique_dropped": strings(),
+                            "unique_pending": strings(),
+                            "impact": reference("Impact")
+                        }
+                    }}
+                }
+            }),
+        ),
+        (
+            "EntityInfo",
+            json!({
+                "description": "A definition with its version",
+                "type": "object", "required": ["name", "fields", "version"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "label": reference("Label"),
+                    "fields": {"type": "array", "items": reference("Field")},
+                    "layout": {"type": "array", "items": reference("LayoutSection")},
+                    "owner_field": {"type": "string"},
+                    "department_field": {"type": "string"},
+                    "medical_record": {"type": "boolean"},
+                    "version": {"type": "integer", "minimum": 1}
+                }
+            }),
+        ),
+        (
+            "EntityPage",
+            json!(page_of("EntityInfo", "Entity definitions, all on one page")),
+        ),
+        (
+            "Impact",
+            json!({
+                "type": "object", "required": ["invalid_records", "examples", "checked_records"],
+                "properties": {
+                    "invalid_records": {"type": "integer", "minimum": 0},
+                    "checked_records": {"type": "integer", "minimum": 0},
+                    "examples": {"type": "array", "items": {
+                        "type": "object", "required": ["id", "errors"],
+                        "properties": {"id": {"type": "string"}, "errors": {"type": "array", "items": reference("FieldError")}}
+                    }}
+                }
+            }),
+        ),
+        (
+            "JsonSchema",
+            json!({"type": "object", "description": "A JSON Schema (2020-12) document"}),
+        ),
+        (
+            "FilterExpr",
+            json!({
+                "description": "The filter grammar: a condition, or and/or/not/exists over filters (nested at most 16 deep)",
+                "oneOf": [
+                    {"type": "object", "additionalProperties": false, "required": ["field", "op"], "properties": {
+                        "field": {"type": "string"}, "op": {"type": "string", "enum": filter_ops()}, "value": {}}},
+                    {"type": "object", "additionalProperties": false, "required": ["and"], "properties": {
+                        "and": {"type": "array", "items": reference("FilterExpr")}}},
+                    {"type": "object", "additionalProperties": false, "required": ["or"], "properties": {
+                        "or": {"type": "array", "items": reference("FilterExpr")}}},
+                    {"type": "object", "additionalProperties": false, "required": ["not"], "properties": {
+                        "not": reference("FilterExpr")}},
+                    {"type": "object", "additionalProperties": false, "required": ["exists"], "properties": {
+                        "exists": {"type": "object", "additionalProperties": false, "required": ["entity", "ref"], "properties": {
+                            "entity": {"type": "string"}, "ref": {"type": "string"}, "filters": reference("FilterExpr")}}}}
+                ]
+            }),
+        ),
+        (
+            "DataBody",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["data"],
+                "examples": [{"data": {"name": "张三", "mrn": "M0002", "dept": "cardiology", "total_spent": 12.5}}],
+            "properties": {"data": {"type": "object", "description": "field name → value, as the entity's definition says"}}
+            }),
+        ),
+        (
+            "Record",
+            json!({
+                "type": "object",
+                "required": ["id", "entity", "version", "data", "created_at", "created_by", "updated_at", "updated_by"],
+                "properties": {
+                    "id": uuid(),
+                    "entity": {"type": "string"},
+                    "version": {"type": "integer", "minimum": 1},
+                    "data": {"type": "object", "description": "field name → value; sensitive fields masked unless unmasked"},
+                    "created_at": timestamp(),
+                    "created_by": {"type": "string"},
+                    "updated_at": timestamp(),
+                    "updated_by": {"type": "string"},
+                    "deleted_at": timestamp()
+                }
+            }),
+        ),
+        (
+            "RecordPage",
+            json!(page_of("Record", "One page of records")),
+        ),
+        (
+            "Change",
+            json!({
+                "type": "object", "required": ["version", "op", "data", "changed_fields", "actor", "at"],
+                "properties": {
+                    "version": {"type": "integer", "minimum": 1},
+                    "op": {"type": "string"},
+                    "data": {"type": "object"},
+                    "changed_fields": strings(),
+                    "actor": {"type": "string"},
+                    "at": timestamp()
+                }
+            }),
+        ),
+        (
+            "ChangePage",
+            json!(page_of(
+                "Change",
+                "Every version of a record, all on one page"
+            )),
+        ),
+        (
+            "View360",
+            json!({
+                "type": "object", "required": ["record", "related", "timeline"],
+                "properties": {
+                    "record": reference("Record"),
+                    "related": {"type": "array", "items": {
+                        "type": "object", "required": ["entity", "field", "total", "items"],
+                        "properties": {
+                            "entity": {"type": "string"}, "field": {"type": "string"},
+                            "total": {"type": "integer", "minimum": 0},
+                            "items": {"type": "array", "items": reference("Record")}
+                        }
+                    }},
+                    "timeline": {"type": "array", "items": {
+                        "type": "object", "required": ["entity", "record_id", "version", "op", "changed_fields", "actor", "at"],
+                        "properties": {
+                            "entity": {"type": "string"}, "record_id": uuid(),
+                            "version": {"type": "integer", "minimum": 1}, "op": {"type": "string"},
+                            "changed_fields": strings(), "actor": {"type": "string"}, "at": timestamp()
+                        }
+                    }}
+                }
+            }),
+        ),
+        (
+            "ImportReport",
+            json!({
+                "type": "object", "required": ["dry_run", "total_rows", "valid_rows", "imported", "errors"],
+                "properties": {
+                    "dry_run": {"type": "boolean"},
+                    "total_rows": {"type": "integer", "minimum": 0},
+                    "valid_rows": {"type": "integer", "minimum": 0},
+                    "imported": {"type": "integer", "minimum": 0},
+                    "errors": {"type": "array", "items": reference("FieldError")}
+                }
+            }),
+        ),
+        (
+            "ChartSpec",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["entity", "measures"],
+                "examples": [{"entity": "patient", "dimensions": [{"field": "dept"}],
+                          "measures": [{"agg": "count"}, {"agg": "sum", "field": "total_spent"}],
+                          "filters": {"field": "total_spent", "op": "gt", "value": 0}}],
+            "properties": {
+                    "entity": {"type": "string"},
+                    "chart": {"type": "string"},
+                    "dimensions": {"type": "array", "items": {
+                        "type": "object", "additionalProperties": false, "required": ["field"],
+                        "properties": {"field": {"type": "string"}}}},
+                    "measures": {"type": "array", "items": {
+                        "type": "object", "additionalProperties": false, "required": ["agg"],
+                        "properties": {"agg": {"type": "string", "enum": ["count", "sum", "avg", "min", "max"]}, "field": {"type": "string"}}}},
+                    "filters": reference("FilterExpr"),
+                    "sort": {"type": "array", "items": {
+                        "type": "object", "additionalProperties": false, "required": ["by"],
+                        "properties": {"by": {"type": "string"}, "dir": {"type": "string", "enum": ["asc", "desc"]}}}},
+                    "limit": {"type": "integer", "minimum": 0}
+                }
+            }),
+        ),
+        (
+            "ChartAnswer",
+            json!({
+                "type": "object", "required": ["columns", "rows"],
+                "properties": {
+                    "columns": {"type": "array", "items": {
+                        "type": "object", "required": ["name", "type"],
+                        "properties": {"name": {"type": "string"}, "type": {"type": "string"}}}},
+                    "rows": {"type": "array", "items": {"type": "array", "description": "one value per column"}}
+                }
+            }),
+        ),
+        (
+            "Login",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["username", "password"],
+                "properties": {"username": {"type": "string"}, "password": {"type": "string"}}
+            }),
+        ),
+        (
+            "Me",
+            json!({
+                "type": "object", "required": ["user", "permissions", "rights", "csrf_token"],
+                "properties": {
+                    "user": reference("User"),
+                    "permissions": {"type": "array", "items": reference("EntityPermission")},
+                    "rights": {"type": "array", "items": reference("SystemRight")},
+                    "csrf_token": {"type": ["string", "null"], "description": "null when signed in with an API token"}
+                }
+            }),
+        ),
+        (
+            "User",
+            json!({
+                "type": "object",
+                "required": ["id", "username", "display_name", "is_admin", "roles", "departments", "disabled", "created_at", "updated_at"],
+                "properties": {
+                    "id": uuid(),
+                    "username": {"type": "string"},
+                    "display_name": {"type": ["string", "null"]},
+                    "is_admin": {"type": "boolean"},
+                    "roles": strings(),
+                    "departments": strings(),
+                    "disabled": {"type": "boolean"},
+                    "created_at": timestamp(),
+                    "updated_at": timestamp(),
+                    "version": {"type": "integer", "minimum": 1}
+                }
+            }),
+        ),
+        ("UserPage", json!(page_of("User", "One page of users"))),
+        (
+            "NewUser",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["username", "password"],
+                "properties": {
+                    "username": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                    "password": {"type": "string"},
+                    "display_name": {"type": ["string", "null"]},
+                    "is_admin": {"type": "boolean"},
+                    "roles": strings(),
+                    "departments": strings()
+                }
+            }),
+        ),
+        (
+            "UserUpdate",
+            json!({
+                "description": "The parts to change; what GET answered is accepted back (`version` is the precondition, `id` and `username` must be the user's own, the times are ignored)",
+                "type": "object", "additionalProperties": false,
+                "properties": {
+                    "display_name": {"type": ["string", "null"]},
+                    "roles": strings(),
+                    "departments": strings(),
+                    "disabled": {"type": "boolean"},
+                    "is_admin": {"type": "boolean"},
+                    "password": {"type": "string"},
+                    "version": {"type": "integer", "minimum": 0},
+                    "id": uuid(),
+                    "username": {"type": "string"},
+                    "created_at": {},
+                    "updated_at": {}
+                }
+            }),
+        ),
+        (
+            "SystemRight",
+            json!({"type": "string", "enum": ["users", "roles", "audit", "packs", "settings", "new_entity"]}),
+        ),
+        (
+            "EntityPermission",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["entity", "actions"],
+                "properties": {
+                    "entity": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 28},
+                    "actions": {"type": "array", "items": {"type": "string", "enum": ["read", "create", "update", "delete", "export", "design"]}},
+                    "rows": {"type": "string", "enum": ["all", "own", "department"]},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string", "enum": ["hidden", "masked", "read", "write"]}}
+                }
+            }),
+        ),
+        (
+            "Role",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["name"],
+                "properties": {
+                    "name": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 28},
+                    "label": reference("Label"),
+                    "permissions": {"type": "array", "items": reference("EntityPermission")},
+                    "rights": {"type": "array", "items": reference("SystemRight")},
+                    "version": {"type": "integer", "minimum": 0}
+                }
+            }),
+        ),
+        (
+            "RoleAnswer",
+            json!({
+                "description": "A role as stored",
+                "type": "object", "required": ["name", "permissions", "rights"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "label": reference("Label"),
+                    "permissions": {"type": "array", "items": reference("EntityPermission")},
+                    "rights": {"type": "array", "items": reference("SystemRight")},
+                    "version": {"type": "integer", "minimum": 0}
+                }
+            }),
+        ),
+        (
+            "RolePage",
+            json!(page_of("RoleAnswer", "Every role, on one page")),
+        ),
+        (
+            "NewToken",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["name"],
+                "properties": {"name": {"type": "string"}, "expires_at": {"type": ["string", "null"], "format": "date-time"}}
+            }),
+        ),
+        (
+            "Token",
+            json!({
+                "description": "An API token as listed: never its value",
+                "type": "object", "required": ["id", "user_id", "name", "created_at", "last_used_at", "expires_at", "revoked_at"],
+                "properties": {
+                    "id": uuid(), "user_id": uuid(), "name": {"type": "string"},
+                    "created_at": timestamp(), "last_used_at": nullable_timestamp(),
+                    "expires_at": nullable_timestamp(), "revoked_at": nullable_timestamp()
+                }
+            }),
+        ),
+        (
+            "NewTokenAnswer",
+            json!({
+                "description": "The new token with its value, shown this once",
+                "allOf": [reference("Token"), {"type": "object", "required": ["token"], "properties": {"token": {"type": "string", "pattern": "^kd_"}}}]
+            }),
+        ),
+        (
+            "TokenPage",
+            json!(page_of("Token", "The caller's tokens, on one page")),
+        ),
+        (
+            "AuditEntry",
+            json!({
+                "type": "object", "required": ["id", "at", "actor", "action", "entity", "record_id", "fields", "detail"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "at": timestamp(),
+                    "actor": {"type": "string"},
+                    "action": {"type": "string"},
+                    "entity": {"type": ["string", "null"]},
+                    "record_id": {"type": ["string", "null"]},
+                    "fields": strings(),
+                    "detail": {"description": "context of the action; never a field's value"}
+                }
+            }),
+        ),
+        (
+            "AuditPage",
+            json!(page_of(
+                "AuditEntry",
+                "One page of the audit log, newest first"
+            )),
+        ),
+        (
+            "Health",
+            json!({
+                "type": "object", "required": ["status"],
+                "properties": {"status": {"type": "string"}}
+            }),
+        ),
+        (
+            "OpenApiDocument",
+            json!({"type": "object", "required": ["openapi", "info", "paths"]}),
+        ),
+    ]
+}
+
+fn errors() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "FieldError",
+            json!({
+                "type": "object", "required": ["field", "code", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "line": {"type": "integer", "minimum": 1, "description": "import only; 1 = header"}
+                }
+            }),
+        ),
+        (
+            "Error",
+            json!({
+                "type": "object", "required": ["error"],
+                "properties": {"error": {
+                    "type": "object", "required": ["code", "message", "details"],
+                    "properties": {
+                        "code": {"type": "string", "enum": ERROR_CODES},
+                        "message": {"type": "string"},
+                        "details": {"type": "array", "items": reference("FieldError")}
+                    }
+                }}
+            }),
+        ),
+    ]
+}
+
+/// Every component schema, by name.
+pub fn all() -> Value {
+    let map: serde_json::Map<String, Value> = definitions()
+        .into_iter()
+        .chain(errors())
+        .map(|(name, schema)| (name.to_string(), schema))
+        .collect();
+    Value::Object(map)
+}

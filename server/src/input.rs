@@ -15,9 +15,10 @@ use axum::response::{IntoResponse, Response};
 use kangdao_engine::{EngineError, FieldError, Lang};
 use serde_json::Value;
 
-/// The longest request target (path and query) the server reads: 8 KiB. hyper's own limit is
-/// 64 KiB; between the two the answer is a 414 in the error format.
-pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The longest request target (path and query) the server reads: 32 KiB, so a list filter with
+/// its most values (1,000) still fits a GET. hyper's own limit is 64 KiB; between the two the
+/// answer is a 414 in the error format.
+pub const MAX_URI_BYTES: usize = 32 * 1024;
 /// The most request headers: 64 (hyper refuses more than 100 by itself).
 pub const MAX_HEADERS: usize = 64;
 /// The largest total size of the request headers, names and values: 16 KiB (hyper's buffer

@@ -322,7 +322,7 @@ async fn every_answer_speaks_the_error_format(backend: Backend) {
     define_patient(&admin).await;
 
     // A request line beyond the server's limit, and below hyper's.
-    let long = format!("/api/v1/records/patient?q={}", "x".repeat(20_000));
+    let long = format!("/api/v1/records/patient?q={}", "x".repeat(40_000));
     let (status, body) = error_of(admin.get(&long).await).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

@@ -139,6 +139,7 @@ fn floor_records(
     let ctx = PrepareContext {
         lang: Lang::En,
         today: engine.today(),
+        now: engine.now(),
     };
     let t = Instant::now();
     let plains: Vec<Map<String, Value>> = docs

@@ -6,7 +6,7 @@ use super::EntityRuntime;
 use crate::access::{Action, Principal, SystemRight};
 use crate::engine::Engine;
 use crate::error::{EngineError, FieldError, Result};
-use crate::forms::{CompiledEntity, EntityDefinition, PrepareContext};
+use crate::forms::{CompiledEntity, EntityDefinition};
 use crate::i18n::Lang;
 use crate::records::projection;
 use crate::store::{Arg, Backend, Tx};
@@ -1045,10 +1045,7 @@ impl Engine {
         compiled: &CompiledEntity,
         lang: Lang,
     ) -> Result<Impact> {
-        let ctx = PrepareContext {
-            lang,
-            today: self.today(),
-        };
+        let ctx = self.prepare_context(lang);
         let mut impact = Impact {
             invalid_records: 0,
             examples: Vec::new(),

@@ -27,6 +27,8 @@ pub const MAX_FIELDS: usize = 200;
 pub struct PrepareContext {
     pub lang: Lang,
     pub today: Date,
+    /// The moment of the write, for field rules with relative datetime operators.
+    pub now: time::OffsetDateTime,
 }
 
 /// A checked definition with its JSON Schema, validator and compiled formulas.
@@ -952,7 +954,10 @@ impl CompiledEntity {
                 }
             }
         }
-        let judged_at = EvalContext::on(ctx.today, time::UtcOffset::UTC);
+        let judged_at = EvalContext {
+            today: ctx.today,
+            now: ctx.now,
+        };
         let holds = |rule: &FilterExpr, record: &Map<String, Value>| {
             evaluate(rule, record, &judged_at).unwrap_or(false)
         };
@@ -1004,6 +1009,7 @@ mod tests {
         PrepareContext {
             lang: Lang::Zh,
             today: date!(2026 - 03 - 01),
+            now: time::macros::datetime!(2026 - 03 - 01 10:00 +08:00),
         }
     }
 
@@ -1019,6 +1025,43 @@ mod tests {
             Value::Object(m) => m,
             other => panic!("not an object: {other}"),
         }
+    }
+
+    #[test]
+    fn readonly_rules_with_relative_times_are_judged_at_the_moment_of_the_write() {
+        // A complaint is locked for a day after it was closed. The write happens at 22:00 in
+        // Shanghai; closed at 21:00 that day (13:00 UTC, after midday UTC) is within the day.
+        let def: EntityDefinition = serde_json::from_value(json!({
+            "name": "complaint",
+            "fields": [
+                {"name": "closed_at", "type": "datetime"},
+                {"name": "summary", "type": "text",
+                 "readonly_if": {"field": "closed_at", "op": "last_n_days", "value": 1}}
+            ]
+        }))
+        .unwrap();
+        let complaint = CompiledEntity::compile(def, Lang::En).unwrap();
+        let stored = obj(json!({"closed_at": "2026-03-01T13:00:00Z", "summary": "等候时间过长"}));
+        let ctx = PrepareContext {
+            now: time::macros::datetime!(2026 - 03 - 01 22:00 +08:00),
+            ..en()
+        };
+        let errors = complaint
+            .prepare(&obj(json!({"summary": "已处理"})), Some(&stored), &ctx)
+            .expect_err("a closed complaint's summary is read-only for a day");
+        assert_eq!(errors[0].field, "summary");
+        let two_days_later = PrepareContext {
+            today: date!(2026 - 03 - 03),
+            now: time::macros::datetime!(2026 - 03 - 03 10:00 +08:00),
+            ..en()
+        };
+        assert!(complaint
+            .prepare(
+                &obj(json!({"summary": "已处理"})),
+                Some(&stored),
+                &two_days_later
+            )
+            .is_ok());
     }
 
     /// A patient like DESIGN.md's: name, ID number, phone, birth date, department, tags,

@@ -263,10 +263,7 @@ impl Engine {
             coerce: CoerceContext {
                 utc_offset: self.utc_offset_at(self.now()),
             },
-            prepare: crate::forms::PrepareContext {
-                lang,
-                today: self.today(),
-            },
+            prepare: self.prepare_context(lang),
             lang,
         };
         let mut errors: Vec<ImportRowError> = Vec::new();

@@ -66,10 +66,11 @@ pub(crate) fn map_write_error(rt: &EntityRuntime, error: EngineError) -> EngineE
 }
 
 impl Engine {
-    fn prepare_context(&self, lang: Lang) -> PrepareContext {
+    pub(crate) fn prepare_context(&self, lang: Lang) -> PrepareContext {
         PrepareContext {
             lang,
             today: self.today(),
+            now: self.now(),
         }
     }
 

@@ -91,8 +91,34 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The engine on the configured database, with the configured (or generated) key. A new data
-/// folder is made 0700, a new SQLite database 0600.
+/// Takes group and other access off an existing folder or file (an installation made before
+/// the server created them private), with a warning; a missing path is left alone.
+fn make_private(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let current = match std::fs::metadata(path) {
+            Ok(meta) => meta.permissions().mode() & 0o777,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if current & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+            tracing::warn!(
+                path = %path.display(),
+                was = format!("{current:o}"),
+                now = format!("{mode:o}"),
+                "took group and other access off a data path"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// The engine on the configured database, with the configured (or generated) key. The data
+/// folder is made (or tightened to) 0700, the SQLite database and its `-wal`/`-shm` 0600.
 pub async fn open_engine(config: &Config, clock: SharedClock) -> Result<Engine, EngineError> {
     if config.token_max_days == 0 {
         return Err(EngineError::Configuration(
@@ -121,7 +147,26 @@ pub async fn open_engine(config: &Config, clock: SharedClock) -> Result<Engine, 
                     file.display()
                 ))
             })?;
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = file.clone().into_os_string();
+                path.push(suffix);
+                make_private(Path::new(&path), 0o600).map_err(|e| {
+                    EngineError::Configuration(format!(
+                        "cannot make {} private: {e}",
+                        Path::new(&path).display()
+                    ))
+                })?;
+            }
         }
+    }
+    for (path, mode) in [
+        (config.data_dir.clone(), 0o700),
+        (config.data_dir.join("secrets"), 0o700),
+        (config.data_dir.join("secrets").join("master.key"), 0o600),
+    ] {
+        make_private(&path, mode).map_err(|e| {
+            EngineError::Configuration(format!("cannot make {} private: {e}", path.display()))
+        })?;
     }
     let (keys, source) = Keyring::load_or_create(config.key_file.as_deref(), &config.data_dir)?;
     if let KeySource::Generated(path) = &source {

@@ -599,6 +599,46 @@ on_both_backends!(
     the_data_folder_is_private
 );
 
+/// An installation made before the server kept its files private (a 0755 folder, a 0644
+/// database) is tightened when the server starts.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_open_data_folder_is_tightened_at_start() {
+    use kangdao_server::config::{Config, FileConfig};
+    use std::os::unix::fs::PermissionsExt;
+    let db = kangdao_tests::backends::FreshDatabase::new(Backend::Sqlite).await;
+    let data_dir = db.data_dir.join("older");
+    let open = |path: &std::path::Path, m: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    let config = Config::resolve(
+        FileConfig::default(),
+        FileConfig {
+            data_dir: Some(data_dir.clone()),
+            database_url: Some(format!(
+                "sqlite://{}",
+                data_dir.join("kangdao.db").display()
+            )),
+            ..FileConfig::default()
+        },
+    );
+    let state = kangdao_server::build_state(config.clone())
+        .await
+        .expect("state");
+    state.engine.db.close().await;
+    open(&data_dir, 0o755);
+    open(&data_dir.join("secrets"), 0o755);
+    open(&data_dir.join("secrets").join("master.key"), 0o644);
+    open(&data_dir.join("kangdao.db"), 0o644);
+
+    let state = kangdao_server::build_state(config).await.expect("state");
+    assert_eq!(mode(&data_dir), 0o700);
+    assert_eq!(mode(&data_dir.join("secrets")), 0o700);
+    assert_eq!(mode(&data_dir.join("secrets").join("master.key")), 0o600);
+    assert_eq!(mode(&data_dir.join("kangdao.db")), 0o600);
+    state.engine.db.close().await;
+}
+
 async fn a_password_change_ends_other_sessions_and_tokens(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;

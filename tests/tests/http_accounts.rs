@@ -2,25 +2,10 @@
 //! raise themselves, credentials at rest, sessions and tokens after a password change, and
 //! the version round trip of users and roles; on SQLite and on PostgreSQL.
 
+use kangdao_tests::on_both_backends;
 use kangdao_tests::server::{json_of, patient_definition, Session, TestServer, ADMIN_PASSWORD};
 use kangdao_tests::Backend;
 use serde_json::{json, Value};
-
-macro_rules! on_both_backends {
-    ($name:ident, $scenario:path) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $scenario(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $scenario(Backend::Postgres).await
-            }
-        }
-    };
-}
 
 async fn created(response: kangdao_tests::server::Answer) -> Value {
     let status = response.status();

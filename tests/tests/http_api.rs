@@ -1,25 +1,10 @@
 //! The HTTP API as a new user meets it with curl, against a real server, on SQLite and on
 //! PostgreSQL.
 
+use kangdao_tests::on_both_backends;
 use kangdao_tests::server::{id_number, json_of, patient_definition, Answer, Session, TestServer};
 use kangdao_tests::Backend;
 use serde_json::{json, Value};
-
-macro_rules! on_both_backends {
-    ($name:ident, $scenario:path) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $scenario(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $scenario(Backend::Postgres).await
-            }
-        }
-    };
-}
 
 async fn define_patient(admin: &Session) {
     let response = admin.post("/api/v1/entities", &patient_definition()).await;

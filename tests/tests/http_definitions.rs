@@ -1,26 +1,11 @@
 //! Entity definitions over HTTP: a GET → edit → PUT round trip, versions as preconditions,
 //! concurrent changes, and several definitions applied as one batch with a dry run.
 
+use kangdao_tests::on_both_backends;
 use kangdao_tests::server::{json_of, patient_definition, Answer, Session, TestServer};
 use kangdao_tests::Backend;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-macro_rules! on_both_backends {
-    ($name:ident, $scenario:path) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $scenario(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $scenario(Backend::Postgres).await
-            }
-        }
-    };
-}
 
 on_both_backends!(
     a_read_definition_goes_back_unchanged,

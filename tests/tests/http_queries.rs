@@ -3,26 +3,11 @@
 //! kept for those who may delete, CSV exports safe to open and consistent, and every query
 //! bounded — on SQLite and PostgreSQL.
 
+use kangdao_tests::on_both_backends;
 use kangdao_tests::server::{id_number, json_of, patient_definition, Session, TestServer};
 use kangdao_tests::Backend;
 use serde_json::{json, Value};
 use std::collections::HashSet;
-
-macro_rules! on_both_backends {
-    ($name:ident, $scenario:path) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $scenario(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $scenario(Backend::Postgres).await
-            }
-        }
-    };
-}
 
 fn enc(text: &str) -> String {
     text.bytes()

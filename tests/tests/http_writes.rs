@@ -2,25 +2,10 @@
 //! racing first upserts, writes that change nothing, create-only tokens, field rules
 //! (`visible_if`/`readonly_if`) and formulas over sensitive fields.
 
+use kangdao_tests::on_both_backends;
 use kangdao_tests::server::{id_number, json_of, patient_definition, Session, TestServer};
 use kangdao_tests::Backend;
 use serde_json::{json, Value};
-
-macro_rules! on_both_backends {
-    ($name:ident, $scenario:path) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $scenario(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $scenario(Backend::Postgres).await
-            }
-        }
-    };
-}
 
 async fn define(admin: &Session, definition: &Value) {
     let response = admin.post("/api/v1/entities", definition).await;

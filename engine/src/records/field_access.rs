@@ -9,6 +9,14 @@ use crate::error::{EngineError, FieldError, Result};
 use crate::forms::FieldDef;
 use crate::i18n::Lang;
 
+/// Columns every record fills.
+pub(crate) fn is_system_column(field: &str) -> bool {
+    matches!(
+        field,
+        "id" | "version" | "created_at" | "updated_at" | "created_by" | "updated_by"
+    )
+}
+
 /// How the caller sees a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sight {
@@ -60,7 +68,7 @@ pub(crate) fn sight(
     sensitive: bool,
     usage: FieldUse,
 ) -> Result<Sight> {
-    if super::filter::is_system_column(field) {
+    if is_system_column(field) {
         return Ok(Sight::Plain);
     }
     let (zh, en) = usage.words();

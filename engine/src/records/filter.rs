@@ -28,14 +28,6 @@ pub const MAX_LIST_VALUES: usize = 1000;
 /// Conditions (and `exists` tests) one filter may hold.
 pub const MAX_CONDITIONS: usize = 200;
 
-/// Columns every record fills.
-pub(crate) fn is_system_column(field: &str) -> bool {
-    matches!(
-        field,
-        "id" | "version" | "created_at" | "updated_at" | "created_by" | "updated_by"
-    )
-}
-
 /// What a filter is compiled against: the entity, the caller, the backend, the key and the
 /// moment.
 pub struct FilterContext<'a> {

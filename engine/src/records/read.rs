@@ -270,7 +270,7 @@ impl Engine {
             let column_ref = (table.clone(), Alias::new(column));
             // Nulls sort last; where none can occur the clause is left out, so an ordinary
             // index serves the sort in either direction on both backends.
-            let never_null = super::filter::is_system_column(&key.field)
+            let never_null = super::field_access::is_system_column(&key.field)
                 || query
                     .filter
                     .as_ref()

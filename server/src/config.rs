@@ -19,6 +19,40 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub max_import_bytes: Option<usize>,
     pub token_max_days: Option<u32>,
+    pub log_level: Option<LogLevel>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// How much the server logs; `KANGDAO_LOG` (a full filter directive) wins over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// How log lines are written: plain text (coloured only on a terminal) or one JSON object a
+/// line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The settings the server runs with.
@@ -38,6 +72,8 @@ pub struct Config {
     /// The longest an API token may live, in days; also the expiry of a token created without
     /// one.
     pub token_max_days: u32,
+    pub log_level: LogLevel,
+    pub log_format: LogFormat,
 }
 
 impl Config {
@@ -79,6 +115,11 @@ impl Config {
                 .token_max_days
                 .or(file.token_max_days)
                 .unwrap_or(kangdao_engine::engine::DEFAULT_TOKEN_MAX_DAYS),
+            log_level: over.log_level.or(file.log_level).unwrap_or(LogLevel::Info),
+            log_format: over
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
             data_dir,
         }
     }
@@ -132,6 +173,37 @@ mod tests {
             Config::resolve(file, FileConfig::default()).token_max_days,
             90
         );
+    }
+
+    #[test]
+    fn log_level_and_format_layer_like_every_key() {
+        let defaults = Config::resolve(FileConfig::default(), FileConfig::default());
+        assert_eq!(defaults.log_level, LogLevel::Info);
+        assert_eq!(defaults.log_format, LogFormat::Text);
+        let file: FileConfig =
+            toml::from_str("log_level = \"warn\"\nlog_format = \"json\"").unwrap();
+        let from_file = Config::resolve(file, FileConfig::default());
+        assert_eq!(from_file.log_level, LogLevel::Warn);
+        assert_eq!(from_file.log_format, LogFormat::Json);
+        let file: FileConfig =
+            toml::from_str("log_level = \"warn\"\nlog_format = \"json\"").unwrap();
+        let over = FileConfig {
+            log_level: Some(LogLevel::Debug),
+            ..FileConfig::default()
+        };
+        let config = Config::resolve(file, over);
+        assert_eq!(
+            config.log_level,
+            LogLevel::Debug,
+            "flag or environment wins"
+        );
+        assert_eq!(
+            config.log_format,
+            LogFormat::Json,
+            "the file fills the rest"
+        );
+        assert!(toml::from_str::<FileConfig>("log_level = \"loud\"").is_err());
+        assert!(toml::from_str::<FileConfig>("log_format = \"xml\"").is_err());
     }
 
     #[test]

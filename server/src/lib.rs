@@ -5,6 +5,8 @@ pub mod caller;
 pub mod config;
 pub mod error;
 pub mod input;
+pub mod logging;
+pub mod metrics;
 pub mod routes;
 pub mod session;
 mod ui;
@@ -31,6 +33,7 @@ pub struct AppState {
     pub engine: Engine,
     pub config: Arc<Config>,
     pub auth: Arc<dyn AuthProvider>,
+    pub metrics: Arc<metrics::Metrics>,
     sessions: session::DbSessionStore,
 }
 
@@ -49,6 +52,9 @@ pub async fn build_state_with_clock(
         auth: Arc::new(LocalPasswords::new(engine.db.clone())),
         engine,
         config: Arc::new(config),
+        metrics: Arc::new(
+            metrics::Metrics::new().map_err(|e| EngineError::Internal(format!("metrics: {e}")))?,
+        ),
         sessions,
     })
 }
@@ -186,22 +192,33 @@ pub async fn open_engine(config: &Config, clock: SharedClock) -> Result<Engine, 
     Engine::open(db, keys, clock, settings).await
 }
 
-/// Access log: method, route template and status, never path values or query strings.
-async fn access_log(request: Request, next: Next) -> Response {
+/// Access log and request metrics: method, route template, status and duration, never path
+/// values or query strings. One line a request at `info` (target `kangdao::access`).
+async fn access_log(
+    axum::extract::State(metrics): axum::extract::State<Arc<metrics::Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "(unmatched)".into());
+    // A shared string: cloning it does not copy the template.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let route = route.as_ref().map_or("(unmatched)", MatchedPath::as_str);
+    let status = response.status();
+    metrics.observe(
+        route,
+        method.as_str(),
+        status.as_str(),
+        elapsed.as_secs_f64(),
+    );
     tracing::info!(
         target: "kangdao::access",
-        %method,
+        method = method.as_str(),
         route,
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
+        status = status.as_u16(),
+        ms = elapsed.as_millis() as u64,
     );
     response
 }
@@ -278,11 +295,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::serve))
         .route("/", get(ui::index))
         .layer(sessions)
         .layer(middleware::from_fn(input::request_limits))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(middleware::from_fn(access_log))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            access_log,
+        ))
         .layer(middleware::from_fn(error::render_errors))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)

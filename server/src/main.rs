@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use kangdao_engine::access::{users, NewUser};
 use kangdao_engine::clock::SystemClock;
-use kangdao_server::config::{Config, FileConfig};
+use kangdao_server::config::{Config, FileConfig, LogFormat, LogLevel};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +51,24 @@ struct GlobalOptions {
     /// The longest an API token may live, in days (default 365)
     #[arg(long, global = true, env = "KANGDAO_TOKEN_MAX_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     token_max_days: Option<u32>,
+    /// How much to log: error, warn, info (default), debug, trace; KANGDAO_LOG wins
+    #[arg(
+        long,
+        global = true,
+        env = "KANGDAO_LOG_LEVEL",
+        value_enum,
+        ignore_case = true
+    )]
+    log_level: Option<LogLevel>,
+    /// Log lines as text (default; coloured only on a terminal) or json, one object a line
+    #[arg(
+        long,
+        global = true,
+        env = "KANGDAO_LOG_FORMAT",
+        value_enum,
+        ignore_case = true
+    )]
+    log_format: Option<LogFormat>,
 }
 
 #[derive(Subcommand)]
@@ -94,6 +112,8 @@ fn load_config(global: GlobalOptions) -> Result<Config, String> {
         max_body_bytes: None,
         max_import_bytes: None,
         token_max_days: global.token_max_days,
+        log_level: global.log_level,
+        log_format: global.log_format,
     };
     Ok(Config::resolve(file, over))
 }
@@ -124,9 +144,8 @@ fn read_password() -> Result<String, String> {
     Ok(first)
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let config = load_config(cli.global)?;
-    match cli.command {
+async fn run(config: Config, command: Command) -> Result<(), String> {
+    match command {
         Command::Serve => {
             let state = kangdao_server::build_state(config.clone())
                 .await
@@ -215,15 +234,16 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KANGDAO_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
-    match run(cli).await {
+    let config = match load_config(cli.global) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("kangdao: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    kangdao_server::logging::init(&config);
+    match run(config, cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("kangdao: {message}");

@@ -58,6 +58,10 @@ fn success(op: &Operation) -> Value {
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}}
             }
         }),
+        Answer::Metrics => json!({
+            "description": "the metrics, in the Prometheus text format 0.0.4",
+            "content": {"text/plain": {"schema": {"type": "string"}}}
+        }),
     }
 }
 

@@ -24,6 +24,8 @@ pub enum Answer {
     Record,
     /// A CSV or XLSX file.
     Table,
+    /// Prometheus text exposition.
+    Metrics,
 }
 
 /// One operation.
@@ -178,6 +180,7 @@ pub const ROUTES: &[Operation] = &[
     op("get", "/healthz", "Liveness", B::None, 200, A::Json("Health")).public(),
     op("get", "/readyz", "Readiness: the database answers (503 when it does not)", B::None, 200, A::Json("Health"))
         .public().errors(&[503]),
+    op("get", "/metrics", "Request counts and latency by route template, method and status, and database pool use, in the Prometheus text format", B::None, 200, A::Metrics).public(),
     op("get", "/api/openapi.json", "This document", B::None, 200, A::Json("OpenApiDocument")).public(),
 ];
 

@@ -88,7 +88,10 @@ impl Engine {
                 self.drop_invalid_index(&ix.name).await?;
             }
             self.db
-                .execute(&ix.create_sql(table, concurrently), vec![])
+                .execute(
+                    &ix.create_sql(table, self.db.backend(), concurrently),
+                    vec![],
+                )
                 .await?;
             if let Some(field) = field {
                 self.db
@@ -174,14 +177,16 @@ impl Engine {
         if self.db.backend() == Backend::Sqlite {
             conn.execute("PRAGMA analysis_limit = 2000", vec![]).await?;
         }
-        let tables = std::iter::once(rt.table.as_str()).chain(rt.side_tables().filter_map(|fs| {
-            match &fs.kind {
-                super::StorageKind::SideTable(t) => Some(t.as_str()),
-                _ => None,
-            }
-        }));
+        let tables =
+            std::iter::once(rt.table.as_str()).chain(rt.side_tables().filter_map(
+                |fs| match &fs.kind {
+                    super::StorageKind::SideTable(t) => Some(t.as_str()),
+                    _ => None,
+                },
+            ));
         for table in tables {
-            conn.execute(&format!("ANALYZE {}", q(table)), vec![]).await?;
+            conn.execute(&format!("ANALYZE {}", q(table)), vec![])
+                .await?;
         }
         Ok(true)
     }

@@ -6,6 +6,6 @@ mod service;
 pub mod storage;
 
 pub use catalog::{Catalog, EntityRuntime};
-pub use service::{ChangeKind, DefinitionChanges, EntityChange, EntityInfo, Impact, ImpactExample};
 pub use maintenance::{ANALYZE_AFTER_ROWS, ANALYZE_MIN_ROWS};
+pub use service::{ChangeKind, DefinitionChanges, EntityChange, EntityInfo, Impact, ImpactExample};
 pub use storage::{FieldStorage, StorageKind};

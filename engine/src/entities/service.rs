@@ -672,7 +672,7 @@ impl Engine {
                     insert_field_storage(&mut tx, name, fs, 1, true, false).await?;
                 }
                 for ix in composite_indexes(name, &item.plan.new_fields) {
-                    tx.execute(&ix.create_sql(&table_name(name), false), vec![])
+                    tx.execute(&ix.create_sql(&table_name(name), backend, false), vec![])
                         .await?;
                 }
                 crate::access::audit::append(
@@ -735,7 +735,7 @@ impl Engine {
                 if deferred {
                     now_built.unique_index = None;
                 }
-                for sql in index_sql(name, &now_built) {
+                for sql in index_sql(name, &now_built, backend) {
                     tx.execute(&sql, vec![]).await.map_err(|e| match e {
                         EngineError::Storage(ref db) if is_unique_violation(db) => {
                             EngineError::UniqueViolation {
@@ -776,7 +776,7 @@ impl Engine {
                 .iter()
                 .filter_map(|f| layout.get(f.name.as_str()));
             for ix in composite_indexes(name, fields) {
-                tx.execute(&ix.create_sql(&base.table, false), vec![])
+                tx.execute(&ix.create_sql(&base.table, backend, false), vec![])
                     .await?;
             }
             insert_version(
@@ -912,9 +912,10 @@ impl Engine {
                 }
                 let plain = projection::unseal(rt, &sealed, &self.keys)?;
                 writer.rewrite(&mut tx.conn(), id, &plain).await?;
-                filled += 1;
             }
             tx.commit().await?;
+            // Every row scanned gained values or a new empty column: both change statistics.
+            filled += rows.len();
             after = rows.last().map(|r| r.req_uuid("id")).transpose()?;
             if (rows.len() as i64) < BACKFILL_BATCH {
                 break;

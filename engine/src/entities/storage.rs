@@ -75,16 +75,34 @@ impl LiveIndex {
     }
 
     /// `CREATE INDEX` for it, `CONCURRENTLY` (PostgreSQL, outside a transaction) if asked.
-    pub fn create_sql(&self, table: &str, concurrently: bool) -> String {
-        let columns: Vec<String> = self.columns.iter().map(|c| q(c)).collect();
-        format!(
-            "CREATE INDEX{} IF NOT EXISTS {} ON {} ({}) {LIVE_ROWS}",
-            if concurrently { " CONCURRENTLY" } else { "" },
-            q(&self.name),
-            q(table),
-            columns.join(", ")
-        )
+    pub fn create_sql(&self, table: &str, backend: Backend, concurrently: bool) -> String {
+        let columns: Vec<&str> = self.columns.iter().map(String::as_str).collect();
+        live_index_sql(&self.name, table, &columns, backend, concurrently)
     }
+}
+
+/// `CREATE INDEX … WHERE deleted_at IS NULL`. SQLite also keys the index on `deleted_at` (always
+/// NULL there, a byte per entry): its planner counts a column tested in the query as needed
+/// even when the index's predicate implies it, so without it no scan is index-only ("USING
+/// COVERING INDEX"). PostgreSQL reads the predicate and needs no such column.
+pub fn live_index_sql(
+    name: &str,
+    table: &str,
+    columns: &[&str],
+    backend: Backend,
+    concurrently: bool,
+) -> String {
+    let mut keyed: Vec<String> = columns.iter().map(|c| q(c)).collect();
+    if backend == Backend::Sqlite {
+        keyed.push(q("deleted_at"));
+    }
+    format!(
+        "CREATE INDEX{} IF NOT EXISTS {} ON {} ({}) {LIVE_ROWS}",
+        if concurrently { " CONCURRENTLY" } else { "" },
+        q(name),
+        q(table),
+        keyed.join(", ")
+    )
 }
 
 /// The system columns' indexes: `created_at` and `updated_at`, over live rows.
@@ -278,7 +296,11 @@ pub fn create_table_sql(entity: &str, backend: Backend) -> Vec<String> {
         ),
     ]
     .into_iter()
-    .chain(system_indexes(&table).iter().map(|ix| ix.create_sql(&table, false)))
+    .chain(
+        system_indexes(&table)
+            .iter()
+            .map(|ix| ix.create_sql(&table, backend, false)),
+    )
     .collect()
 }
 
@@ -295,7 +317,7 @@ pub fn add_field_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<S
                 q(column),
                 sql_type(fs.value_type, fs.sensitive, backend)
             ));
-            out.extend(index_sql(entity, fs));
+            out.extend(index_sql(entity, fs, backend));
         }
         StorageKind::SideTable(side) => {
             let uuid = if backend == Backend::Postgres {
@@ -324,7 +346,7 @@ pub fn add_field_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<S
 /// Index statements for a column field: unique among live rows, or a plain index over live
 /// rows. (A side table's `(value, record_id)` index has no `deleted_at` to test: its rows are
 /// joined to the record table, whose live-row indexes decide.)
-pub fn index_sql(entity: &str, fs: &FieldStorage) -> Vec<String> {
+pub fn index_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<String> {
     let table = table_name(entity);
     let Some(column) = fs.column() else {
         return Vec::new();
@@ -339,12 +361,7 @@ pub fn index_sql(entity: &str, fs: &FieldStorage) -> Vec<String> {
         ));
     }
     if let Some(ix) = &fs.plain_index {
-        out.push(format!(
-            "CREATE INDEX {} ON {} ({}) {LIVE_ROWS}",
-            q(ix),
-            q(&table),
-            q(column)
-        ));
+        out.push(live_index_sql(ix, &table, &[column], backend, false));
     }
     out
 }

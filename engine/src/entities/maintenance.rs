@@ -9,6 +9,8 @@ use crate::store::Backend;
 
 /// The `meta` key recording that every projection index is partial over live rows.
 const LIVE_INDEXES_DONE: &str = "live_indexes";
+/// The advisory lock key serializing that rebuild across instances ("kdlxidx\0").
+const LIVE_INDEXES_LOCK: i64 = 0x6b64_6c78_6964_7800;
 
 /// A write of at least this many rows refreshes the table's statistics.
 pub const ANALYZE_AFTER_ROWS: usize = 1_000;
@@ -34,6 +36,37 @@ impl Engine {
         if done {
             return Ok(());
         }
+        // On PostgreSQL one instance does it at a time: a session lock held on one connection
+        // while the builds run on others. An instance that does not get it goes on starting.
+        let mut holder = self.db.acquire().await?;
+        if self.db.backend() == Backend::Postgres {
+            let got = holder
+                .conn()
+                .fetch_one(
+                    "SELECT pg_try_advisory_lock($1) AS got",
+                    vec![LIVE_INDEXES_LOCK.into()],
+                )
+                .await?
+                .bool("got")?
+                .unwrap_or(false);
+            if !got {
+                return Ok(());
+            }
+        }
+        let outcome = self.rebuild_all_live_indexes().await;
+        if self.db.backend() == Backend::Postgres {
+            holder
+                .conn()
+                .execute(
+                    "SELECT pg_advisory_unlock($1)",
+                    vec![LIVE_INDEXES_LOCK.into()],
+                )
+                .await?;
+        }
+        outcome
+    }
+
+    async fn rebuild_all_live_indexes(&self) -> Result<()> {
         let mut failed = false;
         for rt in self.catalog.all(&self.db).await? {
             if let Err(e) = self.rebuild_live_indexes(&rt).await {

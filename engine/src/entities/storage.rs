@@ -398,6 +398,48 @@ mod tests {
     }
 
     #[test]
+    fn composite_indexes_pair_indexed_dimensions_with_indexed_measures() {
+        let field = |name: &str, ty: FieldType, indexed: bool, sensitive: bool| {
+            let mut f = FieldDef::new(FieldName::new(name).unwrap(), ty);
+            f.indexed = indexed;
+            f.sensitive = Some(sensitive);
+            FieldStorage::for_field("patient", &f)
+        };
+        let fields = [
+            field("dept", FieldType::Select, true, false),
+            field("tier", FieldType::Select, true, false),
+            field("kind", FieldType::Select, false, false),
+            field("secret", FieldType::Select, true, true),
+            field("total", FieldType::Money, true, false),
+            field("visits", FieldType::Integer, true, false),
+            field("score", FieldType::Number, true, false),
+            field("age", FieldType::Integer, false, false),
+        ];
+        let pairs: Vec<Vec<String>> = composite_indexes("patient", &fields)
+            .into_iter()
+            .map(|ix| ix.columns)
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ["f_dept", "f_total"],
+                ["f_dept", "f_visits"],
+                ["f_dept", "f_score"],
+                ["f_tier", "f_total"],
+            ]
+            .map(|p| p.map(String::from).to_vec())
+        );
+        let ix = LiveIndex::on("e_patient", &["f_dept", "f_total"]);
+        assert!(ix.name.starts_with("lc_"));
+        assert!(ix
+            .create_sql("e_patient", Backend::Sqlite, false)
+            .ends_with("(\"f_dept\", \"f_total\", \"deleted_at\") WHERE \"deleted_at\" IS NULL"));
+        assert!(ix
+            .create_sql("e_patient", Backend::Postgres, true)
+            .starts_with("CREATE INDEX CONCURRENTLY"));
+    }
+
+    #[test]
     fn fields_get_the_storage_their_type_needs() {
         let mut tags = FieldDef::new(FieldName::new("tags").unwrap(), FieldType::Tags);
         tags.indexed = true;

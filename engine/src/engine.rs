@@ -75,6 +75,8 @@ impl Engine {
         engine.catalog.reload(&engine.db).await?;
         // Finish what an interrupted definition change left: backfills, unique indexes.
         engine.resume_definition_work().await?;
+        // Older databases' plain projection indexes become partial over live rows, once.
+        engine.ensure_live_indexes().await?;
         Ok(engine)
     }
 

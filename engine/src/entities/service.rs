@@ -1,7 +1,10 @@
 //! Creating and changing entity definitions: versions, DDL under a lock, backfills, and the
 //! impact preview.
 
-use super::storage::{add_field_sql, create_table_sql, index_sql, q, FieldStorage, StorageKind};
+use super::storage::{
+    add_field_sql, composite_indexes, create_table_sql, index_sql, q, table_name, FieldStorage,
+    StorageKind,
+};
 use super::EntityRuntime;
 use crate::access::{Action, Principal, SystemRight};
 use crate::engine::Engine;
@@ -668,6 +671,10 @@ impl Engine {
                     }
                     insert_field_storage(&mut tx, name, fs, 1, true, false).await?;
                 }
+                for ix in composite_indexes(name, &item.plan.new_fields) {
+                    tx.execute(&ix.create_sql(&table_name(name), backend, false), vec![])
+                        .await?;
+                }
                 crate::access::audit::append(
                     &mut tx.conn(),
                     self.clock.as_ref(),
@@ -728,7 +735,7 @@ impl Engine {
                 if deferred {
                     now_built.unique_index = None;
                 }
-                for sql in index_sql(name, &now_built) {
+                for sql in index_sql(name, &now_built, backend) {
                     tx.execute(&sql, vec![]).await.map_err(|e| match e {
                         EngineError::Storage(ref db) if is_unique_violation(db) => {
                             EngineError::UniqueViolation {
@@ -750,6 +757,27 @@ impl Engine {
                     ],
                 )
                 .await?;
+            }
+            // The composite indexes of the new definition's fields (existing ones stay).
+            let mut layout = base.storage.clone();
+            for fs in &item.plan.new_fields {
+                layout.insert(fs.field.clone(), fs.clone());
+            }
+            for change in &item.plan.index_changes {
+                if let Some(fs) = layout.get_mut(&change.create.field) {
+                    fs.unique_index = change.unique_index.clone();
+                    fs.plain_index = change.plain_index.clone();
+                }
+            }
+            let fields = item
+                .compiled
+                .definition()
+                .fields
+                .iter()
+                .filter_map(|f| layout.get(f.name.as_str()));
+            for ix in composite_indexes(name, fields) {
+                tx.execute(&ix.create_sql(&base.table, backend, false), vec![])
+                    .await?;
             }
             insert_version(
                 &mut tx,
@@ -853,6 +881,7 @@ impl Engine {
             Backend::Sqlite => "",
         };
         let mut after: Option<uuid::Uuid> = None;
+        let mut filled = 0;
         loop {
             let mut tx = self.db.begin().await?;
             let rows = match after {
@@ -885,6 +914,8 @@ impl Engine {
                 writer.rewrite(&mut tx.conn(), id, &plain).await?;
             }
             tx.commit().await?;
+            // Every row scanned gained values or a new empty column: both change statistics.
+            filled += rows.len();
             after = rows.last().map(|r| r.req_uuid("id")).transpose()?;
             if (rows.len() as i64) < BACKFILL_BATCH {
                 break;
@@ -898,6 +929,7 @@ impl Engine {
                 )
                 .await?;
         }
+        self.refresh_statistics(rt, filled).await;
         Ok(())
     }
 

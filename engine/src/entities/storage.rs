@@ -43,6 +43,117 @@ pub fn index_name(kind: &str, table: &str, column: &str) -> String {
     format!("{kind}_{}", &hex::encode(digest)[..16])
 }
 
+/// The name kind of an index partial over live rows (`WHERE deleted_at IS NULL`). Older
+/// databases' plain indexes were named with `ix`; start-up rebuilds them (`live_indexes`).
+pub const LIVE_INDEX: &str = "lx";
+/// The name kind of a composite partial index (see [`composite_indexes`]).
+pub const COMPOSITE_INDEX: &str = "lc";
+/// The predicate every projection index carries: queries always test it, so an index without
+/// it sends every entry to the wide row, and counts and group-bys stop being index-only.
+pub const LIVE_ROWS: &str = "WHERE \"deleted_at\" IS NULL";
+/// At most this many composite indexes per entity.
+pub const MAX_COMPOSITE_INDEXES: usize = 4;
+
+/// One projection index over live rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveIndex {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+impl LiveIndex {
+    pub fn on(table: &str, columns: &[&str]) -> LiveIndex {
+        let kind = if columns.len() > 1 {
+            COMPOSITE_INDEX
+        } else {
+            LIVE_INDEX
+        };
+        LiveIndex {
+            name: index_name(kind, table, &columns.join(",")),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    /// `CREATE INDEX` for it, `CONCURRENTLY` (PostgreSQL, outside a transaction) if asked.
+    pub fn create_sql(&self, table: &str, backend: Backend, concurrently: bool) -> String {
+        let columns: Vec<&str> = self.columns.iter().map(String::as_str).collect();
+        live_index_sql(&self.name, table, &columns, backend, concurrently)
+    }
+}
+
+/// `CREATE INDEX … WHERE deleted_at IS NULL`. SQLite also keys the index on `deleted_at` (always
+/// NULL there, a byte per entry): its planner counts a column tested in the query as needed
+/// even when the index's predicate implies it, so without it no scan is index-only ("USING
+/// COVERING INDEX"). PostgreSQL reads the predicate and needs no such column.
+pub fn live_index_sql(
+    name: &str,
+    table: &str,
+    columns: &[&str],
+    backend: Backend,
+    concurrently: bool,
+) -> String {
+    let mut keyed: Vec<String> = columns.iter().map(|c| q(c)).collect();
+    if backend == Backend::Sqlite {
+        keyed.push(q("deleted_at"));
+    }
+    format!(
+        "CREATE INDEX{} IF NOT EXISTS {} ON {} ({}) {LIVE_ROWS}",
+        if concurrently { " CONCURRENTLY" } else { "" },
+        q(name),
+        q(table),
+        keyed.join(", ")
+    )
+}
+
+/// The system columns' indexes: `created_at` and `updated_at`, over live rows.
+pub fn system_indexes(table: &str) -> Vec<LiveIndex> {
+    vec![
+        LiveIndex::on(table, &["created_at"]),
+        LiveIndex::on(table, &["updated_at"]),
+    ]
+}
+
+/// Composite partial indexes that make a group-by index-only: every pair of an indexed select
+/// field (a dimension) with an indexed number, integer or money field (a measure) of the
+/// entity, `(dimension, measure)`, in definition order, at most [`MAX_COMPOSITE_INDEXES`].
+/// Sensitive fields project only a hash and take no part.
+pub fn composite_indexes<'a>(
+    entity: &str,
+    fields: impl IntoIterator<Item = &'a FieldStorage>,
+) -> Vec<LiveIndex> {
+    let table = table_name(entity);
+    let indexed: Vec<&FieldStorage> = fields
+        .into_iter()
+        .filter(|fs| {
+            fs.column().is_some()
+                && !fs.sensitive
+                && (fs.plain_index.is_some() || fs.unique_index.is_some())
+        })
+        .collect();
+    let dimensions = indexed
+        .iter()
+        .filter(|fs| fs.value_type == FieldType::Select);
+    let measures: Vec<&&FieldStorage> = indexed
+        .iter()
+        .filter(|fs| {
+            matches!(
+                fs.value_type,
+                FieldType::Number | FieldType::Integer | FieldType::Money
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for dimension in dimensions {
+        for measure in &measures {
+            if let (Some(d), Some(m)) = (dimension.column(), measure.column()) {
+                out.push(LiveIndex::on(&table, &[d, m]));
+            }
+        }
+    }
+    out.truncate(MAX_COMPOSITE_INDEXES);
+    out
+}
+
 /// Quotes an identifier built from validated slugs.
 pub fn q(ident: &str) -> String {
     debug_assert!(ident
@@ -73,7 +184,7 @@ impl FieldStorage {
             plain_index: (is_column
                 && !field.unique
                 && (field.indexed || value_type == FieldType::Reference))
-                .then(|| index_name("ix", &table, &column)),
+                .then(|| index_name(LIVE_INDEX, &table, &column)),
             kind,
         }
     }
@@ -170,7 +281,7 @@ pub fn create_table_sql(entity: &str, backend: Backend) -> Vec<String> {
         Backend::Postgres => ("UUID", "JSONB", "TIMESTAMPTZ", "BIGINT"),
         Backend::Sqlite => ("TEXT", "TEXT", "TEXT", "INTEGER"),
     };
-    vec![
+    [
         format!(
             "CREATE TABLE {t} (\"id\" {uuid} PRIMARY KEY, \"data\" {json} NOT NULL, \"version\" {int} NOT NULL, \
              \"created_at\" {ts} NOT NULL, \"created_by\" TEXT NOT NULL, \"updated_at\" {ts} NOT NULL, \
@@ -183,17 +294,14 @@ pub fn create_table_sql(entity: &str, backend: Backend) -> Vec<String> {
                 Backend::Sqlite => "",
             }
         ),
-        format!(
-            "CREATE INDEX {} ON {} (\"created_at\")",
-            q(&index_name("ix", &table, "created_at")),
-            q(&table)
-        ),
-        format!(
-            "CREATE INDEX {} ON {} (\"updated_at\")",
-            q(&index_name("ix", &table, "updated_at")),
-            q(&table)
-        ),
     ]
+    .into_iter()
+    .chain(
+        system_indexes(&table)
+            .iter()
+            .map(|ix| ix.create_sql(&table, backend, false)),
+    )
+    .collect()
 }
 
 /// The statements that give a table its home for one field: a column (added to an existing
@@ -209,7 +317,7 @@ pub fn add_field_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<S
                 q(column),
                 sql_type(fs.value_type, fs.sensitive, backend)
             ));
-            out.extend(index_sql(entity, fs));
+            out.extend(index_sql(entity, fs, backend));
         }
         StorageKind::SideTable(side) => {
             let uuid = if backend == Backend::Postgres {
@@ -235,8 +343,10 @@ pub fn add_field_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<S
     out
 }
 
-/// Index statements for a column field: unique among live rows, or a plain index.
-pub fn index_sql(entity: &str, fs: &FieldStorage) -> Vec<String> {
+/// Index statements for a column field: unique among live rows, or a plain index over live
+/// rows. (A side table's `(value, record_id)` index has no `deleted_at` to test: its rows are
+/// joined to the record table, whose live-row indexes decide.)
+pub fn index_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<String> {
     let table = table_name(entity);
     let Some(column) = fs.column() else {
         return Vec::new();
@@ -251,12 +361,7 @@ pub fn index_sql(entity: &str, fs: &FieldStorage) -> Vec<String> {
         ));
     }
     if let Some(ix) = &fs.plain_index {
-        out.push(format!(
-            "CREATE INDEX {} ON {} ({})",
-            q(ix),
-            q(&table),
-            q(column)
-        ));
+        out.push(live_index_sql(ix, &table, &[column], backend, false));
     }
     out
 }
@@ -290,6 +395,48 @@ mod tests {
             .len()
                 <= 63
         );
+    }
+
+    #[test]
+    fn composite_indexes_pair_indexed_dimensions_with_indexed_measures() {
+        let field = |name: &str, ty: FieldType, indexed: bool, sensitive: bool| {
+            let mut f = FieldDef::new(FieldName::new(name).unwrap(), ty);
+            f.indexed = indexed;
+            f.sensitive = Some(sensitive);
+            FieldStorage::for_field("patient", &f)
+        };
+        let fields = [
+            field("dept", FieldType::Select, true, false),
+            field("tier", FieldType::Select, true, false),
+            field("kind", FieldType::Select, false, false),
+            field("secret", FieldType::Select, true, true),
+            field("total", FieldType::Money, true, false),
+            field("visits", FieldType::Integer, true, false),
+            field("score", FieldType::Number, true, false),
+            field("age", FieldType::Integer, false, false),
+        ];
+        let pairs: Vec<Vec<String>> = composite_indexes("patient", &fields)
+            .into_iter()
+            .map(|ix| ix.columns)
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ["f_dept", "f_total"],
+                ["f_dept", "f_visits"],
+                ["f_dept", "f_score"],
+                ["f_tier", "f_total"],
+            ]
+            .map(|p| p.map(String::from).to_vec())
+        );
+        let ix = LiveIndex::on("e_patient", &["f_dept", "f_total"]);
+        assert!(ix.name.starts_with("lc_"));
+        assert!(ix
+            .create_sql("e_patient", Backend::Sqlite, false)
+            .ends_with("(\"f_dept\", \"f_total\", \"deleted_at\") WHERE \"deleted_at\" IS NULL"));
+        assert!(ix
+            .create_sql("e_patient", Backend::Postgres, true)
+            .starts_with("CREATE INDEX CONCURRENTLY"));
     }
 
     #[test]

@@ -316,6 +316,7 @@ impl Engine {
                 .map_err(|e| super::write::map_write_error(&rt, e))?;
         }
         tx.commit().await?;
+        self.refresh_statistics(&rt, report.imported).await;
         Ok(report)
     }
 

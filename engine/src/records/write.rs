@@ -1005,6 +1005,7 @@ impl Engine {
         )
         .await?;
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
+        self.refresh_statistics(&rt, ids.len()).await;
         Ok(ids)
     }
 }

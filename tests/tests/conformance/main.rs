@@ -33,6 +33,7 @@ mod import_export;
 mod instances;
 mod keys;
 mod lists;
+mod live_indexes;
 mod money;
 mod records;
 mod references;

@@ -73,6 +73,9 @@ const REFRESH_AFTER: Duration = Duration::from_secs(2);
 #[derive(Default)]
 pub struct Catalog {
     inner: RwLock<CatalogState>,
+    /// One reload at a time: a reload that read before a change committed must not install
+    /// its older picture over one that read after.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -84,6 +87,7 @@ struct CatalogState {
 impl Catalog {
     /// Reads every definition and field layout from the database.
     pub async fn reload(&self, db: &Db) -> Result<()> {
+        let _one_at_a_time = self.reloading.lock().await;
         let rows = db
             .fetch_all(
                 "SELECT name, version, definition FROM entities ORDER BY name",

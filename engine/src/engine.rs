@@ -52,6 +52,8 @@ pub struct Engine {
     pub(crate) catalog: Arc<Catalog>,
     /// Code that writes rows inside every record write's transaction (`records::events`).
     pub(crate) change_hooks: Arc<std::sync::RwLock<Vec<Arc<dyn ChangeHook>>>>,
+    /// Principals loaded in the last second (`access::principal_cache`).
+    pub(crate) principals: Arc<crate::access::principal_cache::PrincipalCache>,
 }
 
 impl Engine {
@@ -71,6 +73,7 @@ impl Engine {
             settings: Arc::new(settings),
             catalog: Arc::new(Catalog::default()),
             change_hooks: Arc::default(),
+            principals: Arc::default(),
         };
         engine.catalog.reload(&engine.db).await?;
         // Finish what an interrupted definition change left: backfills, unique indexes.

@@ -75,21 +75,25 @@ impl TestServer {
         )
         .await
         .expect("admin user");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
-            let _ = kangdao_server::launch(listener, state, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
+        let (base, stop, handle) = serve(state).await;
         TestServer {
             base,
             db,
             config,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    /// A second instance of the server on the same database and data folder, as two
+    /// instances behind a load balancer run. It stops when dropped with [`Twin::stop`].
+    pub async fn twin(&self) -> Twin {
+        let state = kangdao_server::build_state(self.config.clone())
+            .await
+            .expect("second instance state");
+        let (base, stop, handle) = serve(state).await;
+        Twin {
+            base,
             stop: Some(stop),
             handle: Some(handle),
         }
@@ -133,6 +137,47 @@ impl TestServer {
             let _ = handle.await;
         }
     }
+}
+
+/// A second instance of a [`TestServer`] (see [`TestServer::twin`]).
+pub struct Twin {
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Twin {
+    pub fn with_token(&self, token: &str) -> Session {
+        let mut session = Session::at(&self.base);
+        session.bearer = Some(token.to_string());
+        session
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.await;
+        }
+    }
+}
+
+async fn serve(
+    state: kangdao_server::AppState,
+) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        let _ = kangdao_server::launch(listener, state, async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    (base, stop, handle)
 }
 
 impl Session {

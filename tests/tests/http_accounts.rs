@@ -837,3 +837,85 @@ on_both_backends!(
     admin_changes_and_their_audit_commit_together,
     an_admin_change_and_its_audit_entry_commit_together
 );
+
+/// A principal may be reused for up to a second (`principal_cache`): a revocation through the
+/// instance that holds it is seen by the next request there, and one made through another
+/// instance on the same database within that second.
+async fn a_revocation_reaches_every_instance_within_a_second(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let twin = server.twin().await;
+    let revoke_here = created(admin.post("/api/v1/tokens", &json!({"name": "HIS"})).await).await;
+    let revoke_there = created(admin.post("/api/v1/tokens", &json!({"name": "LIS"})).await).await;
+    let (here_id, here_token) = (
+        revoke_here["id"].as_str().unwrap(),
+        revoke_here["token"].as_str().unwrap(),
+    );
+    let (there_id, there_token) = (
+        revoke_there["id"].as_str().unwrap(),
+        revoke_there["token"].as_str().unwrap(),
+    );
+    // Both instances now hold both principals.
+    for token in [here_token, there_token] {
+        assert_eq!(
+            server.with_token(token).get("/api/v1/me").await.status(),
+            200
+        );
+        assert_eq!(twin.with_token(token).get("/api/v1/me").await.status(), 200);
+    }
+
+    // Revoked through this instance: refused here at once.
+    let path = format!("/api/v1/tokens/{here_id}");
+    assert_eq!(admin.delete(&path, None).await.status(), 204);
+    assert_eq!(
+        server
+            .with_token(here_token)
+            .get("/api/v1/me")
+            .await
+            .status(),
+        401
+    );
+
+    // Revoked through the other instance: refused here within the second.
+    let revoked_at = std::time::Instant::now();
+    let twin_admin = {
+        let mut session = Session::at(&twin.base);
+        let body = json_of(
+            session
+                .post(
+                    "/api/v1/auth/login",
+                    &json!({"username": "admin", "password": ADMIN_PASSWORD}),
+                )
+                .await,
+        )
+        .await;
+        session.csrf = body["csrf_token"].as_str().map(str::to_string);
+        session
+    };
+    let path = format!("/api/v1/tokens/{there_id}");
+    assert_eq!(twin_admin.delete(&path, None).await.status(), 204);
+    loop {
+        let status = server
+            .with_token(there_token)
+            .get("/api/v1/me")
+            .await
+            .status();
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_millis(1_500),
+            "a revoked token still works on another instance after {:?}",
+            revoked_at.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    twin.stop().await;
+    server.stop().await;
+}
+
+on_both_backends!(
+    revocations_reach_every_instance,
+    a_revocation_reaches_every_instance_within_a_second
+);

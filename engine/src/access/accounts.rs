@@ -7,6 +7,7 @@ use crate::access::grants::{
     require_admin_for_admins, require_departments_held, require_holds, require_not_own_role,
 };
 use crate::access::principal::{Principal, Role, SystemRight};
+use crate::access::principal_cache::{CachedPrincipal, CallerKey};
 use crate::access::roles;
 use crate::access::sessions::SessionTable;
 use crate::access::tokens::{self, TokenInfo};
@@ -58,18 +59,54 @@ impl Engine {
     }
 
     /// The principal of a browser session made at credentials epoch `epoch`: a password
-    /// changed since then, or a disabled or deleted user, ends it (`Unauthenticated`).
+    /// changed since then, or a disabled or deleted user, ends it (`Unauthenticated`). A
+    /// principal loaded in the last second may be reused (`principal_cache`).
     pub async fn session_principal(&self, user_id: Uuid, epoch: Option<i64>) -> Result<Principal> {
-        let principal = users::load_principal(&self.db, user_id).await?;
+        let key = CallerKey::User(user_id);
+        let principal = match self.principals.get(&key) {
+            Some(cached) => cached.principal,
+            None => {
+                let generation = self.principals.generation();
+                let principal = users::load_principal(&self.db, user_id).await?;
+                let cached = CachedPrincipal {
+                    principal: principal.clone(),
+                    expires_at: None,
+                };
+                self.principals.put(key, generation, cached);
+                principal
+            }
+        };
         if epoch != Some(principal.credentials_epoch) {
             return Err(EngineError::Unauthenticated);
         }
         Ok(principal)
     }
 
-    /// The principal a bearer token acts as.
+    /// The principal a bearer token acts as. A principal loaded in the last second may be
+    /// reused (`principal_cache`); the token's expiry is checked on every use.
     pub async fn token_principal(&self, plaintext: &str) -> Result<Principal> {
-        tokens::authenticate_token(&self.db, self.clock.as_ref(), plaintext).await
+        if !tokens::well_formed(plaintext) {
+            return Err(EngineError::Unauthenticated);
+        }
+        let key = CallerKey::Token(tokens::token_hash(plaintext));
+        let cached = match self.principals.get(&key) {
+            Some(cached) => cached,
+            None => {
+                let generation = self.principals.generation();
+                let (principal, expires_at) =
+                    tokens::authenticate_token(&self.db, self.clock.as_ref(), plaintext).await?;
+                let cached = CachedPrincipal {
+                    principal,
+                    expires_at,
+                };
+                self.principals.put(key, generation, cached.clone());
+                cached
+            }
+        };
+        if cached.expires_at.is_some_and(|t| t <= self.clock.now()) {
+            return Err(EngineError::Unauthenticated);
+        }
+        Ok(cached.principal)
     }
 
     /// The user's credentials epoch now (after their own password change, the session that
@@ -155,6 +192,7 @@ impl Engine {
             audit_in(&mut tx, self, by, "user.update", &id.to_string()).await?;
         }
         tx.commit().await?;
+        self.principals.forget_all();
         Ok(user)
     }
 
@@ -182,7 +220,9 @@ impl Engine {
         }
         users::remove_user(&mut tx, id).await?;
         audit_in(&mut tx, self, by, "user.delete", &id.to_string()).await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.principals.forget_all();
+        Ok(())
     }
 
     pub async fn list_roles(&self, by: &Principal) -> Result<Vec<Role>> {
@@ -233,6 +273,7 @@ impl Engine {
             audit_in(&mut tx, self, by, "role.update", name).await?;
         }
         tx.commit().await?;
+        self.principals.forget_all();
         Ok(stored)
     }
 
@@ -253,7 +294,9 @@ impl Engine {
         require_holds(by, &current)?;
         roles::remove_role(&mut tx, name).await?;
         audit_in(&mut tx, self, by, "role.delete", name).await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.principals.forget_all();
+        Ok(())
     }
 
     /// The caller's own API tokens.
@@ -301,7 +344,9 @@ impl Engine {
         }
         tokens::revoke_in(&mut tx.conn(), self.clock.as_ref(), id).await?;
         audit_in(&mut tx, self, by, "token.revoke", &id.to_string()).await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.principals.forget_all();
+        Ok(())
     }
 
     pub async fn list_audit(

@@ -10,6 +10,7 @@ pub mod login;
 pub mod paging;
 pub mod passwords;
 pub mod principal;
+pub mod principal_cache;
 pub mod roles;
 pub mod sessions;
 pub mod throttle;

@@ -527,7 +527,7 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
         assert_eq!(plaintext.len(), 3 + 43);
         assert_eq!(info.user_id, user.id);
 
-        let p = tokens::authenticate_token(&db, &clock, &plaintext)
+        let (p, _) = tokens::authenticate_token(&db, &clock, &plaintext)
             .await
             .unwrap();
         assert_eq!(p.user_id, Some(user.id));

@@ -47,7 +47,7 @@ fn token_from_row(row: &DbRow) -> Result<TokenInfo> {
     })
 }
 
-fn token_hash(plaintext: &str) -> String {
+pub(crate) fn token_hash(plaintext: &str) -> String {
     hex::encode(Sha256::digest(plaintext.as_bytes()))
 }
 
@@ -156,11 +156,19 @@ pub(crate) async fn insert_token(
     Ok((info, plaintext))
 }
 
-/// The principal a bearer token acts as. An unknown, revoked or expired token, or one whose
-/// user is disabled, is `Unauthenticated`.
-pub async fn authenticate_token(db: &Db, clock: &dyn Clock, plaintext: &str) -> Result<Principal> {
-    // Shape first, so junk never reaches the database.
-    if !plaintext.starts_with(TOKEN_PREFIX) || plaintext.len() > 128 {
+/// Whether `plaintext` can be a token at all, so junk never reaches the database.
+pub(crate) fn well_formed(plaintext: &str) -> bool {
+    plaintext.starts_with(TOKEN_PREFIX) && plaintext.len() <= 128
+}
+
+/// The principal a bearer token acts as, and the token's expiry. An unknown, revoked or expired
+/// token, or one whose user is disabled, is `Unauthenticated`.
+pub async fn authenticate_token(
+    db: &Db,
+    clock: &dyn Clock,
+    plaintext: &str,
+) -> Result<(Principal, Option<OffsetDateTime>)> {
+    if !well_formed(plaintext) {
         return Err(EngineError::Unauthenticated);
     }
     let row = db
@@ -192,7 +200,7 @@ pub async fn authenticate_token(db: &Db, clock: &dyn Clock, plaintext: &str) -> 
         )
         .await?;
     }
-    Ok(principal)
+    Ok((principal, token.expires_at))
 }
 
 /// A user's tokens, newest first, revoked ones included.

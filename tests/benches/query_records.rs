@@ -27,19 +27,13 @@ const MIN_SPENT_YUAN: i64 = 5_000;
 /// A row of the plain table, read into Rust values.
 #[allow(dead_code)]
 #[derive(Debug)]
-struct PlainPatient {
+/// A record as the floor returns it: its fixed columns and its whole document, parsed.
+struct PlainRecord {
     id: String,
-    name: String,
-    id_number: String,
-    phone: String,
-    gender: String,
-    birth_date: String,
-    dept: String,
-    total_spent: i64,
-    tier: String,
-    mrn: String,
-    visit_count: i64,
-    first_visit: String,
+    data: Value,
+    version: i64,
+    created_at: String,
+    updated_at: String,
 }
 
 #[tokio::main]
@@ -110,7 +104,13 @@ async fn run(backend: Backend, patients: &[Patient]) -> Vec<String> {
         .iter()
         .map(|r| (r.data["total_spent"].as_f64().expect("money") * 100.0).round() as i64)
         .collect();
-    let floor_spent: Vec<i64> = floor_page.iter().map(|p| p.total_spent).collect();
+    let floor_spent: Vec<i64> = floor_page
+        .iter()
+        .map(|r| (r.data["total_spent"].as_f64().expect("money") * 100.0).round() as i64)
+        .collect();
+    assert!(floor_page
+        .iter()
+        .all(|r| r.version == 1 && !r.id.is_empty() && r.created_at <= r.updated_at));
     assert_eq!(engine_page.items.len(), 50, "a full page");
     assert_eq!(engine_spent, floor_spent, "the same page");
     let e = time(|| async {
@@ -242,9 +242,12 @@ async fn load_plain(db: &Db, patients: &[Patient]) {
     } else {
         ("TEXT", "TEXT", "TEXT", "INTEGER", "TEXT")
     };
+    let json = if pg { "JSONB" } else { "TEXT" };
     for sql in [
         format!(
-            "CREATE TABLE plain_patient (id {uuid} PRIMARY KEY, name {text} NOT NULL, \
+            "CREATE TABLE plain_patient (id {uuid} PRIMARY KEY, data {json} NOT NULL, \
+             version {int} NOT NULL, created_at {ts} NOT NULL, updated_at {ts} NOT NULL, \
+             name {text} NOT NULL, \
              id_number {text} NOT NULL, phone {text}, gender {text}, birth_date {date}, \
              dept {text}, total_spent {int}, tier {text}, mrn {text} NOT NULL, \
              visit_count {int}, first_visit {ts})"
@@ -254,6 +257,9 @@ async fn load_plain(db: &Db, patients: &[Patient]) {
         "CREATE INDEX plain_patient_dept ON plain_patient (dept)".into(),
         "CREATE INDEX plain_patient_tier ON plain_patient (tier)".into(),
         "CREATE INDEX plain_patient_total_spent ON plain_patient (total_spent)".into(),
+        // The engine's composite (select, measure) indexes, which make group-bys index-only.
+        "CREATE INDEX plain_patient_dept_spent ON plain_patient (dept, total_spent)".into(),
+        "CREATE INDEX plain_patient_tier_spent ON plain_patient (tier, total_spent)".into(),
     ] {
         db.execute(&sql, vec![]).await.expect("plain table");
     }
@@ -265,6 +271,10 @@ async fn load_plain(db: &Db, patients: &[Patient]) {
     let casts: &[&str] = if pg {
         &[
             "",
+            "::jsonb",
+            "",
+            "::timestamptz",
+            "::timestamptz",
             "",
             "",
             "",
@@ -280,14 +290,16 @@ async fn load_plain(db: &Db, patients: &[Patient]) {
     } else {
         &[]
     };
+    let now = kangdao_engine::records::wire_time(time::OffsetDateTime::now_utc());
     let mut pooled = db.acquire().await.expect("acquire");
     for chunk in patients.chunks(FLOOR_ROWS_PER_STATEMENT) {
         let sql = format!(
-            "INSERT INTO plain_patient (id, name, id_number, phone, gender, birth_date, dept, \
-             total_spent, tier, mrn, visit_count, first_visit) VALUES {}",
-            values_sql(chunk.len(), 12, casts, backend)
+            "INSERT INTO plain_patient (id, data, version, created_at, updated_at, name, \
+             id_number, phone, gender, birth_date, dept, total_spent, tier, mrn, visit_count, \
+             first_visit) VALUES {}",
+            values_sql(chunk.len(), 16, casts, backend)
         );
-        let mut binds = Vec::with_capacity(chunk.len() * 12);
+        let mut binds = Vec::with_capacity(chunk.len() * 16);
         for p in chunk {
             let id = uuid::Uuid::now_v7();
             binds.push(if pg {
@@ -295,6 +307,10 @@ async fn load_plain(db: &Db, patients: &[Patient]) {
             } else {
                 Bind::Text(Some(id.hyphenated().to_string()))
             });
+            binds.push(Bind::Text(Some(Value::Object(p.document()).to_string())));
+            binds.push(Bind::Int(Some(1)));
+            binds.push(Bind::Text(Some(now.clone())));
+            binds.push(Bind::Text(Some(now.clone())));
             let first_visit = if pg {
                 p.first_visit.clone()
             } else {
@@ -334,12 +350,11 @@ fn floor_conn(pooled: &mut kangdao_engine::store::db::PooledConn) -> FloorConn<'
     }
 }
 
-const PLAIN_PAGE: &str =
-    "SELECT id, name, id_number, phone, gender, birth_date, dept, total_spent, \
-     tier, mrn, visit_count, first_visit FROM plain_patient WHERE tier = $1 AND total_spent > $2 \
-     ORDER BY total_spent DESC, id LIMIT 50";
+const PLAIN_PAGE: &str = "SELECT id, data, version, created_at, updated_at FROM plain_patient \
+     WHERE tier = $1 AND total_spent > $2 ORDER BY total_spent DESC, id LIMIT 50";
 
-async fn plain_page(db: &Db) -> Vec<PlainPatient> {
+/// The page as records: fixed columns and the parsed document, as the engine returns them.
+async fn plain_page(db: &Db) -> Vec<PlainRecord> {
     let min = MIN_SPENT_YUAN * 100;
     match db {
         Db::Sqlite(pool) => sqlx::query(PLAIN_PAGE)
@@ -349,19 +364,12 @@ async fn plain_page(db: &Db) -> Vec<PlainPatient> {
             .await
             .expect("plain page")
             .iter()
-            .map(|r| PlainPatient {
+            .map(|r| PlainRecord {
                 id: r.get("id"),
-                name: r.get("name"),
-                id_number: r.get("id_number"),
-                phone: r.get("phone"),
-                gender: r.get("gender"),
-                birth_date: r.get("birth_date"),
-                dept: r.get("dept"),
-                total_spent: r.get("total_spent"),
-                tier: r.get("tier"),
-                mrn: r.get("mrn"),
-                visit_count: r.get("visit_count"),
-                first_visit: r.get("first_visit"),
+                data: serde_json::from_str(r.get::<&str, _>("data")).expect("json"),
+                version: r.get("version"),
+                created_at: r.get("created_at"),
+                updated_at: r.get("updated_at"),
             })
             .collect(),
         Db::Postgres(pool) => sqlx::query(PLAIN_PAGE)
@@ -371,20 +379,15 @@ async fn plain_page(db: &Db) -> Vec<PlainPatient> {
             .await
             .expect("plain page")
             .iter()
-            .map(|r| PlainPatient {
+            .map(|r| PlainRecord {
                 id: r.get::<uuid::Uuid, _>("id").to_string(),
-                name: r.get("name"),
-                id_number: r.get("id_number"),
-                phone: r.get("phone"),
-                gender: r.get("gender"),
-                birth_date: r.get::<time::Date, _>("birth_date").to_string(),
-                dept: r.get("dept"),
-                total_spent: r.get("total_spent"),
-                tier: r.get("tier"),
-                mrn: r.get("mrn"),
-                visit_count: r.get("visit_count"),
-                first_visit: kangdao_engine::records::wire_time(
-                    r.get::<time::OffsetDateTime, _>("first_visit"),
+                data: r.get::<Value, _>("data"),
+                version: r.get("version"),
+                created_at: kangdao_engine::records::wire_time(
+                    r.get::<time::OffsetDateTime, _>("created_at"),
+                ),
+                updated_at: kangdao_engine::records::wire_time(
+                    r.get::<time::OffsetDateTime, _>("updated_at"),
                 ),
             })
             .collect(),

@@ -3,7 +3,10 @@
 use super::filter::FilterExpr;
 use super::projection;
 use super::read::{ListQuery, SortKey};
+use super::rows::{self, NewRow};
+use crate::access::audit::{self, AuditEntry};
 use crate::access::{Action, Principal};
+use crate::crypto::Keyring;
 use crate::engine::Engine;
 use crate::entities::storage::q;
 use crate::entities::EntityRuntime;
@@ -13,10 +16,13 @@ use crate::i18n::Lang;
 use crate::io::{
     coerce_cell, read_table, write_csv, write_xlsx, CoerceContext, TableRow, TabularFormat,
 };
-use crate::store::Arg;
+use crate::store::db::PooledConn;
+use crate::store::{Arg, Conn, Tx};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use uuid::Uuid;
 
 /// Rows one import may hold.
 pub const MAX_IMPORT_ROWS: usize = 100_000;
@@ -182,16 +188,36 @@ fn cell_text(value: &Value) -> String {
     }
 }
 
-/// Cell text to validated documents, one table row at a time.
-struct RowPreparer<'a> {
-    rt: &'a EntityRuntime,
-    targets: &'a [Option<FieldDef>],
+/// Cell text to validated documents, one batch of table rows at a time, on a blocking thread
+/// while the store writes the batch before.
+struct RowPreparer {
+    rt: Arc<EntityRuntime>,
+    targets: Vec<Option<FieldDef>>,
     coerce: CoerceContext,
     prepare: crate::forms::PrepareContext,
     lang: Lang,
+    /// Set when the rows will be written and the entity numbers none of its fields: the
+    /// batch's INSERTs are then built here too, for the case where every row passes the store
+    /// checks.
+    build: Option<StatementBuilder>,
 }
 
-impl RowPreparer<'_> {
+struct StatementBuilder {
+    keys: Arc<Keyring>,
+    actor: String,
+    now: time::OffsetDateTime,
+    backend: crate::store::Backend,
+}
+
+/// One batch of table rows after its CPU work.
+struct PreparedBatch {
+    valid: Vec<LinedDocument>,
+    errors: Vec<ImportRowError>,
+    /// The INSERTs of every valid row, with the ids they give.
+    statements: Option<(Vec<Uuid>, Vec<rows::Statement>)>,
+}
+
+impl RowPreparer {
     /// The valid documents of `rows` with their line numbers, and every problem of the others.
     fn prepare(&self, rows: &[TableRow]) -> (Vec<LinedDocument>, Vec<ImportRowError>) {
         let mut valid = Vec::with_capacity(rows.len());
@@ -199,7 +225,7 @@ impl RowPreparer<'_> {
         for row in rows {
             let mut input = Map::new();
             let mut row_errors = Vec::new();
-            for (cell, target) in row.cells.iter().zip(self.targets) {
+            for (cell, target) in row.cells.iter().zip(&self.targets) {
                 // Numbers and formulas are the engine's to set: an exported file's columns for
                 // them are passed over, so exports import again.
                 let Some(field) = target.as_ref().filter(|f| !f.field_type.is_computed()) else {
@@ -235,14 +261,61 @@ impl RowPreparer<'_> {
         }
         (valid, errors)
     }
+
+    fn prepare_batch(&self, rows: &[TableRow]) -> PreparedBatch {
+        let (valid, errors) = self.prepare(rows);
+        let Some(b) = self.build.as_ref().filter(|_| !valid.is_empty()) else {
+            return PreparedBatch {
+                valid,
+                errors,
+                statements: None,
+            };
+        };
+        let (lines, docs): (Vec<usize>, Vec<Map<String, Value>>) = valid.into_iter().unzip();
+        let new_rows: Vec<NewRow> = docs
+            .into_iter()
+            .map(|plain| NewRow {
+                id: Uuid::now_v7(),
+                sealed: projection::seal(&self.rt, &plain, None, None, &b.keys),
+                plain,
+            })
+            .collect();
+        let statements =
+            rows::insert_statements(&self.rt, &new_rows, &b.actor, b.now, &b.keys, b.backend);
+        let ids = new_rows.iter().map(|r| r.id).collect();
+        PreparedBatch {
+            valid: lines
+                .into_iter()
+                .zip(new_rows.into_iter().map(|r| r.plain))
+                .collect(),
+            errors,
+            statements: Some((ids, statements)),
+        }
+    }
+}
+
+/// Where an import's batches go: a write transaction, or a plain connection for a dry run.
+enum ImportTarget {
+    Write(Tx),
+    DryRun(PooledConn),
+}
+
+impl ImportTarget {
+    fn conn(&mut self) -> Conn<'_> {
+        match self {
+            ImportTarget::Write(tx) => tx.conn(),
+            ImportTarget::DryRun(c) => c.conn(),
+        }
+    }
 }
 
 impl Engine {
-    /// Imports a CSV or XLSX table. The file is checked whole first — every bad row with its
-    /// reasons, against the store and within the file — keeping only the errors; then, unless
-    /// it is a dry run or an all-or-nothing import with errors, the good rows are validated
-    /// again batch by batch and written in one transaction. Memory stays near the file's size
-    /// plus one batch of documents.
+    /// Imports a CSV or XLSX table in one pass: each batch of rows is converted and validated
+    /// on a blocking thread while the batch before is checked against the store (references,
+    /// uniqueness, also within the file) and written, all in one transaction. Every bad row is
+    /// reported with its reasons. An all-or-nothing import stops writing at its first bad row,
+    /// goes on checking the rest, and rolls back; a dry run writes nothing. Memory stays near
+    /// the file's size plus two batches of documents.
     pub async fn import_records(
         &self,
         principal: &Principal,
@@ -257,65 +330,124 @@ impl Engine {
             .map_err(|e| unreadable_file(&e, lang))?;
         let targets = map_columns(&rt, &table.header, options, lang)?;
         super::field_access::require_importable(&rt, principal, &targets, lang)?;
-        let preparer = RowPreparer {
-            rt: &rt,
-            targets: &targets,
+        let numbered = rt
+            .definition()
+            .fields
+            .iter()
+            .any(|f| f.field_type == FieldType::Autonumber);
+        let now = self.now();
+        let preparer = Arc::new(RowPreparer {
+            rt: rt.clone(),
+            targets,
             coerce: CoerceContext {
-                utc_offset: self.utc_offset_at(self.now()),
+                utc_offset: self.utc_offset_at(now),
             },
             prepare: self.prepare_context(lang),
             lang,
+            build: (!options.dry_run && !numbered).then(|| StatementBuilder {
+                keys: self.keys.clone(),
+                actor: principal.actor.clone(),
+                now,
+                backend: self.db.backend(),
+            }),
+        });
+        let total_rows = table.rows.len();
+        let mut batches = table
+            .rows
+            .chunks(INSERT_BATCH)
+            .map(<[TableRow]>::to_vec)
+            .collect::<Vec<_>>()
+            .into_iter();
+        let spawn = |rows: Vec<TableRow>| {
+            let preparer = preparer.clone();
+            tokio::task::spawn_blocking(move || preparer.prepare_batch(&rows))
+        };
+        let mut target = if options.dry_run {
+            ImportTarget::DryRun(self.db.acquire().await?)
+        } else {
+            ImportTarget::Write(self.db.begin().await?)
         };
         let mut errors: Vec<ImportRowError> = Vec::new();
         let mut unique_seen = UniqueSeen::new();
         let mut valid_rows = 0;
-        {
-            let mut conn = self.db.acquire().await?;
-            for rows in table.rows.chunks(INSERT_BATCH) {
-                let (mut valid, row_errors) = preparer.prepare(rows);
-                errors.extend(row_errors);
-                self.import_store_checks(
-                    &mut conn.conn(),
-                    &rt,
-                    &mut valid,
-                    &mut errors,
-                    &mut unique_seen,
-                    lang,
-                )
-                .await?;
-                valid_rows += valid.len();
+        let mut imported = 0;
+        let mut pending = batches.next().map(spawn);
+        while let Some(handle) = pending.take() {
+            let batch = handle.await.map_err(EngineError::internal)?;
+            pending = batches.next().map(spawn);
+            let PreparedBatch {
+                mut valid,
+                errors: row_errors,
+                statements,
+            } = batch;
+            errors.extend(row_errors);
+            let before_checks = valid.len();
+            self.import_store_checks(
+                &mut target.conn(),
+                &rt,
+                &mut valid,
+                &mut errors,
+                &mut unique_seen,
+                lang,
+            )
+            .await?;
+            valid_rows += valid.len();
+            let ImportTarget::Write(tx) = &mut target else {
+                continue;
+            };
+            if valid.is_empty() || (options.atomic && !errors.is_empty()) {
+                continue;
+            }
+            imported += valid.len();
+            match statements {
+                Some((ids, statements)) if valid.len() == before_checks => {
+                    let plain: Vec<Map<String, Value>> =
+                        valid.into_iter().map(|(_, doc)| doc).collect();
+                    self.store_built(
+                        &mut tx.conn(),
+                        &rt,
+                        &principal.actor,
+                        now,
+                        (ids, &plain, statements),
+                    )
+                    .await?;
+                }
+                // Rows left out by the store checks, or numbers to give: built here instead.
+                _ => {
+                    let docs = valid.into_iter().map(|(_, doc)| doc).collect();
+                    self.insert_documents(&mut tx.conn(), &rt, &principal.actor, docs)
+                        .await
+                        .map_err(|e| super::write::map_write_error(&rt, e))?;
+                }
             }
         }
         errors.sort_by_key(|e| e.line);
-        let mut report = ImportReport {
+        let failed = options.atomic && !errors.is_empty();
+        let report = ImportReport {
             dry_run: options.dry_run,
-            total_rows: table.rows.len(),
+            total_rows,
             valid_rows,
-            imported: 0,
+            imported: if failed { 0 } else { imported },
             errors,
         };
-        if options.dry_run || (options.atomic && !report.errors.is_empty()) || valid_rows == 0 {
+        let ImportTarget::Write(mut tx) = target else {
+            return Ok(report);
+        };
+        if failed || report.imported == 0 {
+            // Dropping the transaction rolls back what the batches before the first bad row wrote.
             return Ok(report);
         }
-        let bad_lines: std::collections::HashSet<usize> =
-            report.errors.iter().map(|e| e.line).collect();
-        let mut tx = self.db.begin().await?;
-        for rows in table.rows.chunks(INSERT_BATCH) {
-            let (valid, _) = preparer.prepare(rows);
-            let docs: Vec<Map<String, Value>> = valid
-                .into_iter()
-                .filter(|(line, _)| !bad_lines.contains(line))
-                .map(|(_, doc)| doc)
-                .collect();
-            if docs.is_empty() {
-                continue;
-            }
-            report.imported += docs.len();
-            self.insert_prepared(&mut tx.conn(), &rt, principal, docs, lang)
-                .await
-                .map_err(|e| super::write::map_write_error(&rt, e))?;
-        }
-        tx.commit().await?;
+        audit::append(
+            &mut tx.conn(),
+            self.clock.as_ref(),
+            &AuditEntry::new(&principal.actor, "record.create_many")
+                .entity(rt.name())
+                .detail(serde_json::json!({ "count": report.imported })),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(|e| super::write::map_write_error(&rt, e))?;
         self.refresh_statistics(&rt, report.imported).await;
         Ok(report)
     }

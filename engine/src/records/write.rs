@@ -201,7 +201,7 @@ impl Engine {
     }
 
     /// Numbers for every autonumber field, for `count` new records.
-    async fn reserve_autonumbers(
+    pub(crate) async fn reserve_autonumbers(
         &self,
         conn: &mut Conn<'_>,
         rt: &EntityRuntime,
@@ -342,7 +342,7 @@ impl Engine {
         conn: &mut Conn<'_>,
         rt: &EntityRuntime,
         principal: &Principal,
-        mut docs: Vec<Map<String, Value>>,
+        docs: Vec<Map<String, Value>>,
         lang: Lang,
     ) -> Result<Vec<Uuid>> {
         let refs: Vec<&Map<String, Value>> = docs.iter().collect();
@@ -353,22 +353,9 @@ impl Engine {
         if docs.len() == 1 {
             self.check_unique(conn, rt, &docs[0], None).await?;
         }
-        self.assign_autonumbers(conn, rt, &mut docs).await?;
-        let now = self.now();
-        let rows: Vec<NewRow> = docs
-            .into_iter()
-            .map(|plain| NewRow {
-                id: Uuid::now_v7(),
-                sealed: projection::seal(rt, &plain, None, None, &self.keys),
-                plain,
-            })
-            .collect();
-        rows::insert_rows(conn, rt, &rows, &principal.actor, now, &self.keys).await?;
-        let events: Vec<ChangeEvent> = rows
-            .iter()
-            .map(|row| created_event(rt, row.id, &row.plain, &principal.actor, now))
-            .collect();
-        self.record_changes(conn, &events).await?;
+        let rows = self
+            .insert_documents(conn, rt, &principal.actor, docs)
+            .await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         if let [row] = rows.as_slice() {
             audit::append(
@@ -390,6 +377,56 @@ impl Engine {
             .await?;
         }
         Ok(ids)
+    }
+
+    /// Numbers, seals and inserts validated documents, with their change events; the caller
+    /// has checked references and uniqueness and writes the audit entry.
+    pub(crate) async fn insert_documents(
+        &self,
+        conn: &mut Conn<'_>,
+        rt: &EntityRuntime,
+        actor: &str,
+        mut docs: Vec<Map<String, Value>>,
+    ) -> Result<Vec<NewRow>> {
+        self.assign_autonumbers(conn, rt, &mut docs).await?;
+        let now = self.now();
+        let rows: Vec<NewRow> = docs
+            .into_iter()
+            .map(|plain| NewRow {
+                id: Uuid::now_v7(),
+                sealed: projection::seal(rt, &plain, None, None, &self.keys),
+                plain,
+            })
+            .collect();
+        rows::insert_rows(conn, rt, &rows, actor, now, &self.keys).await?;
+        let events: Vec<ChangeEvent> = rows
+            .iter()
+            .map(|row| created_event(rt, row.id, &row.plain, actor, now))
+            .collect();
+        self.record_changes(conn, &events).await?;
+        Ok(rows)
+    }
+
+    /// Runs INSERTs built off the async thread (`rows::insert_statements`) for the records
+    /// `ids` with documents `plain`, and appends their change events.
+    pub(crate) async fn store_built(
+        &self,
+        conn: &mut Conn<'_>,
+        rt: &EntityRuntime,
+        actor: &str,
+        now: time::OffsetDateTime,
+        built: (Vec<Uuid>, &[Map<String, Value>], Vec<rows::Statement>),
+    ) -> Result<()> {
+        let (ids, plain, statements) = built;
+        rows::run(conn, statements)
+            .await
+            .map_err(|e| map_write_error(rt, e))?;
+        let events: Vec<ChangeEvent> = ids
+            .iter()
+            .zip(plain)
+            .map(|(id, plain)| created_event(rt, *id, plain, actor, now))
+            .collect();
+        self.record_changes(conn, &events).await
     }
 
     pub async fn update_record(
@@ -981,16 +1018,14 @@ impl Engine {
             if !errors.is_empty() {
                 continue;
             }
-            rows::run(&mut tx.conn(), batch.statements)
-                .await
-                .map_err(|e| map_write_error(&rt, e))?;
-            let events: Vec<ChangeEvent> = batch
-                .ids
-                .iter()
-                .zip(&batch.plain)
-                .map(|(id, plain)| created_event(&rt, *id, plain, &principal.actor, now))
-                .collect();
-            self.record_changes(&mut tx.conn(), &events).await?;
+            self.store_built(
+                &mut tx.conn(),
+                &rt,
+                &principal.actor,
+                now,
+                (batch.ids.clone(), &batch.plain, batch.statements),
+            )
+            .await?;
             ids.extend(batch.ids);
         }
         if !errors.is_empty() {

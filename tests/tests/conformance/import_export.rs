@@ -338,3 +338,75 @@ async fn computed_columns_in_a_file_are_passed_over(backend: Backend) {
         "{numbers:?}"
     );
 }
+
+on_both_backends!(a_large_import_checks_every_row_in_one_pass);
+
+/// 1,200 rows, so several batches: a bad phone late in the file and a repeated MRN across
+/// batches. All-or-nothing writes nothing (the batches before the bad row roll back) and lists
+/// both problems; keep-the-good-rows writes every other row.
+async fn a_large_import_checks_every_row_in_one_pass(backend: Backend) {
+    let ctx = open_with_entities(backend).await;
+    let mut file = String::from("name,id_number,phone,dept,total_spent,mrn\n");
+    for i in 0..1_200u32 {
+        let phone = if i == 1_100 {
+            "12345".into()
+        } else {
+            phone(5000 + i)
+        };
+        let mrn = if i == 700 { 5 } else { i };
+        file.push_str(&format!(
+            "批量{i},{},{phone},cardiology,{i}.00,BIG{mrn:05}\n",
+            id_number(5000 + i)
+        ));
+    }
+    let live = || async {
+        let rows = ctx
+            .engine
+            .db
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM e_patient WHERE deleted_at IS NULL",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .req_int("n")
+            .unwrap();
+        let history = ctx
+            .engine
+            .db
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM record_changes WHERE entity = 'patient'",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .req_int("n")
+            .unwrap();
+        (rows, history)
+    };
+    let options = |atomic| ImportOptions {
+        dry_run: false,
+        atomic,
+        mapping: None,
+    };
+
+    let report = import(&ctx, "patient", file.as_bytes(), options(true)).await;
+    let lines: Vec<(usize, &str)> = report
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str()))
+        .collect();
+    assert_eq!(lines, vec![(702, "mrn"), (1_102, "phone")], "{report:?}");
+    assert_eq!(report.imported, 0);
+    assert_eq!(report.valid_rows, 1_198);
+    assert_eq!(
+        live().await,
+        (0, 0),
+        "an all-or-nothing import that failed left rows"
+    );
+
+    let report = import(&ctx, "patient", file.as_bytes(), options(false)).await;
+    assert_eq!(report.imported, 1_198, "{:?}", report.errors);
+    assert_eq!(report.errors.len(), 2);
+    assert_eq!(live().await, (1_198, 1_198));
+}

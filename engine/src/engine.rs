@@ -6,6 +6,7 @@ use crate::crypto::Keyring;
 use crate::entities::Catalog;
 use crate::error::Result;
 use crate::records::events::ChangeHook;
+use crate::records::totals::RecentCounts;
 use crate::store::{self, Db};
 use std::sync::Arc;
 use time::{Date, OffsetDateTime, UtcOffset};
@@ -52,6 +53,8 @@ pub struct Engine {
     pub(crate) catalog: Arc<Catalog>,
     /// Code that writes rows inside every record write's transaction (`records::events`).
     pub(crate) change_hooks: Arc<std::sync::RwLock<Vec<Arc<dyn ChangeHook>>>>,
+    /// SQLite's list estimates past the exact-count bound (`records::totals`).
+    pub(crate) recent_counts: Arc<RecentCounts>,
 }
 
 impl Engine {
@@ -71,6 +74,7 @@ impl Engine {
             settings: Arc::new(settings),
             catalog: Arc::new(Catalog::default()),
             change_hooks: Arc::default(),
+            recent_counts: Arc::default(),
         };
         engine.catalog.reload(&engine.db).await?;
         // Finish what an interrupted definition change left: backfills, unique indexes.

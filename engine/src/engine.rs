@@ -6,6 +6,7 @@ use crate::crypto::Keyring;
 use crate::entities::Catalog;
 use crate::error::Result;
 use crate::records::events::ChangeHook;
+use crate::records::totals::RecentCounts;
 use crate::store::{self, Db};
 use std::sync::Arc;
 use time::{Date, OffsetDateTime, UtcOffset};
@@ -54,6 +55,8 @@ pub struct Engine {
     pub(crate) change_hooks: Arc<std::sync::RwLock<Vec<Arc<dyn ChangeHook>>>>,
     /// Principals loaded in the last second (`access::principal_cache`).
     pub(crate) principals: Arc<crate::access::principal_cache::PrincipalCache>,
+    /// SQLite's list estimates past the exact-count bound (`records::totals`).
+    pub(crate) recent_counts: Arc<RecentCounts>,
 }
 
 impl Engine {
@@ -74,6 +77,7 @@ impl Engine {
             catalog: Arc::new(Catalog::default()),
             change_hooks: Arc::default(),
             principals: Arc::default(),
+            recent_counts: Arc::default(),
         };
         engine.catalog.reload(&engine.db).await?;
         // Finish what an interrupted definition change left: backfills, unique indexes.

@@ -60,7 +60,12 @@ async fn import(admin: &Session, query: &str, csv: &str) -> Answer {
 }
 
 async fn count_patients(admin: &Session) -> u64 {
-    json_of(admin.get("/api/v1/records/patient?per_page=1").await).await["total"]
+    json_of(
+        admin
+            .get("/api/v1/records/patient?per_page=1&count=exact")
+            .await,
+    )
+    .await["total"]
         .as_u64()
         .expect("total")
 }

@@ -133,13 +133,36 @@ fn the_checker_refuses_answers_outside_the_document() {
         json!({"total": 0, "page": 1, "per_page": 50})
     )
     .is_err());
+    // A record list carries the exact total or, past the counting bound, an estimate; never
+    // both, and never an estimate the bounded count would have given exactly.
     ok(
         "GET",
         "/api/v1/records/patient",
         200,
-        json!({"items": [record()], "total_estimate": 9, "page": 1, "per_page": 50}),
+        json!({"items": [record()], "total": 1000, "page": 1, "per_page": 50}),
     )
     .unwrap();
+    ok(
+        "GET",
+        "/api/v1/records/patient",
+        200,
+        json!({"items": [record()], "total_estimate": 1001, "page": 1, "per_page": 50}),
+    )
+    .unwrap();
+    assert!(ok(
+        "GET",
+        "/api/v1/records/patient",
+        200,
+        json!({"items": [record()], "total_estimate": 1000, "page": 1, "per_page": 50})
+    )
+    .is_err());
+    assert!(ok(
+        "GET",
+        "/api/v1/records/patient",
+        200,
+        json!({"items": [record()], "total": 5000, "total_estimate": 5000, "page": 1, "per_page": 50})
+    )
+    .is_err());
     // A status the operation does not document.
     assert!(ok("GET", "/api/v1/records/patient/x", 428, error.clone()).is_err());
     assert!(ok("GET", "/healthz", 404, error.clone()).is_err());

@@ -1,10 +1,10 @@
 //! What differs between SQLite and PostgreSQL in the statements queries compile to, in one
 //! place: the query builder, month-day extraction, JSON text extraction, the casts that keep
-//! sums and averages in their types, and the snapshot a long read runs in. Callers say what
-//! they need; only this module matches on the backend.
+//! sums and averages in their types, the snapshot a long read runs in, and the planner's row
+//! estimate. Callers say what they need; only this module matches on the backend.
 
 use crate::entities::storage::q;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::store::{Backend, Conn};
 use sea_query::{PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder};
 
@@ -27,6 +27,48 @@ impl Dialect {
             Backend::Sqlite => select.build(SqliteQueryBuilder),
             Backend::Postgres => select.build(PostgresQueryBuilder),
         }
+    }
+
+    /// `SELECT COUNT(*)` of the rows `matching` selects, counting at most `bound + 1` of them.
+    /// The cap is a literal: it is a constant, and a bound parameter would let PostgreSQL fall
+    /// back to a generic plan that guesses the limit.
+    pub fn bounded_count(
+        self,
+        matching: &SelectStatement,
+        bound: u64,
+    ) -> (String, sea_query::Values) {
+        let (inner, values) = self.build(matching);
+        let cap = bound.saturating_add(1);
+        (
+            format!("SELECT COUNT(*) AS n FROM ({inner} LIMIT {cap}) AS bounded"),
+            values,
+        )
+    }
+
+    /// The planner's estimate of how many rows `matching` selects, with its values bound as
+    /// they will be; `None` where the backend keeps no such estimate (SQLite).
+    pub async fn planner_rows(
+        self,
+        conn: &mut Conn<'_>,
+        matching: &SelectStatement,
+    ) -> Result<Option<u64>> {
+        if self.0 == Backend::Sqlite {
+            return Ok(None);
+        }
+        let (sql, values) = self.build(matching);
+        let rows = conn
+            .fetch_built(&format!("EXPLAIN (FORMAT JSON) {sql}"), values)
+            .await?;
+        let plan = rows
+            .first()
+            .map(|r| r.req_json("QUERY PLAN"))
+            .transpose()?
+            .unwrap_or_default();
+        plan[0]["Plan"]["Plan Rows"]
+            .as_f64()
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .map(|n| Some(n.round() as u64))
+            .ok_or_else(|| EngineError::internal(format!("no row estimate in the plan {plan}")))
     }
 
     /// `MM-DD` of a date column (`table.column`, already quoted).

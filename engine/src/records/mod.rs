@@ -10,6 +10,7 @@ pub mod lookups;
 pub mod projection;
 mod read;
 mod rows;
+pub mod totals;
 pub mod transfer;
 mod write;
 
@@ -17,6 +18,7 @@ pub use aggregate::{AggregateResult, AggregateSpec};
 pub use events::{ChangeEvent, ChangeHook, ChangeOp, CommittedChange, HookFuture};
 pub use filter::FilterExpr;
 pub use read::{Change, ListQuery, Page, SortKey, View360};
+pub use totals::{Counting, ListTotal, EXACT_TOTAL_BOUND};
 pub use transfer::{ImportOptions, ImportReport, ImportRowError};
 pub use write::{UniqueKey, UpsertOutcome};
 

@@ -5,6 +5,7 @@ use super::field_access::FieldUse;
 use super::filter::{search_condition, sort_column, FilterContext, FilterExpr};
 use super::lookups::{self, MaskedLookup};
 use super::rows::{self, stored_from_row, RECORD_COLUMNS};
+use super::totals::Counting;
 use super::{projection, wire_time, Record};
 use crate::access::audit::{self, AuditEntry};
 use crate::access::{Action, FieldRule, Principal};
@@ -58,18 +59,37 @@ pub struct ListQuery {
     pub sort: Vec<SortKey>,
     pub q: Option<String>,
     pub filter: Option<FilterExpr>,
+    /// Whether the page says how long the list is: the exact `total` up to
+    /// [`EXACT_TOTAL_BOUND`](super::totals::EXACT_TOTAL_BOUND) matching rows, `total_estimate` past it. `false` answers neither.
     pub count: bool,
+    /// With `count`: the exact `total` however many rows match (`?count=exact`), for a caller
+    /// who needs the precise figure, such as a report.
+    pub exact_total: bool,
     /// The recycle bin: deleted records only.
     pub deleted: bool,
     pub unmask: Vec<String>,
+}
+
+impl ListQuery {
+    pub fn counting(&self) -> Counting {
+        match (self.count, self.exact_total) {
+            (false, _) => Counting::Skip,
+            (true, false) => Counting::Bounded,
+            (true, true) => Counting::Exact,
+        }
+    }
 }
 
 /// One page of a list, as every list answers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Exact whenever present.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+    /// In place of `total` past [`EXACT_TOTAL_BOUND`](super::totals::EXACT_TOTAL_BOUND); always greater than the bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_estimate: Option<u64>,
     pub page: u64,
     pub per_page: u64,
 }
@@ -131,9 +151,12 @@ fn allowed_unmask(rt: &EntityRuntime, principal: &Principal, unmask: &[String]) 
 }
 
 /// A list's statements, compiled once for the caller: the page query (without its window),
-/// the count, and the masked lookups to admit before either runs.
+/// the rows it matches (for bounded counts and estimates), their full count, and the masked
+/// lookups to admit before any of them runs.
 pub(crate) struct ListPlan {
     pub select: SelectStatement,
+    /// `SELECT 1 FROM … WHERE …`: the page's rows, unordered.
+    pub matching: SelectStatement,
     pub count: SelectStatement,
     pub masked_lookups: Vec<MaskedLookup>,
 }
@@ -282,6 +305,11 @@ impl Engine {
             }
         }
         select.order_by((table.clone(), Alias::new("id")), Order::Asc);
+        let mut matching = Query::select();
+        matching
+            .expr(Expr::cust("1"))
+            .from(table.clone())
+            .and_where(condition.clone());
         let mut count = Query::select();
         count
             .expr_as(Expr::cust("COUNT(*)"), Alias::new("n"))
@@ -289,6 +317,7 @@ impl Engine {
             .and_where(condition);
         Ok(ListPlan {
             select,
+            matching,
             count,
             masked_lookups,
         })
@@ -355,21 +384,13 @@ impl Engine {
                 .await?;
             }
         }
-        let total = if query.count {
-            let (sql, values) = Dialect(self.db.backend()).build(&plan.count);
-            let row = conn.conn().fetch_built(&sql, values).await?;
-            Some(
-                row.first()
-                    .map(|r| r.req_int("n"))
-                    .transpose()?
-                    .unwrap_or(0) as u64,
-            )
-        } else {
-            None
-        };
+        let total = self
+            .list_total(&mut conn.conn(), &plan, query.counting())
+            .await?;
         Ok(Page {
             items,
-            total,
+            total: total.exact(),
+            total_estimate: total.estimate(),
             page,
             per_page,
         })

@@ -11,7 +11,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kangdao_engine::io::TabularFormat;
-use kangdao_engine::records::{FilterExpr, ImportOptions, ListQuery, Record, SortKey, UniqueKey};
+use kangdao_engine::records::{
+    Counting, FilterExpr, ImportOptions, ListQuery, Record, SortKey, UniqueKey,
+};
 use kangdao_engine::{EngineError, FieldError, Lang};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -78,6 +80,27 @@ fn bounded_number(
     }
 }
 
+/// `?count=`: `true` (the default: the exact total up to the bound, an estimate past it),
+/// `false` (neither) or `exact` (the exact total however large); anything else is a 400 naming
+/// the parameter.
+fn counting(params: &HashMap<String, String>, lang: Lang) -> Result<Counting, ApiError> {
+    match params.get("count").map(String::as_str) {
+        None | Some("true" | "1" | "yes") => Ok(Counting::Bounded),
+        Some("false" | "0" | "no") => Ok(Counting::Skip),
+        Some("exact") => Ok(Counting::Exact),
+        Some(_) => {
+            let message = match lang {
+                Lang::Zh => "count 应为 true、false 或 exact".to_string(),
+                Lang::En => "count must be true, false or exact".to_string(),
+            };
+            Err(ApiError::Engine(EngineError::BadRequest {
+                details: vec![FieldError::new("count", "invalid_value", &message)],
+                message,
+            }))
+        }
+    }
+}
+
 fn unmask_list(params: &HashMap<String, String>) -> Vec<String> {
     params
         .get("unmask")
@@ -96,6 +119,7 @@ pub async fn list(
     Path(entity): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
+    let counting = counting(&params, caller.lang)?;
     let query = ListQuery {
         page: bounded_number(&params, "page", MAX_PAGE, caller.lang)?,
         per_page: bounded_number(&params, "per_page", MAX_PER_PAGE, caller.lang)?,
@@ -105,7 +129,8 @@ pub async fn list(
             .unwrap_or_default(),
         q: params.get("q").cloned(),
         filter: parse_filter(params.get("filter"))?,
-        count: flag(params.get("count").map(String::as_str), true)?,
+        count: counting != Counting::Skip,
+        exact_total: counting == Counting::Exact,
         deleted: flag(params.get("deleted").map(String::as_str), false)?,
         unmask: unmask_list(&params),
     };

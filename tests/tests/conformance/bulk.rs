@@ -32,6 +32,7 @@ async fn bulk_create_is_all_or_nothing_across_batches(backend: Backend) {
         let query = ListQuery {
             per_page: 1,
             count: true,
+            exact_total: true,
             ..ListQuery::default()
         };
         let engine = ctx.engine.clone();

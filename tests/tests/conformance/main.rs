@@ -40,4 +40,5 @@ mod references;
 mod related_filters;
 mod schema_change;
 mod sensitive;
+mod totals;
 mod unique;

@@ -152,7 +152,7 @@ fn build() -> Value {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "info": {"title": "Kangdao 康道 API", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "Forms, records and access for hospital patient-relationship apps. Every error answers {\"error\": {\"code\", \"message\", \"details\"}}; lists answer {\"items\", \"total\", \"page\", \"per_page\"}."},
+                 "description": "Forms, records and access for hospital patient-relationship apps. Every error answers {\"error\": {\"code\", \"message\", \"details\"}}; lists answer {\"items\", \"total\", \"page\", \"per_page\"}, where a record list past its counting bound answers \"total_estimate\" instead of \"total\" (see RecordPage)."},
         "paths": paths,
         "components": {
             "schemas": schemas::all(),

@@ -207,7 +207,14 @@ pub fn query_parameter(name: &str) -> Value {
         }
         "filter" => json!({"in": "query", "description": "a FilterExpr as URL-encoded JSON",
                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FilterExpr"}}}}),
-        "count" => flag("false skips `total` on large lists", true),
+        "count" => json!({"in": "query",
+            "description": format!(
+                "true (also 1, yes): the exact `total` when at most {bound} rows match, else \
+                 `total_estimate`; false (also 0, no): neither, the cheapest; exact: the exact \
+                 `total` however many rows match (it may cost more than the page)",
+                bound = kangdao_engine::records::EXACT_TOTAL_BOUND
+            ),
+            "schema": {"type": "string", "enum": ["true", "false", "exact", "1", "0", "yes", "no"], "default": "true"}}),
         "deleted" => flag("the recycle bin: deleted records only", false),
         "unmask" => {
             json!({"in": "query", "description": "comma-separated sensitive fields to show in full where the caller may (audited)",

@@ -2,6 +2,7 @@
 //! enough to generate a typed client. Request bodies the server parses strictly carry
 //! `additionalProperties: false`; answers list every field they always carry as required.
 
+use kangdao_engine::records::EXACT_TOTAL_BOUND;
 use serde_json::{json, Value};
 
 /// Error codes of the one error format (DESIGN.md, "Precise rules", Wire).
@@ -38,12 +39,39 @@ fn page_of(item: &str, description: &str) -> Value {
         "required": ["items", "page", "per_page"],
         "properties": {
             "items": {"type": "array", "items": reference(item)},
-            "total": {"type": "integer", "minimum": 0, "description": "exact; left out with ?count=false or past the counting bound"},
+            "total": {"type": "integer", "minimum": 0, "description": "exact whenever present"},
             "total_estimate": {"type": "integer", "minimum": 0, "description": "given instead of total where counting would cost more than the page"},
             "page": {"type": "integer", "minimum": 1},
             "per_page": {"type": "integer", "minimum": 1, "maximum": 1000}
         }
     })
+}
+
+/// A page of records: `total` and `total_estimate` as `?count=` and the counting bound decide.
+fn record_page() -> Value {
+    let bound = EXACT_TOTAL_BOUND;
+    let mut page = page_of(
+        "Record",
+        &format!(
+            "One page of records. Counting stops at {bound} matching rows, so a total never costs \
+             more than the page: with ?count=true (the default) the answer carries the exact \
+             `total` when at most {bound} rows match, else `total_estimate` instead; \
+             ?count=exact always carries the exact `total`; ?count=false carries neither."
+        ),
+    );
+    page["properties"]["total"]["description"] = json!(format!(
+        "exact: present with ?count=true when at most {bound} rows match, and always with ?count=exact"
+    ));
+    page["properties"]["total_estimate"] = json!({
+        "type": "integer", "minimum": bound + 1,
+        "description": format!(
+            "present instead of `total` with ?count=true when more than {bound} rows match: \
+             PostgreSQL's planner estimate, or on SQLite an exact count at most 60 seconds old; \
+             never at or under {bound}"
+        )
+    });
+    page["not"] = json!({"required": ["total", "total_estimate"]});
+    page
 }
 
 fn timestamp() -> Value {
@@ -306,10 +334,7 @@ fn definitions() -> Vec<(&'static str, Value)> {
                 }
             }),
         ),
-        (
-            "RecordPage",
-            json!(page_of("Record", "One page of records")),
-        ),
+        ("RecordPage", record_page()),
         (
             "Change",
             json!({
@@ -341,7 +366,7 @@ fn definitions() -> Vec<(&'static str, Value)> {
                         "type": "object", "required": ["entity", "field", "total", "items"],
                         "properties": {
                             "entity": {"type": "string"}, "field": {"type": "string"},
-                            "total": {"type": "integer", "minimum": 0},
+                            "total": {"type": "integer", "minimum": 0, "description": "exact, always: the referencing live records, counted through the reference's index (the group shows the newest 20)"},
                             "items": {"type": "array", "items": reference("Record")}
                         }
                     }},

@@ -250,6 +250,7 @@ async fn sixteen_clients_creating_patients() {
     let client = reqwest::Client::new();
     let url = format!("{}/api/v1/records/patient", server.base);
     let body = json!({"data": {"name": "张三", "phone": "13912345678", "dept": "cardiology"}});
+    let (syncs_before, commits_before) = syncs_and_commits(&server).await;
     let until = Instant::now() + Duration::from_secs(SECONDS);
     let started = Instant::now();
     let mut clients = Vec::new();
@@ -286,6 +287,12 @@ async fn sixteen_clients_creating_patients() {
         at(0.50).as_secs_f64() * 1e3,
         at(0.99).as_secs_f64() * 1e3,
         at(1.0).as_secs_f64() * 1e3,
+    );
+    let (syncs, commits) = syncs_and_commits(&server).await;
+    println!(
+        "{} WAL syncs made {} commits durable",
+        syncs - syncs_before,
+        commits - commits_before
     );
     server.stop().await;
 }

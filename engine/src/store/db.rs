@@ -247,6 +247,16 @@ impl Db {
         }
     }
 
+    /// Returns once every write committed before the call is on disk. On SQLite a commit is
+    /// visible to readers a sync before it is durable; what is handed beyond the database
+    /// (events to a follower) waits here first. PostgreSQL shows only durable commits.
+    pub async fn sync_visible(&self) -> Result<()> {
+        match self {
+            Db::Sqlite(store) => store.sync_visible().await,
+            Db::Postgres(_) => Ok(()),
+        }
+    }
+
     /// The SQLite WAL syncer's counts (all zero on PostgreSQL and for a database in memory).
     pub fn wal_sync_stats(&self) -> WalSyncStats {
         match self {

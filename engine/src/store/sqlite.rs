@@ -61,6 +61,17 @@ impl SqliteStore {
         self.wal.as_ref().map(|wal| wal.stats()).unwrap_or_default()
     }
 
+    /// Returns once every commit visible now is on disk (at once for a database in memory).
+    pub(crate) async fn sync_visible(&self) -> Result<()> {
+        if let Some(wal) = &self.wal {
+            wal.visible_now()
+                .durable()
+                .await
+                .map_err(|e| EngineError::Storage(sqlx::Error::Io(e)))?;
+        }
+        Ok(())
+    }
+
     /// Starts a write transaction in this process's turn. `BEGIN IMMEDIATE` then takes
     /// SQLite's write lock at once, waiting on the busy timeout only for other processes.
     pub(crate) async fn begin(&self) -> Result<SqliteTx> {

@@ -8,6 +8,10 @@
 //! answers them all; commits registered during a sync wait for the next one, and meanwhile the
 //! next writers' statements run. docs/architecture.md argues why this makes every acknowledged
 //! write as durable as `synchronous=FULL` would.
+//!
+//! One difference remains: other connections see a commit from its COMMIT on, a sync before it
+//! is durable. A reader that hands what it read beyond the database (the change-event feed)
+//! first waits the same way for what it saw ([`WalSyncer::visible_now`]).
 
 use std::fs::File;
 use std::io;
@@ -40,9 +44,16 @@ struct SyncFailure {
 
 type Answer = oneshot::Sender<Result<(), SyncFailure>>;
 
+/// Who waits for a sync: a commit (counted in the stats) or a reader of committed writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiter {
+    Commit,
+    Reader,
+}
+
 #[derive(Default)]
 struct Waiting {
-    commits: Vec<Answer>,
+    answers: Vec<(Answer, Waiter)>,
     closed: bool,
 }
 
@@ -87,8 +98,18 @@ impl WalSyncer {
     /// Registers a commit whose COMMIT has returned. The ticket is answered after a sync that
     /// begins from now on, so it covers the commit's frames.
     pub(crate) fn committed(&self) -> DurableTicket {
+        self.wait(Waiter::Commit)
+    }
+
+    /// A ticket answered once every commit visible now is durable: each wrote its frames to the
+    /// WAL before it became visible, so a sync that begins from now on covers them.
+    pub(crate) fn visible_now(&self) -> DurableTicket {
+        self.wait(Waiter::Reader)
+    }
+
+    fn wait(&self, waiter: Waiter) -> DurableTicket {
         let (answer, ticket) = oneshot::channel();
-        lock(&self.shared.waiting).commits.push(answer);
+        lock(&self.shared.waiting).answers.push((answer, waiter));
         self.shared.wake.notify_one();
         DurableTicket(ticket)
     }
@@ -114,27 +135,28 @@ impl Shared {
         loop {
             let batch = {
                 let mut waiting = lock(&self.waiting);
-                while waiting.commits.is_empty() && !waiting.closed {
+                while waiting.answers.is_empty() && !waiting.closed {
                     waiting = self
                         .wake
                         .wait(waiting)
                         .unwrap_or_else(PoisonError::into_inner);
                 }
-                if waiting.commits.is_empty() {
+                if waiting.answers.is_empty() {
                     return;
                 }
-                // Each of these returned from COMMIT before it was registered, so before the
+                // Each commit here returned from COMMIT before it was registered, so before the
                 // sync below begins.
-                std::mem::take(&mut waiting.commits)
+                std::mem::take(&mut waiting.answers)
             };
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(&mut sync))
                 .unwrap_or_else(|_| Err(io::Error::other("the WAL sync panicked")));
             match outcome {
                 Ok(()) => {
                     self.syncs.fetch_add(1, Ordering::Relaxed);
+                    let commits = batch.iter().filter(|(_, w)| *w == Waiter::Commit).count();
                     self.commits_synced
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    for answer in batch {
+                        .fetch_add(commits as u64, Ordering::Relaxed);
+                    for (answer, _) in batch {
                         let _ = answer.send(Ok(()));
                     }
                 }
@@ -142,14 +164,14 @@ impl Shared {
                     self.failed_syncs.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(
                         error = %e,
-                        commits = batch.len(),
-                        "syncing the SQLite WAL failed: these commits are not known to be on disk"
+                        waiting = batch.len(),
+                        "syncing the SQLite WAL failed: the waiting commits are not known to be on disk"
                     );
                     let failure = SyncFailure {
                         kind: e.kind(),
                         message: e.to_string(),
                     };
-                    for answer in batch {
+                    for (answer, _) in batch {
                         let _ = answer.send(Err(failure.clone()));
                     }
                 }
@@ -382,6 +404,32 @@ mod tests {
                 syncs: 1,
                 commits_synced: 1,
                 failed_syncs: 1
+            }
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_waits_for_a_sync_that_began_after_it_and_is_no_commit() {
+        let (sync, began, finish) = gated_sync();
+        let syncer = WalSyncer::start(sync).unwrap();
+        let commit = tokio::spawn(syncer.committed().durable());
+        wait_for(&began);
+        let mut reader = tokio::spawn(syncer.visible_now().durable());
+        finish.send(Ok(())).unwrap();
+        commit.await.unwrap().expect("durable");
+        assert!(
+            still_waiting(&mut reader).await,
+            "what the reader saw may have been written after the first sync began"
+        );
+        wait_for(&began);
+        finish.send(Ok(())).unwrap();
+        reader.await.unwrap().expect("durable");
+        assert_eq!(
+            syncer.stats(),
+            WalSyncStats {
+                syncs: 2,
+                commits_synced: 1,
+                failed_syncs: 0
             }
         );
     }

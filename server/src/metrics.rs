@@ -1,5 +1,6 @@
 //! `/metrics` in the Prometheus text format: requests by route template, method and status
-//! (a latency histogram whose `_count` is the number of requests) and the database pool.
+//! (a latency histogram whose `_count` is the number of requests), the database pool, and on
+//! SQLite the WAL syncs that made commits durable and how many commits they covered.
 //! Labels hold route templates only (`/api/v1/records/{entity}/{id}`), never path values,
 //! query strings or anything about a person.
 
@@ -10,7 +11,10 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kangdao_engine::store::Db;
 use kangdao_engine::EngineError;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntGauge, Opts, Registry, TextEncoder,
+};
+use std::sync::{Mutex, PoisonError};
 
 /// The server's metrics, one set per running server.
 pub struct Metrics {
@@ -19,6 +23,11 @@ pub struct Metrics {
     pool_size: IntGauge,
     pool_idle: IntGauge,
     pool_max: IntGauge,
+    wal_syncs: IntCounter,
+    commits_synced: IntCounter,
+    wal_sync_failures: IntCounter,
+    /// Held while the counters catch up with the engine's, so two scrapes at once add once.
+    catching_up: Mutex<()>,
 }
 
 /// Latency buckets, in seconds: from an index read to a large import.
@@ -49,16 +58,35 @@ impl Metrics {
             "kangdao_db_pool_max_connections",
             "The most connections the pool opens (db_max_connections)",
         ))?;
+        let wal_syncs = IntCounter::with_opts(Opts::new(
+            "kangdao_sqlite_wal_syncs_total",
+            "SQLite: syncs of the WAL file that made waiting commits durable (0 on PostgreSQL)",
+        ))?;
+        let commits_synced = IntCounter::with_opts(Opts::new(
+            "kangdao_sqlite_commits_synced_total",
+            "SQLite: commits those syncs made durable; above the syncs when commits shared one",
+        ))?;
+        let wal_sync_failures = IntCounter::with_opts(Opts::new(
+            "kangdao_sqlite_wal_sync_failures_total",
+            "SQLite: syncs of the WAL file that failed (their writes answered 500); a disk fault",
+        ))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(pool_size.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
         registry.register(Box::new(pool_max.clone()))?;
+        registry.register(Box::new(wal_syncs.clone()))?;
+        registry.register(Box::new(commits_synced.clone()))?;
+        registry.register(Box::new(wal_sync_failures.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             pool_size,
             pool_idle,
             pool_max,
+            wal_syncs,
+            commits_synced,
+            wal_sync_failures,
+            catching_up: Mutex::new(()),
         })
     }
 
@@ -86,6 +114,20 @@ impl Metrics {
         self.pool_size.set(i64::from(size));
         self.pool_idle.set(i64::try_from(idle).unwrap_or(i64::MAX));
         self.pool_max.set(i64::from(max));
+        let synced = db.wal_sync_stats();
+        {
+            let _one_at_a_time = self
+                .catching_up
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (counter, now) in [
+                (&self.wal_syncs, synced.syncs),
+                (&self.commits_synced, synced.commits_synced),
+                (&self.wal_sync_failures, synced.failed_syncs),
+            ] {
+                counter.inc_by(now.saturating_sub(counter.get()));
+            }
+        }
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))

@@ -945,7 +945,16 @@ impl Floor {
                         f.authenticate(&mut FloorConn::Sqlite(&mut c), &s.user)
                             .await;
                     }
-                    let mut tx = p.begin_with("BEGIN IMMEDIATE").await.expect("begin");
+                    // A 201 must survive a power cut, so the floor syncs each commit
+                    // (`synchronous=FULL`), the plain way to that promise.
+                    let mut c = p.acquire().await.expect("connection");
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut *c)
+                        .await
+                        .expect("synchronous");
+                    let mut tx = sqlx::Connection::begin_with(&mut *c, "BEGIN IMMEDIATE")
+                        .await
+                        .expect("begin");
                     execute(&mut FloorConn::Sqlite(&mut tx), &f.row_sql, row).await;
                     execute(&mut FloorConn::Sqlite(&mut tx), &f.change_sql, change).await;
                     tx.commit().await.expect("commit");
@@ -1009,7 +1018,10 @@ impl Floor {
                 f.table,
                 EXACT_TOTAL_BOUND + 1
             );
-            let estimate = format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM {} WHERE {filter}", f.table);
+            let estimate = format!(
+                "EXPLAIN (FORMAT JSON) SELECT 1 FROM {} WHERE {filter}",
+                f.table
+            );
             let binds = vec![
                 Bind::Text(Some("VIP".into())),
                 Bind::Int(Some(W3_MIN_YUAN * 100)),

@@ -44,37 +44,58 @@ fn install_crypto() {
     });
 }
 
+/// The configuration test servers run with, on the database at `url` with data in `data_dir`.
+pub fn test_config(url: &str, data_dir: &std::path::Path) -> Config {
+    Config::resolve(
+        FileConfig::default(),
+        FileConfig {
+            bind: Some("127.0.0.1:0".into()),
+            data_dir: Some(data_dir.to_path_buf()),
+            database_url: Some(url.to_string()),
+            db_max_connections: Some(5),
+            ..FileConfig::default()
+        },
+    )
+}
+
+/// Creates the administrator the test sessions log in as.
+pub async fn create_admin(engine: &kangdao_engine::Engine) {
+    users::create_user(
+        &engine.db,
+        engine.clock.as_ref(),
+        NewUser {
+            username: ADMIN.into(),
+            password: ADMIN_PASSWORD.into(),
+            display_name: None,
+            is_admin: true,
+            roles: vec![],
+            departments: vec![],
+        },
+    )
+    .await
+    .expect("admin user");
+}
+
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
+        TestServer::launch(FreshDatabase::new(backend).await, true).await
+    }
+
+    /// A server on a database another server left (stopped or killed), administrator
+    /// included.
+    pub async fn reopen(db: FreshDatabase) -> TestServer {
+        TestServer::launch(db, false).await
+    }
+
+    async fn launch(db: FreshDatabase, with_admin: bool) -> TestServer {
         install_crypto();
-        let db = FreshDatabase::new(backend).await;
-        let config = Config::resolve(
-            FileConfig::default(),
-            FileConfig {
-                bind: Some("127.0.0.1:0".into()),
-                data_dir: Some(db.data_dir.clone()),
-                database_url: Some(db.url.clone()),
-                db_max_connections: Some(5),
-                ..FileConfig::default()
-            },
-        );
+        let config = test_config(&db.url, &db.data_dir);
         let state = kangdao_server::build_state(config.clone())
             .await
             .expect("server state");
-        users::create_user(
-            &state.engine.db,
-            state.engine.clock.as_ref(),
-            NewUser {
-                username: ADMIN.into(),
-                password: ADMIN_PASSWORD.into(),
-                display_name: None,
-                is_admin: true,
-                roles: vec![],
-                departments: vec![],
-            },
-        )
-        .await
-        .expect("admin user");
+        if with_admin {
+            create_admin(&state.engine).await;
+        }
         let (base, stop, handle) = serve(state).await;
         TestServer {
             base,

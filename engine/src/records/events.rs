@@ -188,7 +188,9 @@ impl Engine {
 
     /// Committed events after `position` (0 for the beginning), in commit order, at most
     /// `limit`. Every event committed before the call is returned by it or a later call that
-    /// starts from the last position seen; none is returned twice.
+    /// starts from the last position seen; none is returned twice. Each is on disk before it is
+    /// returned, so a power cut cannot take back an event a follower acted on (and then give
+    /// its position to another).
     pub async fn change_events_after(
         &self,
         position: i64,
@@ -206,6 +208,9 @@ impl Engine {
                 vec![position.into(), limit.into()],
             )
             .await?;
+        if !rows.is_empty() {
+            self.db.sync_visible().await?;
+        }
         rows.iter().map(from_row).collect()
     }
 

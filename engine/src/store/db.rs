@@ -3,18 +3,18 @@
 //! Fixed statements are written once with `$1` placeholders (SQLite accepts them too);
 //! statements built from user input come from sea-query for the active dialect.
 
+use super::sqlite::{SqliteStore, SqliteTx};
+use super::wal_sync::WalSyncStats;
+use super::write_queue::BUSY_TIMEOUT;
 use crate::error::{EngineError, Result};
 use sea_query::Value as SeaValue;
 use sea_query_sqlx::SqlxValues;
 use serde_json::Value;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{PgConnection, Postgres, Row, Sqlite, SqliteConnection};
 use std::str::FromStr;
-use std::time::Duration;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -26,7 +26,7 @@ pub enum Backend {
 
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(SqliteStore),
     Postgres(sqlx::PgPool),
 }
 
@@ -182,23 +182,14 @@ impl Db {
             let connect = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections.max(2))
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(BUSY_TIMEOUT)
                 .connect_with(connect)
                 .await?;
             Ok(Db::Postgres(pool))
         } else {
-            let connect = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(options.max_connections.max(2))
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(connect)
-                .await?;
-            Ok(Db::Sqlite(pool))
+            Ok(Db::Sqlite(
+                SqliteStore::open(url, options.max_connections.max(2)).await?,
+            ))
         }
     }
 
@@ -216,17 +207,25 @@ impl Db {
         })
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), so two writers queue on the busy timeout instead of failing on upgrade.
+    /// Starts a write transaction. On SQLite it first waits for this process's earlier writers
+    /// (a queue, at most the busy timeout), then takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so writers never fail on upgrade; its commit returns once durable. So a
+    /// task holding a transaction must not begin another or write through the pool: it would
+    /// wait for itself until the busy timeout.
     pub async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(store) => Tx::Sqlite(store.begin().await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
 
+    /// Runs one statement on its own. On SQLite it takes its turn among this process's writers
+    /// like a transaction, but does not wait for the sync.
     pub async fn execute(&self, sql: &str, args: Vec<Arg>) -> Result<u64> {
-        self.acquire().await?.conn().execute(sql, args).await
+        match self {
+            Db::Sqlite(store) => store.execute_alone(sql, args).await,
+            Db::Postgres(_) => self.acquire().await?.conn().execute(sql, args).await,
+        }
     }
 
     pub async fn fetch_all(&self, sql: &str, args: Vec<Arg>) -> Result<Vec<DbRow>> {
@@ -245,6 +244,24 @@ impl Db {
         match self {
             Db::Sqlite(p) => p.close().await,
             Db::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Returns once every write committed before the call is on disk. On SQLite a commit is
+    /// visible to readers a sync before it is durable; what is handed beyond the database
+    /// (events to a follower) waits here first. PostgreSQL shows only durable commits.
+    pub async fn sync_visible(&self) -> Result<()> {
+        match self {
+            Db::Sqlite(store) => store.sync_visible().await,
+            Db::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// The SQLite WAL syncer's counts (all zero on PostgreSQL and for a database in memory).
+    pub fn wal_sync_stats(&self) -> WalSyncStats {
+        match self {
+            Db::Sqlite(store) => store.wal_sync_stats(),
+            Db::Postgres(_) => WalSyncStats::default(),
         }
     }
 
@@ -269,14 +286,14 @@ impl PooledConn {
 }
 
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t) => Conn::Sqlite(t),
+            Tx::Sqlite(t) => Conn::Sqlite(t.conn()),
             Tx::Postgres(t) => Conn::Postgres(t),
         }
     }
@@ -288,6 +305,7 @@ impl Tx {
         }
     }
 
+    /// Commits. On SQLite it returns once the commit is on disk (see `store::wal_sync`).
     pub async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,

@@ -1,8 +1,13 @@
 //! Storage: the seam over SQLite and PostgreSQL, the platform's migrations, and the key check.
 
 pub mod db;
+mod sqlite;
+mod wal_sync;
+mod write_queue;
 
 pub use db::{Arg, Backend, Conn, Db, DbOptions, DbRow, Tx};
+pub use sqlite::{SqliteStore, SqliteTx};
+pub use wal_sync::WalSyncStats;
 
 use crate::crypto::Keyring;
 use crate::error::{EngineError, Result};
@@ -14,7 +19,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// lock on PostgreSQL; a database migrated by a newer binary is refused.
 pub async fn migrate(db: &Db) -> Result<()> {
     let outcome = match db {
-        Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+        Db::Sqlite(store) => SQLITE_MIGRATIONS.run(store.pool()).await,
         Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
     };
     outcome.map_err(|e| match e {

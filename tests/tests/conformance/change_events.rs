@@ -17,7 +17,8 @@ use uuid::Uuid;
 on_both_backends!(
     every_write_raises_one_event,
     a_hook_commits_and_rolls_back_with_the_record,
-    a_follower_never_misses_a_commit
+    a_follower_never_misses_a_commit,
+    a_follower_gets_events_only_once_they_are_on_disk
 );
 
 async fn all_events(ctx: &Ctx) -> Vec<kangdao_engine::records::CommittedChange> {
@@ -352,4 +353,34 @@ async fn a_follower_never_misses_a_commit(backend: Backend) {
         seen_keys, expected,
         "the follower saw every commit exactly once"
     );
+}
+
+/// On SQLite a commit is visible a sync before it is durable; the feed waits for that sync, so a
+/// power cut cannot take back an event a follower acted on. PostgreSQL shows only durable
+/// commits, and has no WAL syncer.
+async fn a_follower_gets_events_only_once_they_are_on_disk(backend: Backend) {
+    let ctx = open_with_entities(backend).await;
+    create(&ctx, "patient", json!({"name": "张三", "mrn": "M1"})).await;
+    let before = ctx.db().wal_sync_stats();
+    let events = all_events(&ctx).await;
+    assert_eq!(events.len(), 1);
+    let after = ctx.db().wal_sync_stats();
+    match backend {
+        Backend::Sqlite => {
+            assert_eq!(after.syncs, before.syncs + 1, "the feed waited for a sync");
+            assert_eq!(
+                after.commits_synced, before.commits_synced,
+                "a reader's wait is not a commit"
+            );
+        }
+        Backend::Postgres => assert_eq!(after, Default::default()),
+    }
+    // Nothing new: nothing to wait for.
+    let none = ctx
+        .engine
+        .change_events_after(events[0].position, 10)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(ctx.db().wal_sync_stats(), after);
 }

@@ -189,7 +189,7 @@ pub(crate) fn insert_statements(
     statements
 }
 
-fn push_placeholders(sql: &mut String, backend: Backend, start: usize, count: usize) {
+pub(crate) fn push_placeholders(sql: &mut String, backend: Backend, start: usize, count: usize) {
     sql.push('(');
     for i in 0..count {
         if i > 0 {

@@ -175,8 +175,8 @@ impl Engine {
     /// Refreshes the planner's statistics of an entity's tables after a write of `rows` rows
     /// (an import, a bulk create, a backfill) when it was large: at least
     /// [`ANALYZE_AFTER_ROWS`] rows, or at least [`ANALYZE_MIN_ROWS`] rows and 10 % of the table.
-    /// `ANALYZE <table>` on SQLite (with `analysis_limit`, so it reads a sample), `VACUUM
-    /// (ANALYZE) <table>` on PostgreSQL. The write is already committed: a failure is only logged.
+    /// `ANALYZE <table>` on both backends (on SQLite with `analysis_limit`, so it reads a
+    /// sample). The write is already committed: a failure is only logged.
     pub(crate) async fn refresh_statistics(&self, rt: &EntityRuntime, rows: usize) {
         if let Err(e) = self.try_refresh_statistics(rt, rows).await {
             tracing::warn!(entity = %rt.name(), error = %e, "refreshing statistics failed");
@@ -217,16 +217,8 @@ impl Engine {
                     _ => None,
                 },
             ));
-        // On PostgreSQL a vacuum also marks the new pages all-visible, so the composite
-        // indexes answer group-bys without reading the table (an index-only scan checks the
-        // visibility map; freshly written pages are not in it until a vacuum). It reads only
-        // the pages changed since the last one.
-        let refresh = match self.db.backend() {
-            Backend::Postgres => "VACUUM (ANALYZE)",
-            Backend::Sqlite => "ANALYZE",
-        };
         for table in tables {
-            conn.execute(&format!("{refresh} {}", q(table)), vec![])
+            conn.execute(&format!("ANALYZE {}", q(table)), vec![])
                 .await?;
         }
         Ok(true)

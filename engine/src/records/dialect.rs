@@ -109,9 +109,11 @@ impl Dialect {
         }
     }
 
-    /// Makes the transaction just begun on `conn` read one snapshot to its end. SQLite's
-    /// deferred transaction already does so (WAL: the snapshot is taken at the first read and
-    /// kept); PostgreSQL's default READ COMMITTED takes a new one per statement.
+    /// Makes the transaction just begun on `conn` read one snapshot to its end. A SQLite
+    /// transaction already does so (WAL: the snapshot is taken at the first read and kept; an
+    /// export's is a write transaction, `BEGIN IMMEDIATE` holding the write turn, because its
+    /// masked-lookup audit writes); PostgreSQL's default READ COMMITTED takes a new one per
+    /// statement.
     pub async fn read_one_snapshot(self, conn: &mut Conn<'_>) -> Result<()> {
         if self.0 == Backend::Postgres {
             conn.execute(

@@ -22,8 +22,7 @@ pub struct TestServer {
     pub base: String,
     pub db: FreshDatabase,
     pub config: Config,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
+    running: Running,
 }
 
 /// A signed-in browser (cookie jar plus the CSRF token), or an integration with an API token.
@@ -96,13 +95,12 @@ impl TestServer {
         if with_admin {
             create_admin(&state.engine).await;
         }
-        let (base, stop, handle) = serve(state).await;
+        let (base, running) = serve(state).await;
         TestServer {
             base,
             db,
             config,
-            stop: Some(stop),
-            handle: Some(handle),
+            running,
         }
     }
 
@@ -112,12 +110,8 @@ impl TestServer {
         let state = kangdao_server::build_state(self.config.clone())
             .await
             .expect("second instance state");
-        let (base, stop, handle) = serve(state).await;
-        Twin {
-            base,
-            stop: Some(stop),
-            handle: Some(handle),
-        }
+        let (base, running) = serve(state).await;
+        Twin { base, running }
     }
 
     pub fn anonymous(&self) -> Session {
@@ -126,9 +120,7 @@ impl TestServer {
 
     /// An integration calling with an API token: no cookie, no CSRF token.
     pub fn with_token(&self, token: &str) -> Session {
-        let mut session = Session::at(&self.base);
-        session.bearer = Some(token.to_string());
-        session
+        Session::with_token_at(&self.base, token)
     }
 
     /// A session logged in as the administrator.
@@ -137,7 +129,73 @@ impl TestServer {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Session {
-        let mut session = self.anonymous();
+        Session::login_at(&self.base, username, password).await
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await
+    }
+}
+
+/// A second instance of a [`TestServer`] (see [`TestServer::twin`]).
+pub struct Twin {
+    pub base: String,
+    running: Running,
+}
+
+impl Twin {
+    pub fn with_token(&self, token: &str) -> Session {
+        Session::with_token_at(&self.base, token)
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Session {
+        Session::login_at(&self.base, username, password).await
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await
+    }
+}
+
+/// A server running on a task, and how to stop it.
+struct Running {
+    stop: oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.handle.await;
+    }
+}
+
+async fn serve(state: kangdao_server::AppState) -> (String, Running) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        let _ = kangdao_server::launch(listener, state, async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    (base, Running { stop, handle })
+}
+
+impl Session {
+    /// An integration with an API token on the server at `base`.
+    pub fn with_token_at(base: &str, token: &str) -> Session {
+        let mut session = Session::at(base);
+        session.bearer = Some(token.to_string());
+        session
+    }
+
+    /// A browser session signed in on the server at `base`.
+    pub async fn login_at(base: &str, username: &str, password: &str) -> Session {
+        let mut session = Session::at(base);
         let response = session
             .post(
                 "/api/v1/auth/login",
@@ -150,58 +208,6 @@ impl TestServer {
         session
     }
 
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.await;
-        }
-    }
-}
-
-/// A second instance of a [`TestServer`] (see [`TestServer::twin`]).
-pub struct Twin {
-    pub base: String,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Twin {
-    pub fn with_token(&self, token: &str) -> Session {
-        let mut session = Session::at(&self.base);
-        session.bearer = Some(token.to_string());
-        session
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.await;
-        }
-    }
-}
-
-async fn serve(
-    state: kangdao_server::AppState,
-) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(async move {
-        let _ = kangdao_server::launch(listener, state, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    (base, stop, handle)
-}
-
-impl Session {
     /// An anonymous session on a server at `base` (`http://host:port`).
     pub fn at(base: &str) -> Session {
         install_crypto();

@@ -878,20 +878,7 @@ async fn a_revocation_reaches_every_instance_within_a_second(backend: Backend) {
 
     // Revoked through the other instance: refused here within the second.
     let revoked_at = std::time::Instant::now();
-    let twin_admin = {
-        let mut session = Session::at(&twin.base);
-        let body = json_of(
-            session
-                .post(
-                    "/api/v1/auth/login",
-                    &json!({"username": "admin", "password": ADMIN_PASSWORD}),
-                )
-                .await,
-        )
-        .await;
-        session.csrf = body["csrf_token"].as_str().map(str::to_string);
-        session
-    };
+    let twin_admin = twin.login("admin", ADMIN_PASSWORD).await;
     let path = format!("/api/v1/tokens/{there_id}");
     assert_eq!(twin_admin.delete(&path, None).await.status(), 204);
     loop {

@@ -352,12 +352,12 @@ impl Engine {
             }),
         });
         let total_rows = table.rows.len();
-        let mut batches = table
-            .rows
-            .chunks(INSERT_BATCH)
-            .map(<[TableRow]>::to_vec)
-            .collect::<Vec<_>>()
-            .into_iter();
+        // The rows move into their batches as these are taken, so the table is held once.
+        let mut rows = table.rows.into_iter();
+        let mut batches = std::iter::from_fn(move || {
+            let batch: Vec<TableRow> = rows.by_ref().take(INSERT_BATCH).collect();
+            (!batch.is_empty()).then_some(batch)
+        });
         let spawn = |rows: Vec<TableRow>| {
             let preparer = preparer.clone();
             tokio::task::spawn_blocking(move || preparer.prepare_batch(&rows))
@@ -408,7 +408,7 @@ impl Engine {
                         &rt,
                         &principal.actor,
                         now,
-                        (ids, &plain, statements),
+                        (&ids, &plain, statements),
                     )
                     .await?;
                 }

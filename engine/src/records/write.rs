@@ -415,7 +415,7 @@ impl Engine {
         rt: &EntityRuntime,
         actor: &str,
         now: time::OffsetDateTime,
-        built: (Vec<Uuid>, &[Map<String, Value>], Vec<rows::Statement>),
+        built: (&[Uuid], &[Map<String, Value>], Vec<rows::Statement>),
     ) -> Result<()> {
         let (ids, plain, statements) = built;
         rows::run(conn, statements)
@@ -1023,7 +1023,7 @@ impl Engine {
                 &rt,
                 &principal.actor,
                 now,
-                (batch.ids.clone(), &batch.plain, batch.statements),
+                (&batch.ids, &batch.plain, batch.statements),
             )
             .await?;
             ids.extend(batch.ids);

@@ -610,6 +610,7 @@ async fn run(
     let w1 = floor.run_create(&W1, seconds).await;
     let floors = [w1, w2, w3, w4a, w4b];
     let import_floor = floor.run_import(patients).await;
+    floor.print_plans().await;
 
     let mut out = Vec::new();
     for ((w, h), f) in [&W1, &W2, &W3, &W4A, &W4B].iter().zip(http).zip(floors) {
@@ -1037,6 +1038,71 @@ impl Floor {
             .await;
         })
         .await
+    }
+
+    /// Where W3's and W4's time goes, statement by statement, on the loaded table: each one's
+    /// plan (PostgreSQL: `EXPLAIN (ANALYZE, BUFFERS)`; SQLite: `EXPLAIN QUERY PLAN`) and its
+    /// median time run alone on one connection.
+    async fn print_plans(&self) {
+        let filter = format!(
+            "deleted_at IS NULL AND f_tier = 'VIP' AND f_total_spent > {}",
+            W3_MIN_YUAN * 100
+        );
+        let statements = [
+            (
+                "W3 page",
+                format!(
+                    "SELECT {RECORD_COLUMNS} FROM {} WHERE {filter} \
+                     ORDER BY created_at DESC, id DESC LIMIT 50",
+                    self.table
+                ),
+            ),
+            (
+                "W3 bounded count",
+                format!(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {} WHERE {filter} LIMIT {}) AS bounded",
+                    self.table,
+                    EXACT_TOTAL_BOUND + 1
+                ),
+            ),
+            (
+                "W4 count by dept",
+                format!(
+                    "SELECT f_dept, COUNT(*) AS m FROM {} WHERE deleted_at IS NULL \
+                     GROUP BY f_dept ORDER BY f_dept",
+                    self.table
+                ),
+            ),
+            (
+                "W4 sum by dept",
+                format!(
+                    "SELECT f_dept, SUM(f_total_spent) AS m FROM {} WHERE deleted_at IS NULL \
+                     GROUP BY f_dept ORDER BY f_dept",
+                    self.table
+                ),
+            ),
+        ];
+        let name = backend_name(self.backend);
+        for (what, sql) in statements {
+            let mut samples = Vec::new();
+            for _ in 0..7 {
+                let t = Instant::now();
+                self.db.fetch_all(&sql, vec![]).await.expect("statement");
+                samples.push(t.elapsed());
+            }
+            samples.sort();
+            println!(
+                "{name:<8} {what}: {:.2} ms alone (median of 7)",
+                ms(samples[samples.len() / 2])
+            );
+            let (explain, column) = match self.backend {
+                Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {sql}"), "detail"),
+                Backend::Postgres => (format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"), "QUERY PLAN"),
+            };
+            for row in self.db.fetch_all(&explain, vec![]).await.expect("plan") {
+                println!("    {}", row.req_text(column).expect("plan line"));
+            }
+        }
     }
 
     /// W4: authenticate, then one measure grouped by department.

@@ -351,7 +351,7 @@ fn floor_conn(pooled: &mut kangdao_engine::store::db::PooledConn) -> FloorConn<'
 }
 
 const PLAIN_PAGE: &str = "SELECT id, data, version, created_at, updated_at FROM plain_patient \
-     WHERE tier = $1 AND total_spent > $2 ORDER BY total_spent DESC, id LIMIT 50";
+     WHERE tier = $1 AND total_spent > $2 ORDER BY total_spent DESC, id DESC LIMIT 50";
 
 /// The page as records: fixed columns and the parsed document, as the engine returns them.
 async fn plain_page(db: &Db) -> Vec<PlainRecord> {
@@ -429,7 +429,7 @@ async fn plain_aggregate(db: &Db) -> Vec<(String, i64, i64)> {
 
 const SAME_TABLE_PAGE: &str = "SELECT id, data, version, created_at, created_by, updated_at, \
      updated_by, deleted_at FROM e_patient WHERE deleted_at IS NULL AND f_tier = $1 \
-     AND f_total_spent > $2 ORDER BY f_total_spent DESC NULLS LAST, id LIMIT 50";
+     AND f_total_spent > $2 ORDER BY f_total_spent DESC, id DESC LIMIT 50";
 
 async fn same_table_page(db: &Db) -> Vec<(String, Value, i64, String)> {
     let min = MIN_SPENT_YUAN * 100;

@@ -7,8 +7,12 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::store::Backend;
 
-/// The `meta` key recording that every projection index is partial over live rows.
+/// The `meta` key recording which index layout the database has: every projection index
+/// partial over live rows, and the composite indexes of [`composite_indexes`].
 const LIVE_INDEXES_DONE: &str = "live_indexes";
+/// The layout this version builds: 1 = live-row and `(dimension, measure)` indexes,
+/// 2 = also `(select, created_at, id)`. A database at an older layout is brought up at start.
+const LIVE_INDEX_LAYOUT: &str = "2";
 /// The advisory lock key serializing that rebuild across instances ("kdlxidx\0").
 const LIVE_INDEXES_LOCK: i64 = 0x6b64_6c78_6964_7800;
 
@@ -22,8 +26,8 @@ impl Engine {
     /// Rebuilds, once per database, the plain projection indexes of older versions as partial
     /// indexes over live rows, and adds the composite ones: on PostgreSQL each new index is
     /// built `CONCURRENTLY` outside a transaction when the table holds rows, then the old one is
-    /// dropped. Done when `meta.live_indexes` is set; a failure is logged and retried at the
-    /// next start (the old indexes keep working meanwhile).
+    /// dropped. Done when `meta.live_indexes` holds [`LIVE_INDEX_LAYOUT`]; a failure is logged
+    /// and retried at the next start (the old indexes keep working meanwhile).
     pub(crate) async fn ensure_live_indexes(&self) -> Result<()> {
         let done = self
             .db
@@ -32,7 +36,8 @@ impl Engine {
                 vec![LIVE_INDEXES_DONE.into()],
             )
             .await?
-            .is_some();
+            .and_then(|row| row.text("value").ok().flatten())
+            .is_some_and(|layout| layout == LIVE_INDEX_LAYOUT);
         if done {
             return Ok(());
         }
@@ -78,8 +83,9 @@ impl Engine {
         if !failed {
             self.db
                 .execute(
-                    "INSERT INTO meta (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING",
-                    vec![LIVE_INDEXES_DONE.into()],
+                    "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    vec![LIVE_INDEXES_DONE.into(), LIVE_INDEX_LAYOUT.into()],
                 )
                 .await?;
         }

@@ -304,7 +304,15 @@ impl Engine {
                 select.order_by_with_nulls(column_ref, order, NullOrdering::Last);
             }
         }
-        select.order_by((table.clone(), Alias::new("id")), Order::Asc);
+        // Ties break by id (creation order, ids being UUIDv7) in the last key's direction, so a
+        // newest-first list is newest first within the same instant too, and the composite
+        // `(select, created_at, id)` index walks a filtered newest-first page without sorting.
+        let tie_break = if sort.last().is_some_and(|k| k.descending) {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        select.order_by((table.clone(), Alias::new("id")), tie_break);
         let mut matching = Query::select();
         matching
             .expr(Expr::cust("1"))

@@ -296,8 +296,9 @@ async fn filters_sorts_search_and_paging(backend: Backend) {
             "李四",
             "张三",
             "Bob",
-            "张小明",
+            // Tied at 0: ties break by id (creation order) in the last key's direction.
             "Dave",
+            "张小明",
             "alice"
         ]
     );

@@ -1,11 +1,12 @@
 //! Projection indexes are partial over live rows (`WHERE deleted_at IS NULL`), composite
-//! `(dimension, measure)` indexes make group-bys index-only, an older database's plain indexes
-//! are rebuilt as partial ones at start-up, and large writes refresh the planner's statistics.
+//! `(dimension, measure)` indexes make group-bys index-only, composite `(select, created_at, id)`
+//! indexes serve a filtered newest-first page without sorting, an older database's indexes are
+//! brought to the current layout at start-up, and large writes refresh the planner's statistics.
 
 use crate::support::*;
 use kangdao_engine::crypto::Keyring;
 use kangdao_engine::entities::storage::{index_name, table_name};
-use kangdao_engine::records::ImportOptions;
+use kangdao_engine::records::{ImportOptions, ListQuery, SortKey};
 use kangdao_engine::{Engine, Lang, Settings};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -14,6 +15,8 @@ on_both_backends!(
     every_projection_index_is_partial_over_live_rows,
     an_older_plain_index_is_rebuilt_as_partial_at_start,
     a_count_and_sum_by_dimension_reads_only_an_index,
+    a_filtered_newest_first_page_walks_an_index_without_sorting,
+    records_created_in_the_same_instant_list_newest_first,
     a_large_import_refreshes_statistics,
     a_large_bulk_create_and_a_backfill_refresh_statistics_a_small_one_does_not,
 );
@@ -134,6 +137,8 @@ async fn every_projection_index_is_partial_over_live_rows(backend: Backend) {
         &["f_referrer"],
         &["f_dept", "f_total_spent"],
         &["f_tier", "f_total_spent"],
+        &["f_dept", "created_at", "id"],
+        &["f_tier", "created_at", "id"],
     ] {
         let found = has_index(&indexes, columns);
         assert_eq!(
@@ -149,6 +154,7 @@ async fn every_projection_index_is_partial_over_live_rows(backend: Backend) {
     // A field not indexed gets no index, and no composite pairs with it.
     assert!(has_index(&indexes, &["f_visits"]).is_none());
     assert!(has_index(&indexes, &["f_dept", "f_visits"]).is_none());
+    assert!(has_index(&indexes, &["f_visits", "created_at", "id"]).is_none());
 
     // A field added later is indexed the same way, with its composite pair.
     let mut def = member_definition();
@@ -166,6 +172,11 @@ async fn every_projection_index_is_partial_over_live_rows(backend: Backend) {
     );
     assert_eq!(
         has_index(&indexes, &["f_region", "f_total_spent"]).map(|(_, p)| p),
+        Some(true),
+        "{indexes:?}"
+    );
+    assert_eq!(
+        has_index(&indexes, &["f_region", "created_at", "id"]).map(|(_, p)| p),
         Some(true),
         "{indexes:?}"
     );
@@ -200,6 +211,7 @@ async fn an_older_plain_index_is_rebuilt_as_partial_at_start(backend: Backend) {
         &["created_at"][..],
         &["f_dept"],
         &["f_dept", "f_total_spent"],
+        &["f_dept", "created_at", "id"],
     ] {
         let (name, _) = has_index(&before, columns).unwrap();
         db.execute(&format!("DROP INDEX \"{name}\""), vec![])
@@ -242,6 +254,7 @@ async fn an_older_plain_index_is_rebuilt_as_partial_at_start(backend: Backend) {
     let (dept, _) = has_index(&after, &["f_dept"]).expect("the dept index is rebuilt");
     assert!(has_index(&after, &["created_at"]).is_some());
     assert!(has_index(&after, &["f_dept", "f_total_spent"]).is_some());
+    assert!(has_index(&after, &["f_dept", "created_at", "id"]).is_some());
     let recorded = db
         .fetch_one(
             "SELECT plain_index FROM entity_fields WHERE entity = 'member' AND field = 'dept'",
@@ -257,6 +270,33 @@ async fn an_older_plain_index_is_rebuilt_as_partial_at_start(backend: Backend) {
         .await
         .unwrap()
         .is_some());
+    // A database at the first layout (live-row and `(dimension, measure)` indexes only) gains
+    // the newest-first composites at the next start.
+    let (tier_newest, _) = has_index(&after, &["f_tier", "created_at", "id"]).unwrap();
+    db.execute(&format!("DROP INDEX \"{tier_newest}\""), vec![])
+        .await
+        .unwrap();
+    db.execute(
+        "UPDATE meta SET value = '1' WHERE key = 'live_indexes'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    drop(engine);
+    let engine = reopen(&ctx).await;
+    let layout_two = indexes_of(&ctx, &table).await;
+    assert!(
+        has_index(&layout_two, &["f_tier", "created_at", "id"]).is_some(),
+        "{layout_two:?}"
+    );
+    assert_eq!(
+        db.fetch_one("SELECT value FROM meta WHERE key = 'live_indexes'", vec![])
+            .await
+            .unwrap()
+            .req_text("value")
+            .unwrap(),
+        "2"
+    );
     // The rebuild runs once: an index dropped by hand afterwards is not rebuilt at the next start.
     db.execute(&format!("DROP INDEX \"{dept}\""), vec![])
         .await
@@ -271,13 +311,15 @@ async fn plan(ctx: &Ctx, sql: &str) -> String {
     let mut conn = ctx.db().acquire().await.unwrap();
     let mut conn = conn.conn();
     let rows = match ctx.backend() {
-        Backend::Sqlite => conn
-            .fetch_all(&format!("EXPLAIN QUERY PLAN {sql}"), vec![])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.req_text("detail").unwrap())
-            .collect::<Vec<_>>(),
+        Backend::Sqlite => {
+            conn.execute("ANALYZE", vec![]).await.unwrap();
+            conn.fetch_all(&format!("EXPLAIN QUERY PLAN {sql}"), vec![])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.req_text("detail").unwrap())
+                .collect::<Vec<_>>()
+        }
         Backend::Postgres => {
             // Tiny tables are scanned whatever the indexes: ask the planner for its index plan,
             // with the visibility map and statistics of a settled table.
@@ -344,6 +386,77 @@ async fn a_count_and_sum_by_dimension_reads_only_an_index(backend: Backend) {
             );
         }
     }
+}
+
+async fn a_filtered_newest_first_page_walks_an_index_without_sorting(backend: Backend) {
+    let ctx = open_with_members(backend).await;
+    seed_members(&ctx, 2_000).await;
+    let indexes = indexes_of(&ctx, "e_member").await;
+    let (tier_newest, _) = has_index(&indexes, &["f_tier", "created_at", "id"]).unwrap();
+    // The page the engine asks for with `tier = VIP and total_spent > 5000` in the default
+    // order (`records_created_in_the_same_instant_list_newest_first` checks that order).
+    let page = plan(
+        &ctx,
+        "SELECT \"id\", \"data\" FROM \"e_member\" WHERE \"deleted_at\" IS NULL \
+         AND \"f_tier\" = 'VIP' AND \"f_total_spent\" > 500000 \
+         ORDER BY \"created_at\" DESC, \"id\" DESC LIMIT 50",
+    )
+    .await;
+    match backend {
+        Backend::Sqlite => {
+            assert!(
+                page.contains(&format!("USING INDEX {tier_newest}")),
+                "{page}"
+            );
+            assert!(!page.contains("TEMP B-TREE"), "no sort: {page}");
+        }
+        Backend::Postgres => {
+            assert!(
+                page.contains(&format!("Index Scan Backward using {tier_newest}")),
+                "{page}"
+            );
+            assert!(!page.contains("Sort"), "no sort: {page}");
+        }
+    }
+}
+
+async fn records_created_in_the_same_instant_list_newest_first(backend: Backend) {
+    let ctx = open_with_members(backend).await;
+    // The test clock stands still: every record shares one `created_at`, and the ids (UUIDv7,
+    // in creation order) decide. A newest-first list shows the last created first; an
+    // ascending sort breaks its ties the other way.
+    let mut created = Vec::new();
+    for doc in member_docs(5, 0) {
+        let record = ctx
+            .engine
+            .create_record(&ctx.admin, "member", doc, Lang::En)
+            .await
+            .expect("create");
+        created.push(record.id);
+    }
+    let list = |sort: &'static str| {
+        let ctx = &ctx;
+        async move {
+            let query = ListQuery {
+                page: 1,
+                per_page: 10,
+                sort: SortKey::parse_list(sort),
+                ..ListQuery::default()
+            };
+            ctx.engine
+                .list_records(&ctx.admin, "member", &query)
+                .await
+                .expect("list")
+                .items
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let newest_first: Vec<_> = created.iter().rev().copied().collect();
+    assert_eq!(list("").await, newest_first);
+    assert_eq!(list("-created_at").await, newest_first);
+    assert_eq!(list("created_at").await, created);
 }
 
 /// Whether the planner holds statistics for `table` that were gathered by `ANALYZE`.

@@ -193,27 +193,34 @@ struct Measured {
 
 struct Workload {
     name: &'static str,
+    /// For file names (profiles).
+    short: &'static str,
     concurrency: usize,
 }
 
 const W1: Workload = Workload {
     name: "W1 create one",
+    short: "w1",
     concurrency: 16,
 };
 const W2: Workload = Workload {
     name: "W2 read by id",
+    short: "w2",
     concurrency: 32,
 };
 const W3: Workload = Workload {
     name: "W3 VIP>5000 -created",
+    short: "w3",
     concurrency: 16,
 };
 const W4A: Workload = Workload {
     name: "W4 count by dept",
+    short: "w4-count",
     concurrency: 8,
 };
 const W4B: Workload = Workload {
     name: "W4 sum by dept",
+    short: "w4-sum",
     concurrency: 8,
 };
 
@@ -393,6 +400,42 @@ impl Server {
     }
 }
 
+/// With `KANGDAO_BENCH_PROFILE=<dir>`, a `perf record` of one process for the length of one
+/// workload, written to `<dir>/<name>.data` for `perf report -i` (call graphs need a release
+/// build with line tables: `CARGO_PROFILE_RELEASE_DEBUG=line-tables-only`). Without it, nothing.
+struct Profile(Option<Child>);
+
+impl Profile {
+    fn start(pid: u32, name: &str) -> Profile {
+        let Some(dir) = std::env::var_os("KANGDAO_BENCH_PROFILE") else {
+            return Profile(None);
+        };
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("profile directory");
+        let child = Command::new("perf")
+            .args(["record", "-F", "199", "--call-graph", "dwarf,16384", "-p"])
+            .arg(pid.to_string())
+            .arg("-o")
+            .arg(dir.join(format!("{name}.data")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("perf record");
+        // perf needs a moment to attach before the workload starts.
+        std::thread::sleep(Duration::from_millis(500));
+        Profile(Some(child))
+    }
+
+    fn finish(self) {
+        if let Some(mut child) = self.0 {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
 async fn run(
     backend: Backend,
     args: &Args,
@@ -446,6 +489,8 @@ async fn run(
     let bearer = format!("Bearer {token}");
 
     // The bulk import, through the API, in all-or-nothing requests of IMPORT_ROWS rows.
+    let server_pid = server.child.id();
+    let profile = Profile::start(server_pid, &format!("{name}-http-import"));
     let t = Instant::now();
     for chunk in patients.chunks(IMPORT_ROWS) {
         let mut body = String::with_capacity(chunk.len() * 64);
@@ -469,6 +514,7 @@ async fn run(
         assert_eq!(report["imported"], json!(chunk.len()), "{report}");
     }
     let import_rate = patients.len() as f64 / t.elapsed().as_secs_f64();
+    profile.finish();
     println!(
         "{name:<8} imported {} patients through the API: {} rows/s",
         grouped(patients.len() as f64),
@@ -531,7 +577,10 @@ async fn run(
             format!("Authorization: {bearer}"),
         ];
         a.extend(extra);
-        oha_run(oha, w, seconds, a, ok)
+        let profile = Profile::start(server_pid, &format!("{name}-http-{}", w.short));
+        let measured = oha_run(oha, w, seconds, a, ok);
+        profile.finish();
+        measured
     };
     let http = [
         load(
@@ -855,6 +904,10 @@ impl Floor {
         Fut: std::future::Future<Output = ()> + Send,
     {
         let user = self.user_id().await;
+        let profile = Profile::start(
+            std::process::id(),
+            &format!("{}-floor-{}", backend_name(self.backend), w.short),
+        );
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let start = Instant::now();
         let mut tasks = Vec::new();
@@ -879,6 +932,7 @@ impl Floor {
             samples.extend(t.await.expect("floor task"));
         }
         let elapsed = start.elapsed();
+        profile.finish();
         samples.sort();
         let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
         let m = Measured {

@@ -11,7 +11,7 @@ use crate::store::Backend;
 /// partial over live rows, and the composite indexes of [`composite_indexes`].
 const LIVE_INDEXES_DONE: &str = "live_indexes";
 /// The layout this version builds: 1 = live-row and `(dimension, measure)` indexes,
-/// 2 = also `(select, created_at, id)`. A database at an older layout is brought up at start.
+/// 2 = `(dimension, measure, id)` in their place and `(select, created_at, id)`. A database at an older layout is brought up at start.
 const LIVE_INDEX_LAYOUT: &str = "2";
 /// The advisory lock key serializing that rebuild across instances ("kdlxidx\0").
 const LIVE_INDEXES_LOCK: i64 = 0x6b64_6c78_6964_7800;
@@ -113,7 +113,14 @@ impl Engine {
             }
         }
         for ix in composite_indexes(rt.name(), rt.columns()) {
-            work.push((ix, None, None));
+            // Layout 1 keyed `(dimension, measure)` without the tie-breaking id: replaced.
+            let replaced = match ix.columns.as_slice() {
+                [dimension, measure, id] if id == "id" && measure != "created_at" => {
+                    Some(LiveIndex::on(table, &[dimension.as_str(), measure.as_str()]).name)
+                }
+                _ => None,
+            };
+            work.push((ix, replaced, None));
         }
         let pg = self.db.backend() == Backend::Postgres;
         let concurrently = pg

@@ -115,9 +115,10 @@ pub fn system_indexes(table: &str) -> Vec<LiveIndex> {
 
 /// Composite partial indexes over live rows, for the two shapes hospital lists and charts take
 /// most:
-/// - `(dimension, measure)`: every pair of an indexed select field with an indexed number,
+/// - `(dimension, measure, id)`: every pair of an indexed select field with an indexed number,
 ///   integer or money field, so a group-by (count and sum of spending by department) reads the
-///   index only;
+///   index only, and a list filtered on the dimension and sorted by the measure (ties broken
+///   by id) walks it without sorting;
 /// - `(select, created_at, id)`: every indexed select field with the creation time and the
 ///   tie-breaking id, so a list filtered on that field in the default newest-first order walks
 ///   the index and stops after one page instead of sorting every match.
@@ -157,7 +158,7 @@ pub fn composite_indexes<'a>(
         };
         for measure in &measures {
             if let Some(m) = measure.column() {
-                grouped.push(LiveIndex::on(&table, &[d, m]));
+                grouped.push(LiveIndex::on(&table, &[d, m, "id"]));
             }
         }
         newest_first.push(LiveIndex::on(&table, &[d, "created_at", "id"]));
@@ -434,10 +435,10 @@ mod tests {
             .map(|ix| ix.columns)
             .collect();
         let expected: [&[&str]; 6] = [
-            &["f_dept", "f_total"],
-            &["f_dept", "f_visits"],
-            &["f_dept", "f_score"],
-            &["f_tier", "f_total"],
+            &["f_dept", "f_total", "id"],
+            &["f_dept", "f_visits", "id"],
+            &["f_dept", "f_score", "id"],
+            &["f_tier", "f_total", "id"],
             &["f_dept", "created_at", "id"],
             &["f_tier", "created_at", "id"],
         ];

@@ -71,52 +71,52 @@ pub(crate) struct StoredRecord {
 pub(crate) fn present_data(
     rt: &EntityRuntime,
     principal: &Principal,
-    plain: &Map<String, Value>,
+    mut plain: Map<String, Value>,
     unmask: &[String],
 ) -> Map<String, Value> {
     let entity = rt.name();
     let mut out = Map::new();
     for field in &rt.definition().fields {
-        let name = field.name.as_str();
-        let Some(value) = plain.get(name) else {
+        // Moved out, key and value, not copied: a list presents every field of every record.
+        let Some((name, value)) = plain.remove_entry(field.name.as_str()) else {
             continue;
         };
-        let rule = principal.field_rule(entity, name);
+        let rule = principal.field_rule(entity, &name);
         if rule == FieldRule::Hidden {
             continue;
         }
         let may_unmask =
-            matches!(rule, FieldRule::Read | FieldRule::Write) && unmask.iter().any(|u| u == name);
+            matches!(rule, FieldRule::Read | FieldRule::Write) && unmask.iter().any(|u| *u == name);
         let must_mask = rule == FieldRule::Masked || (field.is_sensitive() && !may_unmask);
         let shown = match (must_mask, value) {
-            (true, Value::String(s)) => Value::String(mask(field.field_type, s)),
+            (true, Value::String(s)) => Value::String(mask(field.field_type, &s)),
             (true, Value::Null) => Value::Null,
             (true, other) => Value::String(mask(field.field_type, &other.to_string())),
-            (false, v) => v.clone(),
+            (false, v) => v,
         };
-        out.insert(name.to_string(), shown);
+        out.insert(name, shown);
     }
     out
 }
 
 impl StoredRecord {
     pub(crate) fn present(
-        &self,
+        self,
         rt: &EntityRuntime,
         principal: &Principal,
         keys: &Keyring,
         unmask: &[String],
     ) -> Result<Record> {
-        let plain = projection::unseal(rt, &self.sealed, keys)?;
+        let plain = projection::unseal_owned(rt, self.sealed, keys)?;
         Ok(Record {
             id: self.id,
             entity: rt.name().to_string(),
             version: self.version,
-            data: present_data(rt, principal, &plain, unmask),
+            data: present_data(rt, principal, plain, unmask),
             created_at: wire_time(self.created_at),
-            created_by: self.created_by.clone(),
+            created_by: self.created_by,
             updated_at: wire_time(self.updated_at),
-            updated_by: self.updated_by.clone(),
+            updated_by: self.updated_by,
             deleted_at: self.deleted_at.map(wire_time),
         })
     }

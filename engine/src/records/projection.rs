@@ -102,15 +102,23 @@ pub fn unseal(
     sealed: &Map<String, Value>,
     keys: &Keyring,
 ) -> Result<Map<String, Value>> {
-    let mut plain = sealed.clone();
+    unseal_owned(rt, sealed.clone(), keys)
+}
+
+/// [`unseal`] of a document the caller no longer needs sealed: decrypted in place, no copy.
+pub fn unseal_owned(
+    rt: &EntityRuntime,
+    mut document: Map<String, Value>,
+    keys: &Keyring,
+) -> Result<Map<String, Value>> {
     for fs in rt.storage.values().filter(|fs| fs.sensitive) {
-        if let Some(Value::String(s)) = sealed.get(&fs.field) {
+        if let Some(Value::String(s)) = document.get_mut(&fs.field) {
             if Keyring::is_ciphertext(s) {
-                plain.insert(fs.field.clone(), Value::String(keys.decrypt(s)?));
+                *s = keys.decrypt(s)?;
             }
         }
     }
-    Ok(plain)
+    Ok(document)
 }
 
 /// The one writer of projection columns and side-table rows: inserts, updates and backfills

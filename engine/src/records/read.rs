@@ -438,11 +438,11 @@ impl Engine {
                     Value::Object(m) => m,
                     _ => Map::new(),
                 };
-                let plain = projection::unseal(&rt, &sealed, &self.keys)?;
+                let plain = projection::unseal_owned(&rt, sealed, &self.keys)?;
                 Ok(Change {
                     version: row.req_int("version")?,
                     op: row.req_text("op")?,
-                    data: super::present_data(&rt, principal, &plain, &[]),
+                    data: super::present_data(&rt, principal, plain, &[]),
                     changed_fields: visible_fields(
                         principal,
                         entity,

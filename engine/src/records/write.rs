@@ -288,7 +288,7 @@ impl Engine {
         stored: &StoredRecord,
         sent: &Map<String, Value>,
     ) -> Result<Record> {
-        let mut record = stored.present(rt, principal, &self.keys, &[])?;
+        let mut record = stored.clone().present(rt, principal, &self.keys, &[])?;
         if principal.can(rt.name(), Action::Read) {
             return Ok(record);
         }

@@ -1,5 +1,5 @@
 //! Projection indexes are partial over live rows (`WHERE deleted_at IS NULL`), composite
-//! `(dimension, measure)` indexes make group-bys index-only, composite `(select, created_at, id)`
+//! `(dimension, measure, id)` indexes make group-bys index-only, composite `(select, created_at, id)`
 //! indexes serve a filtered newest-first page without sorting, an older database's indexes are
 //! brought to the current layout at start-up, and large writes refresh the planner's statistics.
 
@@ -135,8 +135,8 @@ async fn every_projection_index_is_partial_over_live_rows(backend: Backend) {
         &["f_tier"],
         &["f_total_spent"],
         &["f_referrer"],
-        &["f_dept", "f_total_spent"],
-        &["f_tier", "f_total_spent"],
+        &["f_dept", "f_total_spent", "id"],
+        &["f_tier", "f_total_spent", "id"],
         &["f_dept", "created_at", "id"],
         &["f_tier", "created_at", "id"],
     ] {
@@ -171,7 +171,7 @@ async fn every_projection_index_is_partial_over_live_rows(backend: Backend) {
         Some(true)
     );
     assert_eq!(
-        has_index(&indexes, &["f_region", "f_total_spent"]).map(|(_, p)| p),
+        has_index(&indexes, &["f_region", "f_total_spent", "id"]).map(|(_, p)| p),
         Some(true),
         "{indexes:?}"
     );
@@ -210,7 +210,7 @@ async fn an_older_plain_index_is_rebuilt_as_partial_at_start(backend: Backend) {
     for columns in [
         &["created_at"][..],
         &["f_dept"],
-        &["f_dept", "f_total_spent"],
+        &["f_dept", "f_total_spent", "id"],
         &["f_dept", "created_at", "id"],
     ] {
         let (name, _) = has_index(&before, columns).unwrap();
@@ -253,7 +253,7 @@ async fn an_older_plain_index_is_rebuilt_as_partial_at_start(backend: Backend) {
     );
     let (dept, _) = has_index(&after, &["f_dept"]).expect("the dept index is rebuilt");
     assert!(has_index(&after, &["created_at"]).is_some());
-    assert!(has_index(&after, &["f_dept", "f_total_spent"]).is_some());
+    assert!(has_index(&after, &["f_dept", "f_total_spent", "id"]).is_some());
     assert!(has_index(&after, &["f_dept", "created_at", "id"]).is_some());
     let recorded = db
         .fetch_one(
@@ -271,9 +271,18 @@ async fn an_older_plain_index_is_rebuilt_as_partial_at_start(backend: Backend) {
         .unwrap()
         .is_some());
     // A database at the first layout (live-row and `(dimension, measure)` indexes only) gains
-    // the newest-first composites at the next start.
+    // the newest-first composites and has its `(dimension, measure)` ones keyed on id too at the
+    // next start.
     let (tier_newest, _) = has_index(&after, &["f_tier", "created_at", "id"]).unwrap();
-    db.execute(&format!("DROP INDEX \"{tier_newest}\""), vec![])
+    let (tier_measure, _) = has_index(&after, &["f_tier", "f_total_spent", "id"]).unwrap();
+    for index in [&tier_newest, &tier_measure] {
+        db.execute(&format!("DROP INDEX \"{index}\""), vec![])
+            .await
+            .unwrap();
+    }
+    let layout_one =
+        kangdao_engine::entities::storage::LiveIndex::on(&table, &["f_tier", "f_total_spent"]);
+    db.execute(&layout_one.create_sql(&table, db.backend(), false), vec![])
         .await
         .unwrap();
     db.execute(
@@ -288,6 +297,14 @@ async fn an_older_plain_index_is_rebuilt_as_partial_at_start(backend: Backend) {
     assert!(
         has_index(&layout_two, &["f_tier", "created_at", "id"]).is_some(),
         "{layout_two:?}"
+    );
+    assert!(
+        has_index(&layout_two, &["f_tier", "f_total_spent", "id"]).is_some(),
+        "{layout_two:?}"
+    );
+    assert!(
+        has_index(&layout_two, &["f_tier", "f_total_spent"]).is_none(),
+        "the layout-1 index is replaced: {layout_two:?}"
     );
     assert_eq!(
         db.fetch_one("SELECT value FROM meta WHERE key = 'live_indexes'", vec![])
@@ -350,8 +367,8 @@ async fn a_count_and_sum_by_dimension_reads_only_an_index(backend: Backend) {
     let ctx = open_with_members(backend).await;
     seed_members(&ctx, 300).await;
     let indexes = indexes_of(&ctx, "e_member").await;
-    let (dept_measure, _) = has_index(&indexes, &["f_dept", "f_total_spent"]).unwrap();
-    let (tier_measure, _) = has_index(&indexes, &["f_tier", "f_total_spent"]).unwrap();
+    let (dept_measure, _) = has_index(&indexes, &["f_dept", "f_total_spent", "id"]).unwrap();
+    let (tier_measure, _) = has_index(&indexes, &["f_tier", "f_total_spent", "id"]).unwrap();
     let by_dept = plan(
         &ctx,
         "SELECT \"f_dept\", COUNT(*), SUM(\"f_total_spent\") FROM \"e_member\" \

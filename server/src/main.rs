@@ -9,6 +9,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// mimalloc instead of glibc's malloc: a profile of record lists showed a quarter of the time in
+/// glibc's `_int_malloc` and `malloc_consolidate` (parsing and presenting JSON documents
+/// allocates many small strings).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "kangdao",

@@ -9,6 +9,11 @@
 //! cargo run --release -p kangdao-tests --bin bench-load [-- --patients N --seconds S --backend sqlite|postgres|both]
 //! ```
 
+/// The allocator the `kangdao` binary ships with, so the engine is measured as it runs (the
+/// floor, in the same process, uses it too).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "common.rs"]
 mod common;
 

@@ -9,7 +9,7 @@ use super::definition::{EntityDefinition, FieldDef, FieldType};
 use super::formula;
 use super::messages::{definition_message, definition_summary, field_message};
 use crate::error::{EngineError, FieldError};
-use crate::i18n::Lang;
+use crate::i18n::{Label, Lang};
 use crate::query::{evaluate, EvalContext, FilterExpr};
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::paths::LocationSegment;
@@ -435,6 +435,15 @@ fn formula_value(f: &FieldDef, v: &Value) -> rhai::Dynamic {
     }
 }
 
+/// A tab label as a definition error names it: `基本信息 / Basics`.
+fn tab_text(label: &Label) -> String {
+    [label.zh.as_deref(), label.en.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 /// Collects definition errors with their localized messages.
 struct DefErrors {
     lang: Lang,
@@ -661,6 +670,32 @@ impl CompiledEntity {
                         "",
                     );
                 }
+            }
+        }
+        // Tabs: a label with text, and one label per tab (sections sharing a tab's zh or en
+        // text must carry the same label, or the form would show two tabs of one name).
+        let mut tabs: Vec<&Label> = Vec::new();
+        for (j, section) in def.layout.iter().enumerate() {
+            let Some(tab) = &section.tab else { continue };
+            let has_text = |t: &Option<String>| t.as_deref().is_some_and(|t| !t.trim().is_empty());
+            if !has_text(&tab.zh) && !has_text(&tab.en) {
+                errs.push(format!("layout.{j}.tab"), "empty_tab", "", "");
+                continue;
+            }
+            let clash = tabs.iter().find(|other| {
+                **other != tab
+                    && ((tab.zh.is_some() && other.zh == tab.zh)
+                        || (tab.en.is_some() && other.en == tab.en))
+            });
+            match clash {
+                Some(other) => errs.push(
+                    format!("layout.{j}.tab"),
+                    "inconsistent_tab",
+                    &tab_text(tab),
+                    &tab_text(other),
+                ),
+                None if !tabs.contains(&tab) => tabs.push(tab),
+                None => {}
             }
         }
         for (key, name, want) in [

@@ -1527,6 +1527,57 @@ mod tests {
     }
 
     #[test]
+    fn layout_tabs_need_a_label_and_one_label_per_tab() {
+        let with_layout = |layout: Value| -> EntityDefinition {
+            serde_json::from_value(json!({
+                "name": "tabbed",
+                "fields": [{"name": "a", "type": "text"}, {"name": "b", "type": "text"}],
+                "layout": layout
+            }))
+            .unwrap()
+        };
+        let good = with_layout(json!([
+            {"section": {"zh": "基本"}, "tab": {"zh": "概况", "en": "Overview"}, "fields": ["a"]},
+            {"section": {"zh": "其他"}, "fields": ["b"]},
+            {"section": {"zh": "补充"}, "tab": {"zh": "概况", "en": "Overview"}, "fields": []}
+        ]));
+        let compiled = CompiledEntity::compile(good.clone(), Lang::En).expect("valid tabs");
+        assert_eq!(
+            compiled.definition().layout[0].tab,
+            Some(Label {
+                zh: Some("概况".into()),
+                en: Some("Overview".into())
+            })
+        );
+        // Kept through a save and a load: the stored JSON carries it, and an untabbed
+        // section's JSON has no `tab` at all.
+        let stored = serde_json::to_value(&good).unwrap();
+        assert_eq!(stored["layout"][0]["tab"]["en"], json!("Overview"));
+        assert!(stored["layout"][1].get("tab").is_none());
+        assert_eq!(
+            serde_json::from_value::<EntityDefinition>(stored).unwrap(),
+            good
+        );
+
+        let bad = with_layout(json!([
+            {"section": {"zh": "基本"}, "tab": {}, "fields": ["a"]},
+            {"section": {"zh": "其他"}, "tab": {"zh": " ", "en": ""}, "fields": ["b"]},
+            {"section": {"zh": "一"}, "tab": {"zh": "概况", "en": "Overview"}, "fields": []},
+            {"section": {"zh": "二"}, "tab": {"zh": "概况", "en": "Summary"}, "fields": []}
+        ]));
+        let err = CompiledEntity::compile(bad, Lang::Zh).unwrap_err();
+        assert_eq!(
+            codes(err.details()),
+            vec![
+                ("layout.0.tab", "empty_tab"),
+                ("layout.1.tab", "empty_tab"),
+                ("layout.3.tab", "inconsistent_tab"),
+            ]
+        );
+        assert!(err.details()[2].message.contains("概况 / Overview"), "{err:?}");
+    }
+
+    #[test]
     fn a_field_limit_of_two_hundred() {
         let fields: Vec<Value> = (0..201)
             .map(|i| json!({"name": format!("f{i}"), "type": "text"}))

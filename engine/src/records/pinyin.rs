@@ -13,7 +13,7 @@
 //!   point order. Both parts are cut at [`MAX_PART_BYTES`] (at a character boundary), which
 //!   keeps index entries small; texts alike that far tie and fall back to the list's tie-break.
 //! - **Initials.** The first letter of each Han character's syllable, with letters and digits
-//!   kept (lowercased) and everything else left out: `zs` for 张三, `zsm` for 张小明, `zs3` for
+//!   kept (lowercased) and everything else left out: `zs` for 张三, `zxm` for 张小明 (zhang xiao ming), `zs3` for
 //!   `张三 3`. A text without Han characters has none (its column is NULL): `q` already finds
 //!   it by its own text.
 
@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn initials_take_first_letters_and_keep_letters_and_digits() {
         assert_eq!(initials("张三").as_deref(), Some("zs"));
-        assert_eq!(initials("张小明").as_deref(), Some("zsm"));
+        assert_eq!(initials("张小明").as_deref(), Some("zxm"));
         assert_eq!(initials("张三 3床").as_deref(), Some("zs3c"));
         assert_eq!(initials("Alice"), None);
         assert_eq!(initials(""), None);

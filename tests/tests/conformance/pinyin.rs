@@ -4,6 +4,7 @@
 //! sensitive text field never has them.
 
 use crate::support::*;
+use kangdao_engine::access::{Action, EntityPermission, FieldRule, Principal};
 use kangdao_engine::crypto::Keyring;
 use kangdao_engine::entities::storage::{index_name, LIVE_INDEX};
 use kangdao_engine::records::{AggregateSpec, ImportOptions, ListQuery, SortKey, UniqueKey};
@@ -16,6 +17,7 @@ on_both_backends!(
     the_key_follows_every_writer,
     an_older_database_gains_the_columns_at_start,
     a_sensitive_text_field_gets_no_pinyin_and_a_new_field_does,
+    a_hidden_or_masked_name_is_not_found_by_its_initials,
 );
 
 /// The six names of the brief, in the order staff expect them.
@@ -485,4 +487,55 @@ async fn a_sensitive_text_field_gets_no_pinyin_and_a_new_field_does(backend: Bac
         keys_of(&ctx, "alias", "李四").await,
         (Some("lao li\u{1}老李".into()), Some("ll".into()))
     );
+}
+
+/// A reader of members whose role gives `name` the rule `rule`.
+fn reader_with_name(rule: FieldRule) -> Principal {
+    let permission: EntityPermission = serde_json::from_value(json!({
+        "entity": "member", "actions": ["read"], "fields": {"name": rule}
+    }))
+    .unwrap();
+    assert_eq!(permission.actions, [Action::Read]);
+    Principal {
+        is_admin: false,
+        actor: "reader".into(),
+        username: "reader".into(),
+        permissions: vec![permission],
+        ..Principal::system()
+    }
+}
+
+async fn a_hidden_or_masked_name_is_not_found_by_its_initials(backend: Backend) {
+    let ctx = open_with_members(backend).await;
+    seed_names(&ctx).await;
+    let search = |principal: Principal, q: &'static str, sort: &'static str| {
+        let engine = ctx.engine.clone();
+        async move {
+            engine
+                .list_records(
+                    &principal,
+                    "member",
+                    &ListQuery {
+                        q: Some(q.into()),
+                        sort: SortKey::parse_list(sort),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map(|page| page.items.len())
+        }
+    };
+    assert_eq!(search(reader_with_name(FieldRule::Read), "zs", "").await.unwrap(), 1);
+    // `q` searches only what the reader sees plainly: a hidden or masked name's initials
+    // would tell what the name is.
+    for rule in [FieldRule::Hidden, FieldRule::Masked] {
+        assert_eq!(
+            search(reader_with_name(rule), "zs", "").await.unwrap(),
+            0,
+            "{rule:?}"
+        );
+        // Nor may such a reader sort by it, and so read its pinyin order.
+        let refused = search(reader_with_name(rule), "", "name").await.unwrap_err();
+        assert_eq!(detail_fields(&refused), ["name"], "{rule:?}");
+    }
 }

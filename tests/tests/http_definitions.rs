@@ -2,9 +2,7 @@
 //! concurrent changes, and several definitions applied as one batch with a dry run.
 
 use kangdao_tests::on_both_backends;
-use kangdao_tests::server::{
-    id_number, json_of, patient_definition, Answer, Session, TestServer,
-};
+use kangdao_tests::server::{id_number, json_of, patient_definition, Answer, Session, TestServer};
 use kangdao_tests::Backend;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -389,7 +387,10 @@ async fn a_check_answers_what_saving_would(backend: Backend) {
 
     define_patient(&admin).await;
     let response = admin
-        .post("/api/v1/records/patient", &json!({"data": {"name": "张三"}}))
+        .post(
+            "/api/v1/records/patient",
+            &json!({"data": {"name": "张三"}}),
+        )
         .await;
     assert_eq!(response.status(), 201);
     let read = json_of(admin.get("/api/v1/entities/patient").await).await;
@@ -510,7 +511,10 @@ async fn a_check_reports_every_problem_at_once_as_saving_does(backend: Backend) 
     assert_eq!(zh["error"]["code"], "bad_request");
     assert_eq!(detail_codes(&zh), expected, "{zh}");
     assert!(
-        zh["error"]["message"].as_str().unwrap().contains("5 处错误"),
+        zh["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("5 处错误"),
         "{zh}"
     );
     let english = in_english(&admin);
@@ -554,7 +558,10 @@ async fn a_check_reports_every_problem_at_once_as_saving_does(backend: Backend) 
     let read = json_of(admin.get("/api/v1/entities/patient").await).await;
     let mut changed = read.clone();
     changed["fields"][0]["type"] = json!("integer");
-    changed["fields"][0].as_object_mut().unwrap().remove("max_length");
+    changed["fields"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("max_length");
     changed["layout"][0]["fields"] = json!(["name", "nowhere"]);
     let response = english.post("/api/v1/entity-checks", &changed).await;
     assert_eq!(response.status(), 400);
@@ -562,7 +569,10 @@ async fn a_check_reports_every_problem_at_once_as_saving_does(backend: Backend) 
     assert_eq!(
         detail_codes(&check),
         vec![
-            ("fields.0.type".to_string(), "incompatible_change".to_string()),
+            (
+                "fields.0.type".to_string(),
+                "incompatible_change".to_string()
+            ),
             ("layout.0.fields".to_string(), "unknown_field".to_string()),
         ]
     );
@@ -583,7 +593,8 @@ async fn a_check_needs_the_right_saving_needs(backend: Backend) {
     for role in &roles {
         assert_eq!(admin.post("/api/v1/roles", role).await.status(), 201);
         let name = role["name"].as_str().unwrap();
-        let user = json!({"username": name, "password": format!("{name}-password-1"), "roles": [name]});
+        let user =
+            json!({"username": name, "password": format!("{name}-password-1"), "roles": [name]});
         assert_eq!(admin.post("/api/v1/users", &user).await.status(), 201);
     }
     let reader = server.login("reader", "reader-password-1").await;
@@ -602,7 +613,10 @@ async fn a_check_needs_the_right_saving_needs(backend: Backend) {
         403
     );
     assert_eq!(
-        designer.post("/api/v1/entity-checks", &edited).await.status(),
+        designer
+            .post("/api/v1/entity-checks", &edited)
+            .await
+            .status(),
         200
     );
     assert_eq!(
@@ -614,7 +628,10 @@ async fn a_check_needs_the_right_saving_needs(backend: Backend) {
         200
     );
     assert_eq!(
-        builder.post("/api/v1/entity-checks", &edited).await.status(),
+        builder
+            .post("/api/v1/entity-checks", &edited)
+            .await
+            .status(),
         403
     );
     // Refused before its problems are looked at, as saving is: a definition that parses but
@@ -662,7 +679,10 @@ async fn versions_list_newest_first_with_what_changed(backend: Backend) {
     assert_eq!(page["page"], 1);
     assert_eq!(page["per_page"], 50);
     let items = page["items"].as_array().unwrap();
-    let versions: Vec<i64> = items.iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    let versions: Vec<i64> = items
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
     assert_eq!(versions, [3, 2, 1]);
     assert_eq!(items[0]["saved_by"], my_id.as_str());
     assert!(items[0]["saved_at"].as_str().unwrap().ends_with('Z'));
@@ -720,7 +740,12 @@ async fn versions_list_newest_first_with_what_changed(backend: Backend) {
     .await;
     assert_eq!(response.status(), 200);
     assert_eq!(json_of(response).await["version"], 4);
-    let latest = json_of(admin.get("/api/v1/entities/patient/versions?per_page=1").await).await;
+    let latest = json_of(
+        admin
+            .get("/api/v1/entities/patient/versions?per_page=1")
+            .await,
+    )
+    .await;
     assert_eq!(
         latest["items"][0]["summary"]["fields_added"],
         json!(["tier"])
@@ -768,7 +793,8 @@ async fn versions_answer_designers_only_and_hold_no_record_data(backend: Backend
     for role in &roles {
         assert_eq!(admin.post("/api/v1/roles", role).await.status(), 201);
         let name = role["name"].as_str().unwrap();
-        let user = json!({"username": name, "password": format!("{name}-password-1"), "roles": [name]});
+        let user =
+            json!({"username": name, "password": format!("{name}-password-1"), "roles": [name]});
         assert_eq!(admin.post("/api/v1/users", &user).await.status(), 201);
     }
     let reader = server.login("reader", "reader-password-1").await;
@@ -839,10 +865,7 @@ async fn layout_tabs_are_kept_and_checked(backend: Backend) {
     // Not a label at all.
     bad["layout"][1]["tab"] = json!("概况");
     assert_eq!(
-        english
-            .post("/api/v1/entity-checks", &bad)
-            .await
-            .status(),
+        english.post("/api/v1/entity-checks", &bad).await.status(),
         400
     );
     server.stop().await;

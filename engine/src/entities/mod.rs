@@ -4,8 +4,8 @@ mod catalog;
 mod maintenance;
 mod pinyin_keys;
 mod service;
-mod versions;
 pub mod storage;
+mod versions;
 
 pub use catalog::{Catalog, EntityRuntime};
 pub use maintenance::{ANALYZE_AFTER_ROWS, ANALYZE_MIN_ROWS};
@@ -13,5 +13,5 @@ pub use service::{
     ChangeKind, DefinitionChanges, DefinitionCheck, DefinitionIntent, EntityChange, EntityInfo,
     Impact, ImpactExample,
 };
-pub use versions::{DefinitionVersion, VersionPage, VersionSummary, VersionedDefinition};
 pub use storage::{FieldStorage, PinyinColumns, StorageKind};
+pub use versions::{DefinitionVersion, VersionPage, VersionSummary, VersionedDefinition};

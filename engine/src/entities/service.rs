@@ -652,7 +652,8 @@ impl Engine {
                 }
             }
             let mut details = Vec::new();
-            let compiled = collect_problems(CompiledEntity::compile(def.clone(), lang), &mut details)?;
+            let compiled =
+                collect_problems(CompiledEntity::compile(def.clone(), lang), &mut details)?;
             details.extend(field_rule_problems(&def, lang));
             details.extend(reference_problems(&def, &known, lang));
             let plan = match &base {

@@ -39,7 +39,12 @@ pub struct PinyinColumns {
 impl PinyinColumns {
     /// The pinyin columns a field of this shape has, if any. (Field names hold no `__`, so
     /// these never clash with another field's column.)
-    pub fn of(field: &str, value_type: FieldType, sensitive: bool, kind: &StorageKind) -> Option<Self> {
+    pub fn of(
+        field: &str,
+        value_type: FieldType,
+        sensitive: bool,
+        kind: &StorageKind,
+    ) -> Option<Self> {
         let projected_text =
             value_type == FieldType::Text && !sensitive && matches!(kind, StorageKind::Column(_));
         projected_text.then(|| PinyinColumns {

@@ -89,9 +89,7 @@ fn summarize(newer: &Value, older: Option<&Value>) -> VersionSummary {
     for name in order(newer) {
         match old_fields.get(&name) {
             None => summary.fields_added.push(name),
-            Some(old) if Some(old) != new_fields.get(&name) => {
-                summary.fields_changed.push(name)
-            }
+            Some(old) if Some(old) != new_fields.get(&name) => summary.fields_changed.push(name),
             Some(_) => {}
         }
     }

@@ -1574,7 +1574,10 @@ mod tests {
                 ("layout.3.tab", "inconsistent_tab"),
             ]
         );
-        assert!(err.details()[2].message.contains("概况 / Overview"), "{err:?}");
+        assert!(
+            err.details()[2].message.contains("概况 / Overview"),
+            "{err:?}"
+        );
     }
 
     #[test]

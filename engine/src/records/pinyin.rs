@@ -121,11 +121,29 @@ mod tests {
 
     #[test]
     fn names_sort_in_pinyin_order_beside_latin_names() {
-        let mut names = vec!["张小明", "王五", "Bob", "张三", "李四", "alice", "张三丰", "章三"];
+        let mut names = vec![
+            "张小明",
+            "王五",
+            "Bob",
+            "张三",
+            "李四",
+            "alice",
+            "张三丰",
+            "章三",
+        ];
         names.sort_by_key(|n| sort_key(n));
         assert_eq!(
             names,
-            vec!["alice", "Bob", "李四", "王五", "张三", "章三", "张三丰", "张小明"]
+            vec![
+                "alice",
+                "Bob",
+                "李四",
+                "王五",
+                "张三",
+                "章三",
+                "张三丰",
+                "张小明"
+            ]
         );
     }
 

@@ -1,8 +1,8 @@
 //! From a record's document to its typed projection columns and side-table rows, and the
 //! encryption of sensitive values on the way in and out.
 
-use crate::crypto::Keyring;
 use super::pinyin;
+use crate::crypto::Keyring;
 use crate::entities::storage::q;
 use crate::entities::{EntityRuntime, FieldStorage, StorageKind};
 use crate::error::Result;

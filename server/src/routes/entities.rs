@@ -4,13 +4,13 @@
 
 use crate::caller::Caller;
 use crate::error::ApiError;
+use crate::routes::records::{bounded_number, MAX_PAGE, MAX_PER_PAGE};
 use crate::routes::{etag, flag, if_match, one_page, JsonBody};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use crate::routes::records::{bounded_number, MAX_PAGE, MAX_PER_PAGE};
 use kangdao_engine::entities::{
     DefinitionChanges, DefinitionCheck, DefinitionIntent, EntityInfo, Impact, VersionPage,
     VersionedDefinition,
@@ -133,14 +133,20 @@ pub async fn schema(
 }
 
 /// `?intent=`: what saving the checked definition would be.
-fn check_intent(params: &HashMap<String, String>, lang: Lang) -> Result<DefinitionIntent, ApiError> {
+fn check_intent(
+    params: &HashMap<String, String>,
+    lang: Lang,
+) -> Result<DefinitionIntent, ApiError> {
     match params.get("intent").map(String::as_str) {
         None => Ok(DefinitionIntent::Either),
         Some("create") => Ok(DefinitionIntent::Create),
         Some("update") => Ok(DefinitionIntent::Replace),
         Some(_) => {
             let message = lang
-                .pick("intent 应为 create 或 update", "intent must be create or update")
+                .pick(
+                    "intent 应为 create 或 update",
+                    "intent must be create or update",
+                )
                 .to_string();
             Err(ApiError::Engine(EngineError::BadRequest {
                 details: vec![FieldError::new("intent", "invalid_value", &message)],

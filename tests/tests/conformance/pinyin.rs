@@ -275,7 +275,18 @@ async fn the_key_follows_every_writer(backend: Backend) {
     assert_eq!(keys_of(&ctx, "name", "郑九").await.1, Some("zj".into()));
     assert_eq!(
         names(&ctx, "name", None, 1, 50).await,
-        ["alice", "安二", "Bob", "陈一", "王五", "吴八", "张三", "张小明", "赵六", "郑九"]
+        [
+            "alice",
+            "安二",
+            "Bob",
+            "陈一",
+            "王五",
+            "吴八",
+            "张三",
+            "张小明",
+            "赵六",
+            "郑九"
+        ]
     );
 
     // Clearing the text clears its keys.
@@ -389,13 +400,20 @@ async fn an_older_database_gains_the_columns_at_start(backend: Backend) {
     assert!(index_exists(&ctx, &sort_index).await);
     assert!(index_exists(&ctx, &code_index).await);
     assert!(
-        !index_exists(&ctx, &index_name(LIVE_INDEX, "e_member", "f_nickname__pinyin")).await,
+        !index_exists(
+            &ctx,
+            &index_name(LIVE_INDEX, "e_member", "f_nickname__pinyin")
+        )
+        .await,
         "a field neither indexed nor unique has no index on its key"
     );
     // Filled from the documents, so sorting and `q` work at once.
     assert_eq!(
         keys_of(&ctx, "name", "张小明").await,
-        (Some("zhang xiao ming\u{1}张小明".into()), Some("zxm".into()))
+        (
+            Some("zhang xiao ming\u{1}张小明".into()),
+            Some("zxm".into())
+        )
     );
     let after = Ctx {
         engine,
@@ -417,7 +435,12 @@ async fn an_older_database_gains_the_columns_at_start(backend: Backend) {
         .update_entity(&after.admin, "member", member_definition(), Lang::En)
         .await
         .expect("bring nickname back");
-    create(&after, "member", json!({"name": "钱十", "nickname": "十哥"})).await;
+    create(
+        &after,
+        "member",
+        json!({"name": "钱十", "nickname": "十哥"}),
+    )
+    .await;
     assert_eq!(
         keys_of(&after, "nickname", "钱十").await,
         (Some("shi ge\u{1}十哥".into()), Some("sg".into()))
@@ -440,7 +463,9 @@ async fn a_sensitive_text_field_gets_no_pinyin_and_a_new_field_does(backend: Bac
     // Nowhere in the table does the sensitive plaintext (or its pinyin) appear.
     let dump = dump_all_tables(&ctx).await;
     assert!(
-        !dump.iter().any(|(_, row)| row.contains("机密") || row.contains("ji mi")),
+        !dump
+            .iter()
+            .any(|(_, row)| row.contains("机密") || row.contains("ji mi")),
         "the sensitive text stays encrypted"
     );
 
@@ -454,13 +479,7 @@ async fn a_sensitive_text_field_gets_no_pinyin_and_a_new_field_does(backend: Bac
         .update_entity(&ctx.admin, "member", def.clone(), Lang::En)
         .await
         .expect("add alias");
-    assert!(
-        index_exists(
-            &ctx,
-            &index_name(LIVE_INDEX, "e_member", "f_alias__pinyin")
-        )
-        .await
-    );
+    assert!(index_exists(&ctx, &index_name(LIVE_INDEX, "e_member", "f_alias__pinyin")).await);
     let li = list(
         &ctx,
         "member",
@@ -525,7 +544,12 @@ async fn a_hidden_or_masked_name_is_not_found_by_its_initials(backend: Backend) 
                 .map(|page| page.items.len())
         }
     };
-    assert_eq!(search(reader_with_name(FieldRule::Read), "zs", "").await.unwrap(), 1);
+    assert_eq!(
+        search(reader_with_name(FieldRule::Read), "zs", "")
+            .await
+            .unwrap(),
+        1
+    );
     // `q` searches only what the reader sees plainly: a hidden or masked name's initials
     // would tell what the name is.
     for rule in [FieldRule::Hidden, FieldRule::Masked] {
@@ -535,7 +559,9 @@ async fn a_hidden_or_masked_name_is_not_found_by_its_initials(backend: Backend) 
             "{rule:?}"
         );
         // Nor may such a reader sort by it, and so read its pinyin order.
-        let refused = search(reader_with_name(rule), "", "name").await.unwrap_err();
+        let refused = search(reader_with_name(rule), "", "name")
+            .await
+            .unwrap_err();
         assert_eq!(detail_fields(&refused), ["name"], "{rule:?}");
     }
 }

@@ -298,7 +298,10 @@ fn definitions() -> Vec<(&'static str, Value)> {
         ),
         (
             "DefinitionVersionPage",
-            json!(page_of("DefinitionVersion", "Saved versions of a definition, newest first")),
+            json!(page_of(
+                "DefinitionVersion",
+                "Saved versions of a definition, newest first"
+            )),
         ),
         (
             "VersionedDefinition",

@@ -203,11 +203,11 @@ pub fn query_parameter(name: &str) -> Value {
                              "schema": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 50}})
         }
         "sort" => {
-            json!({"in": "query", "description": "comma-separated fields, `-` first for descending: `-updated_at,name`",
+            json!({"in": "query", "description": "comma-separated fields, `-` first for descending: `-updated_at,name`; a text field sorts by its pinyin (alice, Bob, 李四, 张三)",
                          "schema": {"type": "string"}})
         }
         "q" => {
-            json!({"in": "query", "description": "case-insensitive search over non-sensitive text fields",
+            json!({"in": "query", "description": "case-insensitive substring search over the text, phone, select and autonumber fields the caller sees plainly, and the pinyin initials of its text fields (`zs` finds 张三)",
                       "schema": {"type": "string"}})
         }
         "filter" => json!({"in": "query", "description": "a FilterExpr as URL-encoded JSON",

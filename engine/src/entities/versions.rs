@@ -25,7 +25,8 @@ pub struct VersionSummary {
     pub fields_removed: Vec<String>,
     /// Fields in both versions whose definition differs (label, options, rules …).
     pub fields_changed: Vec<String>,
-    /// Whether anything besides the fields changed: the label, layout, scope fields.
+    /// Whether anything besides the fields changed: the label, layout, scope fields, or the
+    /// order of the fields.
     pub other_changed: bool,
 }
 
@@ -104,7 +105,15 @@ fn summarize(newer: &Value, older: Option<&Value>) -> VersionSummary {
         }
         d
     };
-    summary.other_changed = !older.is_null() && without_fields(newer) != without_fields(older);
+    let kept_in_order = |definition: &Value| -> Vec<String> {
+        order(definition)
+            .into_iter()
+            .filter(|name| new_fields.contains_key(name) && old_fields.contains_key(name))
+            .collect()
+    };
+    summary.other_changed = !older.is_null()
+        && (without_fields(newer) != without_fields(older)
+            || kept_in_order(newer) != kept_in_order(older));
     summary
 }
 
@@ -242,5 +251,14 @@ mod tests {
         assert_eq!(second.fields_changed, vec!["name"]);
         assert!(second.other_changed);
         assert_eq!(summarize(&v2, Some(&v2)), VersionSummary::default());
+        // Only the order of two fields changes.
+        let v3 = json!({"name": "p", "fields": [
+            {"name": "note", "type": "textarea"},
+            {"name": "name", "type": "text", "label": {"zh": "姓名"}},
+            {"name": "tier", "type": "text"}],
+            "layout": [{"section": {"zh": "基本"}, "fields": ["name"]}]});
+        let reordered = summarize(&v3, Some(&v2));
+        assert!(reordered.fields_added.is_empty() && reordered.fields_changed.is_empty());
+        assert!(reordered.other_changed);
     }
 }

@@ -100,7 +100,11 @@ async fn a_wide_entity_is_written_in_smaller_statements(backend: Backend) {
         .map(|i| json!({"name": format!("t{i}"), "type": "text"}))
         .collect();
     ctx.engine
-        .create_entity(&ctx.admin, json!({"name": "wide", "fields": fields}), Lang::En)
+        .create_entity(
+            &ctx.admin,
+            json!({"name": "wide", "fields": fields}),
+            Lang::En,
+        )
         .await
         .expect("create a wide entity");
     let names = ["张三", "李四", "alice"];
@@ -138,5 +142,8 @@ async fn a_wide_entity_is_written_in_smaller_statements(backend: Backend) {
     // Sorted by the pinyin key of the last column: the alices first, then 李四, then 张三.
     let first = page.items.first().unwrap().data["t149"].as_str().unwrap();
     let last = page.items.last().unwrap().data["t149"].as_str().unwrap();
-    assert!(first.starts_with("alice") && last.starts_with("张三"), "{first} … {last}");
+    assert!(
+        first.starts_with("alice") && last.starts_with("张三"),
+        "{first} … {last}"
+    );
 }

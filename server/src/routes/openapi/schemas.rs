@@ -290,7 +290,7 @@ fn definitions() -> Vec<(&'static str, Value)> {
                             "fields_added": strings(),
                             "fields_removed": strings(),
                             "fields_changed": strings(),
-                            "other_changed": {"type": "boolean", "description": "the label, layout or scope fields changed"}
+                            "other_changed": {"type": "boolean", "description": "the label, layout, scope fields or order of the fields changed"}
                         }
                     }
                 }

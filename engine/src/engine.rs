@@ -80,6 +80,9 @@ impl Engine {
             recent_counts: Arc::default(),
         };
         engine.catalog.reload(&engine.db).await?;
+        // Text fields of older databases gain their pinyin columns first: every projection
+        // writer, the backfills below included, fills them.
+        engine.ensure_pinyin_keys().await?;
         // Finish what an interrupted definition change left: backfills, unique indexes.
         engine.resume_definition_work().await?;
         // Older databases' plain projection indexes become partial over live rows, once.

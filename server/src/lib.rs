@@ -232,6 +232,7 @@ pub fn app(state: AppState) -> Router {
         .route("/me", get(auth::me))
         .route("/entities", get(entities::list).post(entities::create))
         .route("/entity-batches", post(entities::batch))
+        .route("/entity-checks", post(entities::check))
         .route(
             "/entities/{entity}",
             get(entities::get)
@@ -240,6 +241,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/entities/{entity}/impact", post(entities::impact))
         .route("/entities/{entity}/schema", get(entities::schema))
+        .route("/entities/{entity}/versions", get(entities::versions))
+        .route(
+            "/entities/{entity}/versions/{version}",
+            get(entities::version),
+        )
         .route(
             "/records/{entity}",
             get(records::list).post(records::create),

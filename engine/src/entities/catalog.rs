@@ -1,6 +1,6 @@
 //! The compiled definitions and physical field layout of every entity, cached in memory.
 
-use super::storage::{table_name, FieldStorage, StorageKind};
+use super::storage::{table_name, FieldStorage, PinyinColumns, StorageKind};
 use crate::error::{EngineError, Result};
 use crate::forms::{CompiledEntity, EntityDefinition, FieldType};
 use crate::i18n::Lang;
@@ -114,13 +114,15 @@ impl Catalog {
                 ("side_table", Some(t)) => StorageKind::SideTable(t),
                 _ => StorageKind::DocumentOnly,
             };
+            let sensitive = row.bool("sensitive")?.unwrap_or(false);
             layouts.entry(entity).or_default().insert(
                 field.clone(),
                 FieldStorage {
+                    pinyin: PinyinColumns::of(&field, value_type, sensitive, &kind),
                     field,
                     value_type,
                     kind,
-                    sensitive: row.bool("sensitive")?.unwrap_or(false),
+                    sensitive,
                     unique_index: row.text("unique_index")?,
                     plain_index: row.text("plain_index")?,
                 },

@@ -9,6 +9,7 @@ use super::EntityRuntime;
 use crate::access::{Action, Principal, SystemRight};
 use crate::engine::Engine;
 use crate::error::{EngineError, FieldError, Result};
+use crate::forms::messages::definition_summary;
 use crate::forms::{CompiledEntity, EntityDefinition};
 use crate::i18n::Lang;
 use crate::records::projection;
@@ -23,11 +24,12 @@ const ENTITY_DDL_LOCK: i64 = 0x6b64_0001;
 const BACKFILL_BATCH: i64 = 500;
 const IMPACT_EXAMPLES: usize = 5;
 /// Tries of a DDL transaction that met a lock timeout before answering 409.
-const DDL_ATTEMPTS: u32 = 3;
+pub(super) const DDL_ATTEMPTS: u32 = 3;
 
-/// Whether a definition must be new, must exist, or may be either (a batch).
+/// Whether a definition must be new (`POST /entities`), must exist (`PUT`), or may be either
+/// (a batch; a check that names neither).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum DefinitionIntent {
+pub enum DefinitionIntent {
     Create,
     Replace,
     Either,
@@ -73,6 +75,25 @@ pub struct EntityChange {
     pub unique_pending: Vec<String>,
     /// Stored records the new definition would invalidate (dry runs only).
     pub impact: Impact,
+}
+
+/// What saving a definition would do, found without saving it: the answer of a compile-only
+/// check (`Engine::check_definition`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DefinitionCheck {
+    /// Always true: a definition that would not save is an error instead.
+    pub ok: bool,
+    pub name: String,
+    pub change: ChangeKind,
+    /// The version saving it would make (the current one when unchanged).
+    pub version: i64,
+    pub fields_added: Vec<String>,
+    pub fields_restored: Vec<String>,
+    pub indexes_added: Vec<String>,
+    pub unique_added: Vec<String>,
+    pub unique_dropped: Vec<String>,
+    /// The JSON Schema (2020-12) the definition compiles to.
+    pub schema: Value,
 }
 
 /// A definition parsed, checked and planned against the entity as it stands.
@@ -149,7 +170,7 @@ fn take_version(body: Value, lang: Lang) -> Result<(Value, Option<i64>)> {
 }
 
 /// PostgreSQL's `lock_timeout` (55P03) or SQLite's busy timeout: the table is in use.
-fn is_lock_timeout(e: &EngineError) -> bool {
+pub(super) fn is_lock_timeout(e: &EngineError) -> bool {
     match e {
         EngineError::Storage(sqlx::Error::Database(d)) => {
             matches!(d.code().as_deref(), Some("55P03") | Some("5") | Some("517"))
@@ -214,7 +235,7 @@ fn parse_definition(body: Value, lang: Lang) -> Result<EntityDefinition> {
     })
 }
 
-async fn lock_ddl(tx: &mut Tx) -> Result<()> {
+pub(super) async fn lock_ddl(tx: &mut Tx) -> Result<()> {
     if tx.backend() == Backend::Postgres {
         tx.execute(
             "SELECT pg_advisory_xact_lock($1)",
@@ -227,23 +248,62 @@ async fn lock_ddl(tx: &mut Tx) -> Result<()> {
     Ok(())
 }
 
-/// Ok when nothing is wrong with a definition; otherwise every problem in one 400.
-fn definition_errors(details: Vec<FieldError>, lang: Lang) -> Result<()> {
-    if details.is_empty() {
-        return Ok(());
-    }
-    Err(EngineError::BadRequest {
-        message: lang
-            .pick("实体定义有误", "The entity definition has errors")
-            .into(),
+/// Every problem with a definition, in one 400.
+fn definition_errors(details: Vec<FieldError>, lang: Lang) -> EngineError {
+    EngineError::BadRequest {
+        message: definition_summary(details.len(), lang),
         details,
-    })
+    }
+}
+
+/// The value of a check that may fail with a definition's per-field problems: those go to
+/// `details` (so they are answered with every other problem), any other error stops here.
+fn collect_problems<T>(outcome: Result<T>, details: &mut Vec<FieldError>) -> Result<Option<T>> {
+    match outcome {
+        Ok(value) => Ok(Some(value)),
+        Err(EngineError::BadRequest {
+            details: problems,
+            message,
+        }) => {
+            if problems.is_empty() {
+                return Err(EngineError::BadRequest {
+                    message,
+                    details: problems,
+                });
+            }
+            details.extend(problems);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// References must name existing entities, one of the same batch, or the entity itself.
+fn reference_problems(def: &EntityDefinition, known: &[String], lang: Lang) -> Vec<FieldError> {
+    def.fields
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let target = f.entity.as_ref()?;
+            let ok = target == &def.name || known.iter().any(|k| k == target.as_str());
+            (!ok).then(|| {
+                FieldError::new(
+                    format!("fields.{i}.entity"),
+                    "unknown_entity",
+                    match lang {
+                        Lang::Zh => format!("引用的实体 {target} 不存在"),
+                        Lang::En => format!("The referenced entity {target} does not exist"),
+                    },
+                )
+            })
+        })
+        .collect()
 }
 
 /// `visible_if` and `readonly_if` are filters over the record itself: they must parse, name
 /// fields of the definition and use known operators, so the server and the browser can
 /// evaluate one rule.
-fn check_field_rules(def: &EntityDefinition, lang: Lang) -> Result<()> {
+fn field_rule_problems(def: &EntityDefinition, lang: Lang) -> Vec<FieldError> {
     use crate::query::FilterExpr;
     let mut details = Vec::new();
     for (i, field) in def.fields.iter().enumerate() {
@@ -277,7 +337,7 @@ fn check_field_rules(def: &EntityDefinition, lang: Lang) -> Result<()> {
             }
         }
     }
-    definition_errors(details, lang)
+    details
 }
 
 impl Engine {
@@ -318,44 +378,6 @@ impl Engine {
             return Err(EngineError::not_found(format!("entity {name}")));
         }
         Ok(rt.compiled.json_schema().clone())
-    }
-
-    /// Checks references name existing entities (or the entity itself).
-    async fn check_reference_targets(
-        &self,
-        def: &EntityDefinition,
-        batch: &[&str],
-        lang: Lang,
-    ) -> Result<()> {
-        let known: Vec<String> = self
-            .catalog
-            .all(&self.db)
-            .await?
-            .iter()
-            .map(|rt| rt.name().to_string())
-            .collect();
-        let details: Vec<FieldError> = def
-            .fields
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| {
-                let target = f.entity.as_ref()?;
-                let ok = target == &def.name
-                    || known.iter().any(|k| k == target.as_str())
-                    || batch.contains(&target.as_str());
-                (!ok).then(|| {
-                    FieldError::new(
-                        format!("fields.{i}.entity"),
-                        "unknown_entity",
-                        match lang {
-                            Lang::Zh => format!("引用的实体 {target} 不存在"),
-                            Lang::En => format!("The referenced entity {target} does not exist"),
-                        },
-                    )
-                })
-            })
-            .collect();
-        definition_errors(details, lang)
     }
 
     pub async fn create_entity(
@@ -421,6 +443,46 @@ impl Engine {
         self.change_definitions(principal, vec![request], false, lang)
             .await?;
         self.get_entity(&Principal::system(), name).await
+    }
+
+    /// Checks a definition as saving it would — parsed, compiled, its field rules, references
+    /// and layout, the change it makes to the stored entity, the caller's right (`design`, or
+    /// `new_entity` for a new one) and the version precondition (`if_match` or the body's
+    /// `version`) — and answers what saving would do, with the compiled JSON Schema. Every
+    /// problem comes back at once, as the 400 saving would give. Nothing is written, no DDL
+    /// runs and stored records are not read (the impact preview does that), so the designer
+    /// may call it as staff type. It plans against the cached definitions (at most a couple of
+    /// seconds old); saving checks again under the DDL lock.
+    pub async fn check_definition(
+        &self,
+        principal: &Principal,
+        body: Value,
+        intent: DefinitionIntent,
+        if_match: Option<i64>,
+        lang: Lang,
+    ) -> Result<DefinitionCheck> {
+        let request = DefinitionRequest {
+            body,
+            if_match,
+            intent,
+        };
+        let staged = self.stage(principal, vec![request], lang).await?;
+        let item = staged
+            .first()
+            .ok_or_else(|| EngineError::internal("a definition check staged nothing"))?;
+        let change = item.describe(Impact::default());
+        Ok(DefinitionCheck {
+            ok: true,
+            name: change.name,
+            change: change.change,
+            version: change.version,
+            fields_added: change.fields_added,
+            fields_restored: change.fields_restored,
+            indexes_added: change.indexes_added,
+            unique_added: change.unique_added,
+            unique_dropped: change.unique_dropped,
+            schema: item.compiled.json_schema().clone(),
+        })
     }
 
     /// Installs or changes several entities at once — what a pack installer calls. Every
@@ -511,19 +573,22 @@ impl Engine {
         Ok(changes)
     }
 
-    /// Parses and checks every definition of a change, and plans what each does.
+    /// Parses and checks every definition of a change, and plans what each does. Each
+    /// definition's problems — what it compiles to, its field rules, its references, and what
+    /// changing the stored entity allows — come back at once, in one 400.
     async fn stage(
         &self,
         principal: &Principal,
         requests: Vec<DefinitionRequest>,
         lang: Lang,
     ) -> Result<Vec<Staged>> {
-        let mut staged: Vec<Staged> = Vec::with_capacity(requests.len());
-        for (i, request) in requests.into_iter().enumerate() {
-            let (body, body_version) = take_version(request.body, lang)?;
+        // Parsed first, so each definition's references may name any entity of the batch.
+        let mut parsed: Vec<(EntityDefinition, Option<i64>, DefinitionRequest)> =
+            Vec::with_capacity(requests.len());
+        for (i, mut request) in requests.into_iter().enumerate() {
+            let (body, body_version) = take_version(std::mem::take(&mut request.body), lang)?;
             let def = parse_definition(body, lang)?;
-            let name = def.name.to_string();
-            if staged.iter().any(|s| s.name == name) {
+            if parsed.iter().any(|(other, ..)| other.name == def.name) {
                 return Err(EngineError::BadRequest {
                     message: lang
                         .pick(
@@ -534,10 +599,23 @@ impl Engine {
                     details: vec![FieldError::new(
                         format!("entities.{i}.name"),
                         "duplicate",
-                        name.clone(),
+                        def.name.to_string(),
                     )],
                 });
             }
+            parsed.push((def, body_version, request));
+        }
+        let known: Vec<String> = self
+            .catalog
+            .all(&self.db)
+            .await?
+            .iter()
+            .map(|rt| rt.name().to_string())
+            .chain(parsed.iter().map(|(def, ..)| def.name.to_string()))
+            .collect();
+        let mut staged: Vec<Staged> = Vec::with_capacity(parsed.len());
+        for (def, body_version, request) in parsed {
+            let name = def.name.to_string();
             let base = match self.entity(&name).await {
                 Ok(rt) => Some(rt),
                 Err(EngineError::NotFound { .. }) => None,
@@ -573,11 +651,14 @@ impl Engine {
                     return Err(EngineError::VersionConflict { current });
                 }
             }
-            let compiled = CompiledEntity::compile(def.clone(), lang)?;
-            check_field_rules(&def, lang)?;
+            let mut details = Vec::new();
+            let compiled =
+                collect_problems(CompiledEntity::compile(def.clone(), lang), &mut details)?;
+            details.extend(field_rule_problems(&def, lang));
+            details.extend(reference_problems(&def, &known, lang));
             let plan = match &base {
-                Some(rt) => plan_change(rt, &def, lang)?,
-                None => ChangePlan {
+                Some(rt) => collect_problems(plan_change(rt, &def, lang), &mut details)?,
+                None => Some(ChangePlan {
                     new_fields: def
                         .fields
                         .iter()
@@ -585,8 +666,14 @@ impl Engine {
                         .collect(),
                     reactivated: Vec::new(),
                     index_changes: Vec::new(),
-                },
+                }),
             };
+            let (Some(compiled), Some(plan)) = (compiled, plan) else {
+                return Err(definition_errors(details, lang));
+            };
+            if !details.is_empty() {
+                return Err(definition_errors(details, lang));
+            }
             let unchanged = base.as_ref().is_some_and(|rt| {
                 rt.definition() == compiled.definition()
                     && plan.new_fields.is_empty()
@@ -612,11 +699,6 @@ impl Engine {
                 unchanged,
                 holds_rows,
             });
-        }
-        let batch: Vec<&str> = staged.iter().map(|s| s.name.as_str()).collect();
-        for item in &staged {
-            self.check_reference_targets(item.compiled.definition(), &batch, lang)
-                .await?;
         }
         Ok(staged)
     }
@@ -832,7 +914,7 @@ impl Engine {
     }
 
     /// Backfills one entity's pending fields, then builds its pending unique indexes.
-    async fn finish_definition_work(&self, name: &str, lang: Lang) -> Result<()> {
+    pub(super) async fn finish_definition_work(&self, name: &str, lang: Lang) -> Result<()> {
         let rt = self.entity(name).await?;
         let pending = self
             .db
@@ -1312,15 +1394,7 @@ fn plan_change(rt: &EntityRuntime, def: &EntityDefinition, lang: Lang) -> Result
     if details.is_empty() {
         Ok(plan)
     } else {
-        Err(EngineError::BadRequest {
-            message: lang
-                .pick(
-                    "实体定义的修改不被允许",
-                    "The definition change is not allowed",
-                )
-                .into(),
-            details,
-        })
+        Err(definition_errors(details, lang))
     }
 }
 

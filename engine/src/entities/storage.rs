@@ -23,6 +23,39 @@ pub struct FieldStorage {
     pub sensitive: bool,
     pub unique_index: Option<String>,
     pub plain_index: Option<String>,
+    /// A non-sensitive text field's pinyin projections, beside its column.
+    pub pinyin: Option<PinyinColumns>,
+}
+
+/// The columns holding a text field's pinyin sort key and initials (`records::pinyin`): lists
+/// sort by the key, `q` also searches the initials. Sensitive fields have none: their
+/// plaintext is never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinyinColumns {
+    pub sort_key: String,
+    pub initials: String,
+}
+
+impl PinyinColumns {
+    /// The pinyin columns a field of this shape has, if any. (Field names hold no `__`, so
+    /// these never clash with another field's column.)
+    pub fn of(
+        field: &str,
+        value_type: FieldType,
+        sensitive: bool,
+        kind: &StorageKind,
+    ) -> Option<Self> {
+        let projected_text =
+            value_type == FieldType::Text && !sensitive && matches!(kind, StorageKind::Column(_));
+        projected_text.then(|| PinyinColumns {
+            sort_key: format!("{}__pinyin", column_name(field)),
+            initials: format!("{}__initials", column_name(field)),
+        })
+    }
+
+    pub fn names(&self) -> [&str; 2] {
+        [&self.sort_key, &self.initials]
+    }
 }
 
 pub fn table_name(entity: &str) -> String {
@@ -191,10 +224,12 @@ impl FieldStorage {
         let table = table_name(entity);
         let column = column_name(name);
         let is_column = matches!(kind, StorageKind::Column(_));
+        let sensitive = field.is_sensitive();
         FieldStorage {
             field: name.to_string(),
             value_type,
-            sensitive: field.is_sensitive(),
+            sensitive,
+            pinyin: PinyinColumns::of(name, value_type, sensitive, &kind),
             unique_index: (field.unique && is_column).then(|| index_name("ux", &table, &column)),
             plain_index: (is_column
                 && !field.unique
@@ -208,6 +243,24 @@ impl FieldStorage {
         match &self.kind {
             StorageKind::Column(c) => Some(c),
             _ => None,
+        }
+    }
+
+    /// Every projection column of the field in the record table: its own, then its pinyin
+    /// sort key and initials where it has them.
+    pub fn projection_columns(&self) -> impl Iterator<Item = &str> {
+        self.column().into_iter().chain(
+            self.pinyin
+                .iter()
+                .flat_map(|p| [p.sort_key.as_str(), p.initials.as_str()]),
+        )
+    }
+
+    /// The column lists sort the field by: its pinyin key where it has one.
+    pub fn order_column(&self) -> Option<&str> {
+        match &self.pinyin {
+            Some(p) => Some(&p.sort_key),
+            None => self.column(),
         }
     }
 
@@ -332,6 +385,13 @@ pub fn add_field_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<S
                 q(column),
                 sql_type(fs.value_type, fs.sensitive, backend)
             ));
+            if let Some(pinyin) = &fs.pinyin {
+                out.extend(
+                    pinyin
+                        .names()
+                        .map(|c| pinyin_column_sql(&table, c, backend)),
+                );
+            }
             out.extend(index_sql(entity, fs, backend));
         }
         StorageKind::SideTable(side) => {
@@ -358,8 +418,36 @@ pub fn add_field_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<S
     out
 }
 
+/// `ALTER TABLE … ADD COLUMN` for one pinyin column (text in byte order, like text fields).
+pub fn pinyin_column_sql(table: &str, column: &str, backend: Backend) -> String {
+    format!(
+        "ALTER TABLE {} ADD COLUMN {} {}",
+        q(table),
+        q(column),
+        sql_type(FieldType::Text, false, backend)
+    )
+}
+
+/// The live-row index on a text field's pinyin sort key, for a field that is indexed (or
+/// unique): lists sort by that key, so it serves the sort as the field's own index would.
+pub fn sort_key_index_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Option<String> {
+    let pinyin = fs.pinyin.as_ref()?;
+    if fs.plain_index.is_none() && fs.unique_index.is_none() {
+        return None;
+    }
+    let table = table_name(entity);
+    let name = index_name(LIVE_INDEX, &table, &pinyin.sort_key);
+    Some(live_index_sql(
+        &name,
+        &table,
+        &[&pinyin.sort_key],
+        backend,
+        false,
+    ))
+}
+
 /// Index statements for a column field: unique among live rows, or a plain index over live
-/// rows. (A side table's `(value, record_id)` index has no `deleted_at` to test: its rows are
+/// rows, and the index of its pinyin sort key. (A side table's `(value, record_id)` index has no `deleted_at` to test: its rows are
 /// joined to the record table, whose live-row indexes decide.)
 pub fn index_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<String> {
     let table = table_name(entity);
@@ -378,6 +466,7 @@ pub fn index_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<Strin
     if let Some(ix) = &fs.plain_index {
         out.push(live_index_sql(ix, &table, &[column], backend, false));
     }
+    out.extend(sort_key_index_sql(entity, fs, backend));
     out
 }
 

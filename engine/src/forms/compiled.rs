@@ -9,7 +9,7 @@ use super::definition::{EntityDefinition, FieldDef, FieldType};
 use super::formula;
 use super::messages::{definition_message, definition_summary, field_message};
 use crate::error::{EngineError, FieldError};
-use crate::i18n::Lang;
+use crate::i18n::{Label, Lang};
 use crate::query::{evaluate, EvalContext, FilterExpr};
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::paths::LocationSegment;
@@ -435,6 +435,15 @@ fn formula_value(f: &FieldDef, v: &Value) -> rhai::Dynamic {
     }
 }
 
+/// A tab label as a definition error names it: `基本信息 / Basics`.
+fn tab_text(label: &Label) -> String {
+    [label.zh.as_deref(), label.en.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 /// Collects definition errors with their localized messages.
 struct DefErrors {
     lang: Lang,
@@ -661,6 +670,32 @@ impl CompiledEntity {
                         "",
                     );
                 }
+            }
+        }
+        // Tabs: a label with text, and one label per tab (sections sharing a tab's zh or en
+        // text must carry the same label, or the form would show two tabs of one name).
+        let mut tabs: Vec<&Label> = Vec::new();
+        for (j, section) in def.layout.iter().enumerate() {
+            let Some(tab) = &section.tab else { continue };
+            let has_text = |t: &Option<String>| t.as_deref().is_some_and(|t| !t.trim().is_empty());
+            if !has_text(&tab.zh) && !has_text(&tab.en) {
+                errs.push(format!("layout.{j}.tab"), "empty_tab", "", "");
+                continue;
+            }
+            let clash = tabs.iter().find(|other| {
+                **other != tab
+                    && ((tab.zh.is_some() && other.zh == tab.zh)
+                        || (tab.en.is_some() && other.en == tab.en))
+            });
+            match clash {
+                Some(other) => errs.push(
+                    format!("layout.{j}.tab"),
+                    "inconsistent_tab",
+                    &tab_text(tab),
+                    &tab_text(other),
+                ),
+                None if !tabs.contains(&tab) => tabs.push(tab),
+                None => {}
             }
         }
         for (key, name, want) in [
@@ -1488,6 +1523,60 @@ mod tests {
         assert!(
             zh.details()[0].message.starts_with("公式无法编译"),
             "{zh:?}"
+        );
+    }
+
+    #[test]
+    fn layout_tabs_need_a_label_and_one_label_per_tab() {
+        let with_layout = |layout: Value| -> EntityDefinition {
+            serde_json::from_value(json!({
+                "name": "tabbed",
+                "fields": [{"name": "a", "type": "text"}, {"name": "b", "type": "text"}],
+                "layout": layout
+            }))
+            .unwrap()
+        };
+        let good = with_layout(json!([
+            {"section": {"zh": "基本"}, "tab": {"zh": "概况", "en": "Overview"}, "fields": ["a"]},
+            {"section": {"zh": "其他"}, "fields": ["b"]},
+            {"section": {"zh": "补充"}, "tab": {"zh": "概况", "en": "Overview"}, "fields": []}
+        ]));
+        let compiled = CompiledEntity::compile(good.clone(), Lang::En).expect("valid tabs");
+        assert_eq!(
+            compiled.definition().layout[0].tab,
+            Some(Label {
+                zh: Some("概况".into()),
+                en: Some("Overview".into())
+            })
+        );
+        // Kept through a save and a load: the stored JSON carries it, and an untabbed
+        // section's JSON has no `tab` at all.
+        let stored = serde_json::to_value(&good).unwrap();
+        assert_eq!(stored["layout"][0]["tab"]["en"], json!("Overview"));
+        assert!(stored["layout"][1].get("tab").is_none());
+        assert_eq!(
+            serde_json::from_value::<EntityDefinition>(stored).unwrap(),
+            good
+        );
+
+        let bad = with_layout(json!([
+            {"section": {"zh": "基本"}, "tab": {}, "fields": ["a"]},
+            {"section": {"zh": "其他"}, "tab": {"zh": " ", "en": ""}, "fields": ["b"]},
+            {"section": {"zh": "一"}, "tab": {"zh": "概况", "en": "Overview"}, "fields": []},
+            {"section": {"zh": "二"}, "tab": {"zh": "概况", "en": "Summary"}, "fields": []}
+        ]));
+        let err = CompiledEntity::compile(bad, Lang::Zh).unwrap_err();
+        assert_eq!(
+            codes(err.details()),
+            vec![
+                ("layout.0.tab", "empty_tab"),
+                ("layout.1.tab", "empty_tab"),
+                ("layout.3.tab", "inconsistent_tab"),
+            ]
+        );
+        assert!(
+            err.details()[2].message.contains("概况 / Overview"),
+            "{err:?}"
         );
     }
 

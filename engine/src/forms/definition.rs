@@ -225,6 +225,11 @@ impl FieldDef {
 #[serde(deny_unknown_fields)]
 pub struct LayoutSection {
     pub section: Label,
+    /// The tab the section shows under: sections with the same tab label form one tab, tabs in
+    /// the order they first appear, sections in layout order; sections without one show
+    /// outside any tab, as before tabs existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tab: Option<Label>,
     #[serde(default = "one_column")]
     pub columns: u8,
     pub fields: Vec<FieldName>,

@@ -91,6 +91,14 @@ pub fn definition_message(code: &str, a: &str, b: &str, lang: Lang) -> String {
         ("invalid_default", Lang::En) => format!("Invalid default value: {a}"),
         ("unknown_field", Lang::Zh) => format!("字段 {a} 不存在"),
         ("unknown_field", Lang::En) => format!("There is no field {a}"),
+        ("empty_tab", Lang::Zh) => "标签页名称至少需要中文（zh）或英文（en）之一".to_string(),
+        ("empty_tab", Lang::En) => "A tab label needs a zh or an en text".to_string(),
+        ("inconsistent_tab", Lang::Zh) => {
+            format!("标签页 {a} 在另一分区的名称不同（{b}）：同一标签页的名称须完全一致")
+        }
+        ("inconsistent_tab", Lang::En) => format!(
+            "The tab {a} is labelled differently in another section ({b}): one tab has one label"
+        ),
         ("wrong_field_type", Lang::Zh) => format!("字段 {a} 必须是 {b} 类型"),
         ("wrong_field_type", Lang::En) => format!("The field {a} must be of type {b}"),
         ("invalid_schema", Lang::Zh) => format!("定义无法编译为 JSON Schema：{a}"),

@@ -3,7 +3,7 @@
 
 use super::dialect::{Dialect, NumberKind};
 use super::field_access::{refuse, FieldUse};
-use super::filter::{sort_column, FilterExpr};
+use super::filter::{pinyin_sort_key, sort_column, FilterExpr};
 use super::lookups;
 use super::read::MAX_SORT_KEYS;
 use crate::access::{Action, Principal};
@@ -136,6 +136,8 @@ impl Engine {
         let mut select = Query::select();
         let mut columns = Vec::new();
         let mut readers: Vec<(String, FieldType)> = Vec::new();
+        // What each column orders by: its alias, or a text dimension's pinyin key.
+        let mut orderings: Vec<String> = Vec::new();
         for (i, dim) in spec.dimensions.iter().enumerate() {
             let (column, value_type) =
                 sort_column(&rt, principal, &dim.field, FieldUse::Dimension)?;
@@ -148,6 +150,15 @@ impl Engine {
             columns.push(Column {
                 name: dim.field.clone(),
                 column_type: value_type.as_str().into(),
+            });
+            // A text dimension orders by its pinyin key, as lists do (one key per group).
+            orderings.push(match pinyin_sort_key(&rt, &dim.field) {
+                Some(key) => format!(
+                    "MIN({}.{})",
+                    crate::entities::storage::q(&rt.table),
+                    crate::entities::storage::q(&key)
+                ),
+                None => alias.clone(),
             });
             readers.push((alias, value_type));
         }
@@ -229,6 +240,7 @@ impl Engine {
                 name,
                 column_type: value_type.as_str().into(),
             });
+            orderings.push(alias.clone());
             readers.push((alias, value_type));
         }
         select.from(table.clone());
@@ -254,10 +266,10 @@ impl Engine {
                 Some("desc") => Order::Desc,
                 _ => Order::Asc,
             };
-            select.order_by_expr(Expr::cust(readers[index].0.clone()), order);
+            select.order_by_expr(Expr::cust(orderings[index].clone()), order);
         }
-        for (alias, _) in readers.iter().take(spec.dimensions.len()) {
-            select.order_by_expr(Expr::cust(alias.clone()), Order::Asc);
+        for ordering in orderings.iter().take(spec.dimensions.len()) {
+            select.order_by_expr(Expr::cust(ordering.clone()), Order::Asc);
         }
         let (mut sql, values) = dialect.build(&select);
         // A literal, not a bound value: with `LIMIT $1` PostgreSQL's cached generic plan

@@ -76,6 +76,7 @@ pub(crate) fn resolve_field(rt: &EntityRuntime, field: &str) -> Result<FieldStor
             sensitive: false,
             unique_index: None,
             plain_index: None,
+            pinyin: None,
         });
     }
     rt.field_storage(field)
@@ -526,8 +527,29 @@ pub(crate) fn sort_column(
     }
 }
 
+/// The column a list sorts a field by, for a caller allowed to sort by it (see
+/// [`sort_column`]): a text field's pinyin sort key, so Chinese names order by their pinyin
+/// (`records::pinyin`), else the field's own column.
+pub(crate) fn order_column(
+    rt: &EntityRuntime,
+    principal: &Principal,
+    field: &str,
+) -> Result<String> {
+    let (column, _) = sort_column(rt, principal, field, FieldUse::Sort)?;
+    Ok(pinyin_sort_key(rt, field).unwrap_or(column))
+}
+
+/// A field's pinyin sort-key column, where it has one.
+pub(crate) fn pinyin_sort_key(rt: &EntityRuntime, field: &str) -> Option<String> {
+    rt.field_storage(field)?
+        .pinyin
+        .as_ref()
+        .map(|p| p.sort_key.clone())
+}
+
 /// Text-search columns: text, phone, select and autonumber fields the caller sees plainly
-/// (neither sensitive, nor hidden or masked by a role).
+/// (neither sensitive, nor hidden or masked by a role), and the pinyin initials of those text
+/// fields.
 pub(crate) fn search_columns(rt: &EntityRuntime, principal: &Principal) -> Vec<String> {
     rt.columns()
         .filter(|fs| {
@@ -541,7 +563,10 @@ pub(crate) fn search_columns(rt: &EntityRuntime, principal: &Principal) -> Vec<S
                     FieldType::Text | FieldType::Phone | FieldType::Select | FieldType::Autonumber
                 )
         })
-        .map(|fs| column_name(&fs.field))
+        .flat_map(|fs| {
+            std::iter::once(column_name(&fs.field))
+                .chain(fs.pinyin.as_ref().map(|p| p.initials.clone()))
+        })
         .collect()
 }
 

@@ -7,6 +7,7 @@ pub mod events;
 mod field_access;
 pub mod filter;
 pub mod lookups;
+pub mod pinyin;
 pub mod projection;
 mod read;
 mod rows;

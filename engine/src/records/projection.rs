@@ -1,6 +1,7 @@
 //! From a record's document to its typed projection columns and side-table rows, and the
 //! encryption of sensitive values on the way in and out.
 
+use super::pinyin;
 use crate::crypto::Keyring;
 use crate::entities::storage::q;
 use crate::entities::{EntityRuntime, FieldStorage, StorageKind};
@@ -121,9 +122,10 @@ pub fn unseal_owned(
     Ok(document)
 }
 
-/// The one writer of projection columns and side-table rows: inserts, updates and backfills
-/// all take their projected values from here, so a field is projected the same way whichever
-/// path wrote it.
+/// The one writer of projection columns (a text field's pinyin sort key and initials among
+/// them) and side-table rows: inserts, updates, imports, bulk creates and backfills all take
+/// their projected values from here, so a field is projected the same way whichever path
+/// wrote it.
 pub struct ProjectionWriter<'a> {
     rt: &'a EntityRuntime,
     keys: &'a Keyring,
@@ -152,18 +154,25 @@ impl<'a> ProjectionWriter<'a> {
         }
     }
 
-    /// The projection columns this writer fills, in a fixed order.
+    /// The projection columns this writer fills, in a fixed order: each field's column, then
+    /// its pinyin sort key and initials where it has them.
     pub fn columns(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.fields.iter().filter_map(|fs| fs.column())
+        self.fields.iter().flat_map(|fs| fs.projection_columns())
     }
 
     /// Column values for one document, in the order of [`Self::columns`].
     pub fn column_values(&self, plain: &Map<String, Value>) -> Vec<Arg> {
-        self.fields
-            .iter()
-            .filter(|fs| fs.column().is_some())
-            .map(|fs| scalar_arg(fs, plain.get(&fs.field), self.keys))
-            .collect()
+        let mut values = Vec::with_capacity(self.fields.len());
+        for fs in self.fields.iter().filter(|fs| fs.column().is_some()) {
+            let value = plain.get(&fs.field);
+            values.push(scalar_arg(fs, value, self.keys));
+            if fs.pinyin.is_some() {
+                let text = value.filter(|v| !v.is_null()).map(text_of);
+                values.push(Arg::Text(text.as_deref().map(pinyin::sort_key)));
+                values.push(Arg::Text(text.as_deref().and_then(pinyin::initials)));
+            }
+        }
+        values
     }
 
     /// Side tables and their values for one document.

@@ -1,8 +1,7 @@
 //! Reading records: one by id, pages of a list, history, and the 360° view.
 
 use super::dialect::Dialect;
-use super::field_access::FieldUse;
-use super::filter::{search_condition, sort_column, FilterContext, FilterExpr};
+use super::filter::{order_column, search_condition, FilterContext, FilterExpr};
 use super::lookups::{self, MaskedLookup};
 use super::rows::{self, stored_from_row, RECORD_COLUMNS};
 use super::totals::Counting;
@@ -284,7 +283,7 @@ impl Engine {
             query.sort.clone()
         };
         for key in &sort {
-            let (column, _) = sort_column(rt, principal, &key.field, FieldUse::Sort)?;
+            let column = order_column(rt, principal, &key.field)?;
             let order = if key.descending {
                 Order::Desc
             } else {

@@ -14,8 +14,17 @@ use uuid::Uuid;
 pub(crate) const RECORD_COLUMNS: &str =
     "\"id\", \"data\", \"version\", \"created_at\", \"created_by\", \"updated_at\", \"updated_by\", \"deleted_at\"";
 
-/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bound-parameter limits.
+/// Rows per multi-row INSERT, at most.
 const ROWS_PER_STATEMENT: usize = 400;
+/// Bound values per statement, at most: under SQLite's limit (32,766) and PostgreSQL's
+/// (65,535), so a wide entity (up to 200 fields, a text field projecting three columns) writes
+/// fewer rows per statement instead of failing.
+const VALUES_PER_STATEMENT: usize = 32_000;
+
+/// How many rows one multi-row INSERT of `values_per_row` values each holds.
+fn rows_per_statement(values_per_row: usize) -> usize {
+    (VALUES_PER_STATEMENT / values_per_row.max(1)).clamp(1, ROWS_PER_STATEMENT)
+}
 
 pub(crate) fn stored_from_row(row: &DbRow) -> Result<StoredRecord> {
     Ok(StoredRecord {
@@ -112,13 +121,14 @@ pub(crate) fn insert_statements(
         projected += 1;
     }
     let per_row = 8 + projected;
+    let chunk_rows = rows_per_statement(per_row);
     let finish = |sql: String, args: Vec<Arg>, rows: usize| Statement {
         sql,
         values: sea_query::Values(args.into_iter().map(|a| a.into_sea(backend)).collect()),
-        persistent: rows == 1 || rows == ROWS_PER_STATEMENT,
+        persistent: rows == 1 || rows == chunk_rows,
     };
     let mut statements = Vec::new();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in rows.chunks(chunk_rows) {
         let mut sql = format!("INSERT INTO {} ({column_list}) VALUES ", q(&rt.table));
         let mut args = Vec::with_capacity(chunk.len() * per_row);
         let mut history_sql = String::from(

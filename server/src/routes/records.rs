@@ -56,7 +56,7 @@ pub const MAX_PER_PAGE: u64 = 1000;
 
 /// A whole-number query parameter from 0 to `max` (absent: 0, the default); anything else is a
 /// 400 naming the parameter and its bound.
-fn bounded_number(
+pub(crate) fn bounded_number(
     params: &HashMap<String, String>,
     key: &str,
     max: u64,

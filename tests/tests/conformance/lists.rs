@@ -274,18 +274,19 @@ async fn filters_sorts_search_and_paging(backend: Backend) {
         sorted(&["王五", "张小明"])
     );
 
-    // Sorts: code-point order (COLLATE "C") on both backends, NULLS LAST either way.
+    // Sorts: a text field by its pinyin key (`records::pinyin`), the same on both backends
+    // (byte order, COLLATE "C"), NULLS LAST either way.
     assert_eq!(
         l.query(None, "name", None).await,
         vec![
+            "alice",
             "Bob",
             "Carol",
             "Dave",
-            "alice",
-            "张三",
-            "张小明",
             "李四",
-            "王五"
+            "王五",
+            "张三",
+            "张小明"
         ]
     );
     assert_eq!(

@@ -35,6 +35,7 @@ mod keys;
 mod lists;
 mod live_indexes;
 mod money;
+mod pinyin;
 mod records;
 mod references;
 mod related_filters;

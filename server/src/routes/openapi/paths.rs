@@ -135,6 +135,11 @@ pub const ROUTES: &[Operation] = &[
         .errors(&[409]),
     op("post", "/api/v1/entities/{entity}/impact", "How many stored records a new definition would invalidate, with examples", B::Json("EntityDefinition"), 200, A::Json("Impact")),
     op("get", "/api/v1/entities/{entity}/schema", "The JSON Schema (2020-12) the definition compiles to", B::None, 200, A::Json("JsonSchema")),
+    op("post", "/api/v1/entity-checks", "Check a definition as saving it would (new, or a change of an existing entity), without writing anything: compile, field rules, layout, references, the change plan, the right and the version precondition; every problem in one 400, as saving gives", B::Json("EntityDefinition"), 200, A::Json("DefinitionCheck"))
+        .query(&["intent"]).errors(&[404, 409]),
+    op("get", "/api/v1/entities/{entity}/versions", "The definition's saved versions, newest first, with what each changed (for holders of design)", B::None, 200, A::Json("DefinitionVersionPage"))
+        .query(PAGING),
+    op("get", "/api/v1/entities/{entity}/versions/{version}", "One saved version's definition (for holders of design)", B::None, 200, A::Json("VersionedDefinition")),
     op("post", "/api/v1/entity-batches", "Install or change several entity definitions in one transaction, references between them in either order; ?dry_run=true answers the change plan and its impact without writing", B::Json("DefinitionBatch"), 200, A::Json("DefinitionChanges"))
         .query(&["dry_run"]).errors(&[409]),
     op("get", "/api/v1/records/{entity}", "List records", B::None, 200, A::Json("RecordPage"))
@@ -198,11 +203,11 @@ pub fn query_parameter(name: &str) -> Value {
                              "schema": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 50}})
         }
         "sort" => {
-            json!({"in": "query", "description": "comma-separated fields, `-` first for descending: `-updated_at,name`",
+            json!({"in": "query", "description": "comma-separated fields, `-` first for descending: `-updated_at,name`; a text field sorts by its pinyin (alice, Bob, 李四, 张三)",
                          "schema": {"type": "string"}})
         }
         "q" => {
-            json!({"in": "query", "description": "case-insensitive search over non-sensitive text fields",
+            json!({"in": "query", "description": "case-insensitive substring search over the text, phone, select and autonumber fields the caller sees plainly, and the pinyin initials of its text fields (`zs` finds 张三)",
                       "schema": {"type": "string"}})
         }
         "filter" => json!({"in": "query", "description": "a FilterExpr as URL-encoded JSON",
@@ -221,6 +226,10 @@ pub fn query_parameter(name: &str) -> Value {
                            "schema": {"type": "string"}})
         }
         "dry_run" => flag("check everything, write nothing", false),
+        "intent" => {
+            json!({"in": "query", "description": "create: check as POST /api/v1/entities would (409 when the entity exists); update: as PUT /api/v1/entities/{entity} would (404 when it does not); absent: whichever the definition's name calls for",
+                             "schema": {"type": "string", "enum": ["create", "update"]}})
+        }
         "atomic" => flag("all rows or none; false keeps the good rows", true),
         "mapping" => {
             json!({"in": "query", "description": "column → field; default: the header names a field or its label",
@@ -256,6 +265,9 @@ pub fn path_parameter(name: &str) -> Value {
             json!({"type": "string", "description": "the field's value", "examples": ["M0001"]})
         }
         "name" => json!({"type": "string", "description": "a role name"}),
+        "version" => {
+            json!({"type": "integer", "minimum": 1, "description": "a definition version", "examples": [1]})
+        }
         _ => json!({"type": "string"}),
     };
     let mut parameter = json!({"name": name, "in": "path", "required": true, "schema": schema});

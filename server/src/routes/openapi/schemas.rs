@@ -196,6 +196,10 @@ fn definitions() -> Vec<(&'static str, Value)> {
                 "type": "object", "additionalProperties": false, "required": ["section", "fields"],
                 "properties": {
                     "section": reference("Label"),
+                    "tab": {
+                        "allOf": [reference("Label")],
+                        "description": "the tab the section shows under: sections with the same tab label form one tab (tabs in order of first appearance, sections in layout order); sections without one show outside any tab. A tab label needs zh or en text, and one tab has one label"
+                    },
                     "columns": {"type": "integer", "minimum": 0, "maximum": 255},
                     "fields": {"type": "array", "items": {"type": "string"}}
                 }
@@ -247,6 +251,68 @@ fn definitions() -> Vec<(&'static str, Value)> {
                             "impact": reference("Impact")
                         }
                     }}
+                }
+            }),
+        ),
+        (
+            "DefinitionCheck",
+            json!({
+                "description": "What saving the definition would do; a definition that would not save answers the 400 (every problem at once) or 409 saving would give",
+                "type": "object",
+                "required": ["ok", "name", "change", "version", "fields_added", "fields_restored", "indexes_added", "unique_added", "unique_dropped", "schema"],
+                "properties": {
+                    "ok": {"type": "boolean", "const": true},
+                    "name": {"type": "string"},
+                    "change": {"type": "string", "enum": ["created", "changed", "unchanged"]},
+                    "version": {"type": "integer", "minimum": 1, "description": "the version saving would make (the current one when unchanged)"},
+                    "fields_added": strings(),
+                    "fields_restored": strings(),
+                    "indexes_added": strings(),
+                    "unique_added": strings(),
+                    "unique_dropped": strings(),
+                    "schema": reference("JsonSchema")
+                }
+            }),
+        ),
+        (
+            "DefinitionVersion",
+            json!({
+                "description": "One saved version of a definition, with what it changed against the one before",
+                "type": "object", "required": ["version", "saved_at", "saved_by", "summary"],
+                "properties": {
+                    "version": {"type": "integer", "minimum": 1},
+                    "saved_at": {"type": "string", "format": "date-time"},
+                    "saved_by": {"type": "string"},
+                    "summary": {
+                        "type": "object",
+                        "required": ["fields_added", "fields_removed", "fields_changed", "other_changed"],
+                        "properties": {
+                            "fields_added": strings(),
+                            "fields_removed": strings(),
+                            "fields_changed": strings(),
+                            "other_changed": {"type": "boolean", "description": "the label, layout, scope fields or order of the fields changed"}
+                        }
+                    }
+                }
+            }),
+        ),
+        (
+            "DefinitionVersionPage",
+            json!(page_of(
+                "DefinitionVersion",
+                "Saved versions of a definition, newest first"
+            )),
+        ),
+        (
+            "VersionedDefinition",
+            json!({
+                "description": "One saved version's definition as it was saved (without a version of its own)",
+                "type": "object", "required": ["version", "saved_at", "saved_by", "definition"],
+                "properties": {
+                    "version": {"type": "integer", "minimum": 1},
+                    "saved_at": {"type": "string", "format": "date-time"},
+                    "saved_by": {"type": "string"},
+                    "definition": reference("EntityDefinition")
                 }
             }),
         ),

@@ -87,7 +87,7 @@ pub(crate) fn present_data(
             continue;
         }
         let may_unmask =
-            matches!(rule, FieldRule::Read | FieldRule::Write) && unmask.iter().any(|u| *u == name);
+            matches!(rule, FieldRule::Read | FieldRule::Write) && unmask.contains(&name);
         let must_mask = rule == FieldRule::Masked || (field.is_sensitive() && !may_unmask);
         let shown = match (must_mask, value) {
             (true, Value::String(s)) => Value::String(mask(field.field_type, &s)),

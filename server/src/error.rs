@@ -220,6 +220,13 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         HeaderValue::from_static("application/json"),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the oversized body is never read, so the connection cannot carry another
+        // request: say so, or a keep-alive client sends its next request into a closed socket.
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }
 

@@ -291,6 +291,11 @@ async fn one_error_format(backend: Backend) {
     let response = admin.post("/api/v1/records/patient", &huge).await;
     assert_eq!(response.status(), 413);
     assert_eq!(
+        response.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..]),
+        "a 413 closes the connection whose body it left unread"
+    );
+    assert_eq!(
         json_of(response).await["error"]["code"],
         "payload_too_large"
     );

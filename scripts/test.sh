@@ -3,6 +3,8 @@
 # tests need (PostgreSQL on 127.0.0.1:5432 with a `test` database), then format, lint and tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The tests run the real browser app, built into the binary: never the placeholder.
+unset KANGDAO_SKIP_UI
 
 pg_ready() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
 
@@ -41,6 +43,46 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace 2>&1 | tee "$log" || status=$?
+# The browser app: a clean install from the lock file, the strict type check, the unit tests and
+# the browser tests (the real server binary the tests just built, the system Chromium with a CJK
+# font so screenshots show Chinese). Each check counts; vitest's tests count one by one.
+if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
+  echo "== installing Chromium and a CJK font"
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null
+fi
+count_check() {
+  local name=$1
+  shift
+  if "$@"; then
+    echo "test result: ok. 1 passed; 0 failed ($name)" >>"$log"
+  else
+    echo "test result: FAILED. 0 passed; 1 failed ($name)" >>"$log"
+    status=1
+  fi
+}
+count_vitest() {
+  local name=$1 report="$PWD/target/$1.json"
+  shift
+  rm -f "$report"
+  (cd designer-ui && npx vitest run "$@" --reporter=default --reporter=json --outputFile="$report") || status=1
+  if [ -f "$report" ]; then
+    # A file that failed to load fails no test by itself: count it as one failure.
+    node -e 'const r = require(process.argv[1]); const failed = r.numFailedTests || (r.success ? 0 : 1);
+      console.log(`test result: ${failed ? "FAILED" : "ok"}. ${r.numPassedTests} passed; ${failed} failed (` + process.argv[2] + ")")' \
+      "$report" "$name" >>"$log"
+  else
+    echo "test result: FAILED. 0 passed; 1 failed ($name: no report)" >>"$log"
+    status=1
+  fi
+}
+echo "== designer-ui: npm ci"
+count_check npm-ci bash -c 'cd designer-ui && npm ci --no-audit --no-fund'
+echo "== designer-ui: vue-tsc --noEmit"
+count_check vue-tsc bash -c 'cd designer-ui && npm run --silent typecheck'
+echo "== designer-ui: vitest"
+count_vitest vitest-unit
+echo "== designer-ui: browser tests"
+KANGDAO_BIN="$PWD/target/debug/kangdao" count_vitest vitest-e2e --config vitest.e2e.config.ts
 # Schemathesis over every operation of the OpenAPI document, on SQLite and PostgreSQL, with the
 # server binary the tests just built. Its verdict counts as one more test.
 echo "== fuzz the API against its OpenAPI document"

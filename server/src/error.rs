@@ -227,6 +227,8 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
             .headers
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
+    // The new body is plain JSON, whatever the old one was encoded as.
+    parts.headers.remove(header::CONTENT_ENCODING);
     Response::from_parts(parts, axum::body::Body::from(body.to_string()))
 }
 

@@ -9,7 +9,7 @@ pub mod logging;
 pub mod metrics;
 pub mod routes;
 pub mod session;
-mod ui;
+pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
@@ -296,13 +296,17 @@ pub fn app(state: AppState) -> Router {
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"));
     let sessions = state.sessions.clone().layer(secure_cookies);
+    // The browser app's files, gzipped for the ward PCs' networks.
+    let app_files = Router::new()
+        .fallback(ui::serve)
+        .layer(tower_http::compression::CompressionLayer::new());
     Router::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::serve))
-        .route("/", get(ui::index))
+        .fallback_service(app_files)
         .layer(sessions)
         .layer(middleware::from_fn(input::request_limits))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

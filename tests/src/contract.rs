@@ -120,8 +120,9 @@ pub fn check_answer(
             .map_err(|e| format!("not in the one error format ({e}): {shown}"))
     };
     let Some(op) = operation_for(method, path) else {
-        // The browser app's page is served outside the API.
-        if method.eq_ignore_ascii_case("GET") && path.split('?').next() == Some("/") {
+        // The browser app is served at every GET outside the server's own paths.
+        let route = path.split(['?', '#']).next().unwrap_or(path);
+        if method.eq_ignore_ascii_case("GET") && !kangdao_server::ui::is_server_path(route) {
             return Ok(());
         }
         if status < 400 {

@@ -1,0 +1,42 @@
+import { createPinia, setActivePinia } from 'pinia'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { i18n } from '@/i18n'
+import { useEntitiesStore } from '@/stores/entities'
+import { useSessionStore } from '@/stores/session'
+import { admin, nurse, patient } from '@/test/fixtures'
+import { buildNavigation } from './navigation'
+
+const visit = { name: 'visit', version: 1, label: { zh: '就诊', en: 'Visit' }, fields: [{ name: 'at', type: 'date' as const }] }
+
+function menusFor(me: typeof nurse, language: 'zh-CN' | 'en' = 'zh-CN') {
+  const session = useSessionStore()
+  session.me = me
+  session.status = 'signed_in'
+  const entities = useEntitiesStore()
+  entities.items = [patient, visit]
+  entities.loaded = true
+  return buildNavigation({ session, entities, language, t: (k) => i18n.global.t(k) })
+}
+
+describe('the top bar', () => {
+  beforeEach(() => setActivePinia(createPinia()))
+
+  it('lists under 数据 only the entities the user may read', () => {
+    const menus = menusFor(nurse)
+    expect(menus.map((m) => m.section)).toEqual(['workbench', 'data'])
+    expect(menus[1]!.items.map((i) => i.label)).toEqual(['患者'])
+    expect(menus[1]!.items[0]!.to).toEqual({ name: 'records-list', params: { entity: 'patient' } })
+  })
+
+  it('names entities in the chosen language', () => {
+    expect(menusFor(admin, 'en')[1]!.items.map((i) => i.label)).toEqual(['Patient', 'Visit'])
+  })
+
+  it('shows no 设计 or 管理 menu while those pages do not exist, even to an administrator', () => {
+    expect(menusFor(admin).map((m) => m.section)).toEqual(['workbench', 'data'])
+  })
+
+  it('leaves 数据 out for a user who may read nothing', () => {
+    expect(menusFor({ ...nurse, permissions: [] }).map((m) => m.section)).toEqual(['workbench'])
+  })
+})

@@ -1,0 +1,18 @@
+// The top bar's menus from every area's entries: a section with one entry is a link, one with
+// several a drop-down, one with none is not shown.
+import { areas } from '@/areas'
+import type { NavContext, NavItem, NavSection } from '@/areas/types'
+
+export interface NavMenu {
+  section: NavSection
+  items: NavItem[]
+}
+
+const ORDER: readonly NavSection[] = ['workbench', 'data', 'design', 'admin']
+
+export function buildNavigation(ctx: NavContext): NavMenu[] {
+  const items = areas.flatMap((a) => a.nav?.(ctx) ?? [])
+  return ORDER.map((section) => ({ section, items: items.filter((i) => i.section === section) })).filter(
+    (m) => m.items.length > 0,
+  )
+}

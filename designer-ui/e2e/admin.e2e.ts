@@ -35,10 +35,10 @@ const patient = {
 
 const patients = [
   { name: '张三', id_number: '11010519491231002X', phone: '13812345678', dept: 'cardiology', diagnosis: '高血压 2 级', follow_up_on: '2026-12-20' },
-  { name: '李四', id_number: '110105196001010018', phone: '13900001111', dept: 'orthopedics', diagnosis: '腰椎间盘突出', follow_up_on: '2026-12-28' },
+  { name: '李四', id_number: '110105196001010017', phone: '13900001111', dept: 'orthopedics', diagnosis: '腰椎间盘突出', follow_up_on: '2026-12-28' },
 ]
 
-const NURSE = { username: 'nurse_li', displayName: '李护士', password: 'Ward-7-Night-Shift' }
+const NURSE = { username: 'nurse_li', displayName: '李护士', password: 'Ward-7-Night-Shift', resetTo: 'Cardio-Ward-2026!' }
 const WHO_AM_I = { method: 'GET', path: '/api/v1/me', status: 401 }
 
 describe('administration in the browser', () => {
@@ -62,6 +62,16 @@ describe('administration in the browser', () => {
     await b?.close()
     await server?.stop()
   })
+
+  /** A screenshot once the mouse is out of the way and transitions (dialogs, pop-ups) are over. */
+  async function shot(name: string): Promise<void> {
+    const { page } = b
+    await page.mouse.move(1, 760)
+    await page.waitForFunction(() =>
+      document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().endTime === Infinity),
+    )
+    await b.screenshot(name)
+  }
 
   async function logIn(username: string, password: string): Promise<void> {
     const { page } = b
@@ -87,7 +97,7 @@ describe('administration in the browser', () => {
     await openAdmin('角色')
     await page.waitForURL(/\/admin\/roles$/)
     await page.locator('[data-test="roles-empty"]').waitFor()
-    await b.screenshot('admin-01-roles-empty')
+    await shot('admin-01-roles-empty')
     expect(b.takeProblems()).toEqual([])
   })
 
@@ -105,24 +115,24 @@ describe('administration in the browser', () => {
     const fields = page.locator('[data-test="field-rules-patient"]')
     await fields.waitFor()
     // Before any rule: the name is editable by default, the phone masked (a sensitive field).
-    expect(await fields.locator('[data-test="field-rule-name"] [data-test="rule-default"]').textContent()).toBe('默认：可编辑')
-    expect(await fields.locator('[data-test="field-rule-phone"] [data-test="rule-default"]').textContent()).toBe('默认：脱敏（可查看原文）')
+    expect(await fields.locator('[data-test="field-rule-name"] [data-test="rule-default"]').textContent()).toBe('可编辑')
+    expect(await fields.locator('[data-test="field-rule-phone"] [data-test="rule-default"]').textContent()).toBe('脱敏（可查看原文）')
     await fields.locator('[data-test="field-rule-diagnosis"] [data-test="rule-hidden"]').click()
     await fields.locator('[data-test="field-rule-phone"] [data-test="rule-masked"]').click()
-    await row.getByText('1 隐藏 · 1 脱敏 · 0 只读').waitFor()
-    await b.screenshot('admin-02-role-matrix')
+    await row.getByText('1 隐藏 · 1 脱敏').waitFor()
+    await shot('admin-02-role-matrix')
 
     await page.locator('[data-test="save-role"]').click()
     await page.waitForURL(/\/admin\/roles\/nurse$/)
     await page.getByRole('heading', { name: '角色：护士' }).waitFor()
     await page.locator('.el-message--success', { hasText: '已创建角色 护士' }).waitFor()
-    await b.screenshot('admin-03-role-saved')
+    await shot('admin-03-role-saved')
 
     await page.getByRole('button', { name: '返回' }).click()
     await page.waitForURL(/\/admin\/roles$/)
     const listed = page.locator('[data-test="roles-table"] .el-table__body-wrapper tr', { hasText: '护士' })
     expect(await listed.textContent()).toContain('患者：查看、修改 · 2 个字段规则')
-    await b.screenshot('admin-04-roles-list')
+    await shot('admin-04-roles-list')
     expect(b.takeProblems()).toEqual([])
   })
 
@@ -142,7 +152,7 @@ describe('administration in the browser', () => {
     await page.locator('.el-select-dropdown__item', { hasText: '护士' }).click()
     await dialog.locator('.el-dialog__title').click()
     expect(await dialog.locator('[data-test="password-strength"]').textContent()).toContain('强度：强')
-    await b.screenshot('admin-05-new-user')
+    await shot('admin-05-new-user')
     await dialog.locator('[data-test="user-dialog-save"]').click()
     await page.locator('.el-message--success', { hasText: '已创建用户 nurse_li' }).waitFor()
     const row = page.locator('[data-test="users-table"] .el-table__body-wrapper tr', { hasText: NURSE.username })
@@ -153,7 +163,35 @@ describe('administration in the browser', () => {
     expect(text).toContain('启用')
     // No password anywhere on the page once the dialog is gone.
     expect(await page.content()).not.toContain(NURSE.password)
-    await b.screenshot('admin-06-users')
+    await shot('admin-06-users')
+    expect(b.takeProblems()).toEqual([])
+  })
+
+  it('keeps the administrator from deleting himself, and resets nurse_li’s password', async () => {
+    const { page } = b
+    await page.locator('[data-test="user-actions-admin"] [data-test="more-actions"]').click()
+    const deleteSelf = page.locator('[data-test="delete-user"][data-user="admin"]')
+    await deleteSelf.waitFor()
+    expect(await deleteSelf.getAttribute('aria-disabled')).toBe('true')
+    expect(await deleteSelf.textContent()).toContain('不能删除自己')
+    expect(await page.locator('[data-test="disable-user"][data-user="admin"]').textContent()).toContain('不能停用自己')
+    await shot('admin-07-own-row-refused')
+    await page.getByRole('heading', { name: '用户' }).click()
+    await deleteSelf.waitFor({ state: 'hidden' })
+
+    await page.locator('[data-test="user-actions-nurse_li"] [data-test="reset-password"]').click()
+    const dialog = page.locator('[data-test="password-dialog"]')
+    await dialog.waitFor()
+    await dialog.locator('input[name="new-password"]').fill(NURSE.resetTo)
+    await dialog.locator('input[name="confirm-password"]').fill(NURSE.resetTo.slice(0, -1))
+    await dialog.locator('[data-test="password-dialog-submit"]').click()
+    await dialog.locator('[data-test="form-item-confirm"] .el-form-item__error', { hasText: '两次输入的密码不一致' }).waitFor()
+    await dialog.locator('input[name="confirm-password"]').fill(NURSE.resetTo)
+    await shot('admin-08-reset-password')
+    await dialog.locator('[data-test="password-dialog-submit"]').click()
+    await page.locator('.el-message--success', { hasText: '已重置 李护士 的密码' }).waitFor()
+    await dialog.waitFor({ state: 'hidden' })
+    expect(await page.content()).not.toContain(NURSE.resetTo)
     expect(b.takeProblems()).toEqual([])
   })
 
@@ -166,7 +204,7 @@ describe('administration in the browser', () => {
     await page.locator('[data-test="new-token"]').click()
     const form = page.locator('[data-test="token-dialog"]')
     await form.locator('input[name="token-name"]').fill('HIS 患者同步')
-    await b.screenshot('admin-07-new-token')
+    await shot('admin-09-new-token')
     await form.locator('[data-test="token-create"]').click()
     const shown = page.locator('[data-test="token-value"]')
     await shown.waitFor()
@@ -174,7 +212,7 @@ describe('administration in the browser', () => {
     expect(tokenValue).toMatch(/^kd_/)
     await page.locator('[data-test="token-copy"]').click()
     await page.locator('.el-message', { hasText: /已复制到剪贴板|无法自动复制/ }).waitFor()
-    await b.screenshot('admin-08-token-once')
+    await shot('admin-10-token-once')
 
     // The token works: an integration is who the administrator is.
     const me = await fetch(`${server.base}/api/v1/me`, { headers: { authorization: `Bearer ${tokenValue}` } })
@@ -186,7 +224,7 @@ describe('administration in the browser', () => {
     expect(await page.content()).not.toContain(tokenValue)
     const row = page.locator('[data-test="tokens-table"] .el-table__body-wrapper tr', { hasText: 'HIS 患者同步' })
     expect(await row.textContent()).toContain('有效')
-    await b.screenshot('admin-09-tokens')
+    await shot('admin-11-tokens')
     expect(b.takeProblems()).toEqual([])
   })
 
@@ -196,12 +234,13 @@ describe('administration in the browser', () => {
     await page.locator('[data-test="user-menu"]').click()
     await page.locator('[data-test="logout"]').click()
     await page.waitForURL(/\/login/)
-    await logIn(NURSE.username, NURSE.password)
+    // The password the administrator reset, not the first one.
+    await logIn(NURSE.username, NURSE.resetTo)
     expect(await page.locator('.kd-topbar__name').textContent()).toContain('李护士')
     const menu = (await page.locator('.kd-topbar__menu').textContent()) ?? ''
     expect(menu).toContain('数据')
     expect(menu).not.toContain('管理')
-    await b.screenshot('admin-10-nurse-workbench')
+    await shot('admin-12-nurse-workbench')
     expect(b.takeProblems()).toEqual([])
   })
 
@@ -229,7 +268,7 @@ describe('administration in the browser', () => {
     await chooser.waitFor()
     expect(await chooser.textContent()).not.toContain('诊断')
     await page.locator('[data-test="column-chooser"]').click()
-    await b.screenshot('admin-11-nurse-patients')
+    await shot('admin-13-nurse-patients')
     expect(b.takeProblems()).toEqual([])
   })
 
@@ -248,7 +287,7 @@ describe('administration in the browser', () => {
     expect(await phone.textContent()).toContain('138****5678')
     expect(await phone.locator('input').count()).toBe(0)
     expect(await phone.getByRole('button', { name: '显示' }).count()).toBe(0)
-    await b.screenshot('admin-12-nurse-form')
+    await shot('admin-14-nurse-form')
     expect(b.takeProblems()).toEqual([])
   })
 
@@ -257,7 +296,7 @@ describe('administration in the browser', () => {
     await page.goto('/admin/users')
     await page.locator('[data-test="forbidden"]').waitFor()
     expect(await page.locator('[data-test="forbidden"]').textContent()).toContain('此页面需要“用户管理”权限')
-    await b.screenshot('admin-13-nurse-forbidden')
+    await shot('admin-15-nurse-forbidden')
     expect(b.takeProblems()).toEqual([])
   })
 

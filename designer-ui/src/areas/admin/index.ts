@@ -1,10 +1,17 @@
 // 管理: users and roles for holders of the matching system right, and everyone's own API tokens
 // in the user menu (the API lists only the caller's tokens).
+import { useSessionStore } from '@/stores/session'
 import type { AppArea, NavItem } from '../types'
 
 export const adminArea: AppArea = {
   name: 'admin',
   routes: [
+    {
+      // 管理 itself: the first of its pages the user may open (each page says so when none).
+      path: 'admin',
+      name: 'admin',
+      redirect: () => ({ name: useSessionStore().hasRight('users') || !useSessionStore().hasRight('roles') ? 'admin-users' : 'admin-roles' }),
+    },
     {
       path: 'admin/users',
       name: 'admin-users',

@@ -49,14 +49,14 @@ describe('the role page', () => {
     // Unlisted fields show their default greyed: editable with update, the phone masked.
     const nameRule = document.querySelector('[data-test="field-rule-name"]')!
     expect(nameRule.querySelector('.is-default')?.textContent?.trim()).toBe('可编辑')
-    expect(nameRule.querySelector('[data-test="rule-default"]')?.textContent).toBe('默认：可编辑')
+    expect(nameRule.querySelector('[data-test="rule-default"]')?.textContent).toBe('可编辑')
     const phoneRule = document.querySelector('[data-test="field-rule-phone"]')!
     expect(phoneRule.querySelector('.is-default')?.textContent?.trim()).toBe('脱敏')
-    expect(phoneRule.querySelector('[data-test="rule-default"]')?.textContent).toBe('默认：脱敏（可查看原文）')
+    expect(phoneRule.querySelector('[data-test="rule-default"]')?.textContent).toBe('脱敏（可查看原文）')
     click('[data-test="field-rule-allergies"] [data-test="rule-hidden"] input')
     click('[data-test="field-rule-phone"] [data-test="rule-masked"] input')
     await settle()
-    expect(document.querySelector('[data-test="matrix-row-patient"]')?.textContent).toContain('1 隐藏 · 1 脱敏 · 0 只读')
+    expect(document.querySelector('[data-test="matrix-row-patient"]')?.textContent).toContain('1 隐藏 · 1 脱敏')
     click('[data-test="right-audit"] input')
     click('[data-test="save-role"]')
     await settle()

@@ -206,6 +206,7 @@ export default {
     newTitle: 'New role',
     editTitle: 'Role: {name}',
     basics: 'Basics',
+    meta: 'Version {version}',
     name: 'Key',
     namePlaceholder: 'e.g. nurse, head_nurse',
     nameHelp: 'Lower-case letters, digits and underscores, starting with a letter, at most 28; it cannot change later',

@@ -208,6 +208,7 @@ export default {
     newTitle: '新建角色',
     editTitle: '角色：{name}',
     basics: '基本信息',
+    meta: '版本 {version}',
     name: '标识',
     namePlaceholder: '如 nurse、head_nurse',
     nameHelp: '小写字母、数字和下划线，以字母开头，最多 28 个字符；创建后不能修改',

@@ -73,4 +73,14 @@ describe('the roles page', () => {
     expect(wrapper.find('[data-test="delete-role-nurse"]').exists()).toBe(false)
     expect(wrapper.text()).toContain('您持有此角色')
   })
+
+  it('is where 管理 leads one who may manage roles but not users', async () => {
+    const { router } = await mountSignedIn({
+      me: { ...nurse, rights: ['roles'] },
+      entities: [patient],
+      route: '/admin',
+      handlers: { 'GET /api/v1/roles': () => page([nurseRole]) },
+    })
+    expect(router.currentRoute.value.name).toBe('admin-roles')
+  })
 })

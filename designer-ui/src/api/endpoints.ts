@@ -1,6 +1,18 @@
 // Typed calls of the API, grouped by area. Pages and stores call these, never `fetch`.
 import { useApi } from '.'
-import type { FilterExpr, RecordData, RecordItem, RecordPage } from './types'
+import type {
+  ApiToken,
+  CreatedApiToken,
+  FilterExpr,
+  NewUser,
+  RecordData,
+  RecordItem,
+  RecordPage,
+  Role,
+  RoleBody,
+  User,
+  UserUpdate,
+} from './types'
 
 function etag(version: number): string {
   return `"${version}"`
@@ -135,5 +147,73 @@ export const usersApi = {
   list(page = 1, perPage = 1000) {
     const { raw, call } = useApi()
     return call(raw.GET('/api/v1/users', { params: { query: { page, per_page: perPage } } }))
+  },
+  /** Every user, page after page (the API has no search: hospitals have hundreds, not millions). */
+  async listAll(): Promise<User[]> {
+    const users: User[] = []
+    for (let page = 1; ; page++) {
+      const answer = await usersApi.list(page, 1000)
+      users.push(...answer.items)
+      const total = answer.total ?? answer.total_estimate ?? 0
+      if (answer.items.length < answer.per_page || users.length >= total) return users
+    }
+  },
+  get(id: string): Promise<User> {
+    const { raw, call } = useApi()
+    return call(raw.GET('/api/v1/users/{id}', { params: { path: { id } } }))
+  },
+  create(user: NewUser): Promise<User> {
+    const { raw, call } = useApi()
+    return call(raw.POST('/api/v1/users', { body: user }))
+  },
+  /** Changes the parts in `update`; its `version` (the one the user read) is the precondition. */
+  update(id: string, update: UserUpdate & { version: number }): Promise<User> {
+    const { raw, call } = useApi()
+    return call(raw.PATCH('/api/v1/users/{id}', { params: { path: { id } }, body: update }))
+  },
+  async remove(id: string, version: number): Promise<void> {
+    const { raw, send } = useApi()
+    await send(raw.DELETE('/api/v1/users/{id}', { params: { path: { id } }, headers: { 'If-Match': etag(version) } }))
+  },
+}
+
+export const rolesApi = {
+  async list(): Promise<Role[]> {
+    const { raw, call } = useApi()
+    return (await call(raw.GET('/api/v1/roles'))).items
+  },
+  get(name: string): Promise<Role> {
+    const { raw, call } = useApi()
+    return call(raw.GET('/api/v1/roles/{name}', { params: { path: { name } } }))
+  },
+  create(role: RoleBody): Promise<Role> {
+    const { raw, call } = useApi()
+    return call(raw.POST('/api/v1/roles', { body: role }))
+  },
+  /** Replaces the role; the body's `version` (the one the user read) is the precondition. */
+  replace(role: RoleBody & { version: number }): Promise<Role> {
+    const { raw, call } = useApi()
+    return call(raw.PUT('/api/v1/roles/{name}', { params: { path: { name: role.name } }, body: role }))
+  },
+  async remove(name: string, version: number): Promise<void> {
+    const { raw, send } = useApi()
+    await send(raw.DELETE('/api/v1/roles/{name}', { params: { path: { name } }, headers: { 'If-Match': etag(version) } }))
+  },
+}
+
+/** The caller's own API tokens: the API lists no one else's. */
+export const tokensApi = {
+  async list(): Promise<ApiToken[]> {
+    const { raw, call } = useApi()
+    return (await call(raw.GET('/api/v1/tokens'))).items
+  },
+  /** The new token with its value, which the server shows this once. */
+  create(name: string, expiresAt: string | null): Promise<CreatedApiToken> {
+    const { raw, call } = useApi()
+    return call(raw.POST('/api/v1/tokens', { body: { name, expires_at: expiresAt } }))
+  },
+  async revoke(id: string): Promise<void> {
+    const { raw, send } = useApi()
+    await send(raw.DELETE('/api/v1/tokens/{id}', { params: { path: { id } } }))
   },
 }

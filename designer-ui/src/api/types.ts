@@ -15,6 +15,18 @@ export type EntityPermission = Schemas['EntityPermission']
 export type EntityAction = EntityPermission['actions'][number]
 export type FieldRule = NonNullable<EntityPermission['fields']>[string]
 export type SystemRight = Schemas['SystemRight']
+export type RowScope = NonNullable<EntityPermission['rows']>
+/** A role as stored (GET answers it with its version). */
+export type Role = Schemas['RoleAnswer']
+/** A role as POST and PUT take it; on PUT its `version` is the precondition. */
+export type RoleBody = Schemas['Role']
+export type NewUser = Schemas['NewUser']
+/** The parts of a user a PATCH changes; its `version` is the precondition. */
+export type UserUpdate = Schemas['UserUpdate']
+/** An API token as listed: never its value. */
+export type ApiToken = Schemas['Token']
+/** A token just created, with its value: shown once. */
+export type CreatedApiToken = Schemas['NewTokenAnswer']
 /** Record data as the API carries it: field name → JSON value. */
 export type RecordData = { [field: string]: unknown }
 /** A record; its `data` is the entity's own shape, which the document cannot spell out. */

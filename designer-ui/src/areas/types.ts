@@ -5,8 +5,11 @@ import type { useEntitiesStore } from '@/stores/entities'
 import type { useSessionStore } from '@/stores/session'
 import type { Language } from '@/i18n'
 
-/** The top bar's menus, in order (UI.md): 工作台 · 数据 · 设计 · 管理. */
-export type NavSection = 'workbench' | 'data' | 'design' | 'admin'
+/**
+ * The top bar's menus, in order (UI.md): 工作台 · 数据 · 设计 · 管理; `account` entries (the
+ * user's own things, such as their API tokens) go in the user menu at the right.
+ */
+export type NavSection = 'workbench' | 'data' | 'design' | 'admin' | 'account'
 
 export interface NavItem {
   section: NavSection

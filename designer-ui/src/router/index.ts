@@ -10,6 +10,8 @@ declare module 'vue-router' {
     public?: boolean
     /** The message key of the page title when the page does not set one itself. */
     titleKey?: string
+    /** The top-bar entry (`NavItem.key`) the page belongs to, so the menu marks it. */
+    navKey?: string
   }
 }
 

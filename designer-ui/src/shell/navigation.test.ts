@@ -4,7 +4,7 @@ import { i18n } from '@/i18n'
 import { useEntitiesStore } from '@/stores/entities'
 import { useSessionStore } from '@/stores/session'
 import { admin, nurse, patient } from '@/test/fixtures'
-import { buildNavigation } from './navigation'
+import { buildAccountMenu, buildNavigation } from './navigation'
 
 const visit = { name: 'visit', version: 1, label: { zh: '就诊', en: 'Visit' }, fields: [{ name: 'at', type: 'date' as const }] }
 
@@ -32,8 +32,21 @@ describe('the top bar', () => {
     expect(menusFor(admin, 'en')[1]!.items.map((i) => i.label)).toEqual(['Patient', 'Visit'])
   })
 
-  it('shows no 设计 or 管理 menu while those pages do not exist, even to an administrator', () => {
-    expect(menusFor(admin).map((m) => m.section)).toEqual(['workbench', 'data'])
+  it('shows 管理 with the pages the user’s system rights open, and no 设计 while it does not exist', () => {
+    const menus = menusFor(admin)
+    expect(menus.map((m) => m.section)).toEqual(['workbench', 'data', 'admin'])
+    expect(menus[2]!.items.map((i) => i.label)).toEqual(['用户', '角色'])
+    const userManager = menusFor({ ...nurse, rights: ['users'] })
+    expect(userManager.find((m) => m.section === 'admin')!.items.map((i) => i.to)).toEqual([{ name: 'admin-users' }])
+    expect(menusFor(nurse).map((m) => m.section)).not.toContain('admin')
+  })
+
+  it('puts everyone’s own API tokens in the user menu', () => {
+    const session = useSessionStore()
+    session.me = nurse
+    session.status = 'signed_in'
+    const items = buildAccountMenu({ session, entities: useEntitiesStore(), language: 'zh-CN', t: (k) => i18n.global.t(k) })
+    expect(items.map((i) => [i.label, i.to])).toEqual([['我的 API 令牌', { name: 'account-tokens' }]])
   })
 
   it('leaves 数据 out for a user who may read nothing', () => {

@@ -1,4 +1,5 @@
 // One file per area; a new area (designer, admin, …) adds its file here and in the other language.
+import admin from './admin'
 import auth from './auth'
 import common from './common'
 import records from './records'
@@ -13,4 +14,5 @@ export default {
   workbench,
   records,
   validation,
+  admin,
 }

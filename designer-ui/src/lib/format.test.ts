@@ -21,7 +21,8 @@ describe('numbers and dates as staff read them', () => {
     expect(formatFileSize(812)).toBe('812 B')
     expect(formatFileSize(12_595)).toBe('12.3 KB')
     expect(formatFileSize(2_048_000)).toBe('2.0 MB')
-    expect(formatFileSize(52_428_800)).toBe('50 MB')
+    expect(formatFileSize(52_428_800)).toBe('50.0 MB')
+    expect(formatFileSize(157_286_400)).toBe('150 MB')
   })
 
   it('shows an instant in the local zone as 2026-12-02 14:30', () => {

@@ -41,5 +41,5 @@ export function formatFileSize(bytes: number): string {
     value /= 1024
     unit++
   }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
+  return `${value < 100 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
 }

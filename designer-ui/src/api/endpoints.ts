@@ -2,6 +2,7 @@
 import { useApi } from '.'
 import type {
   FilterExpr,
+  ImportPreview,
   ImportReport,
   ListView,
   RecordChange,
@@ -171,6 +172,18 @@ export const recordViewsApi = {
 }
 
 export const importApi = {
+  /** The file's header, the field proposed for each column, and its first rows; checks nothing. */
+  preview(entity: string, file: File): Promise<ImportPreview> {
+    const { raw, call } = useApi()
+    return call(
+      raw.POST('/api/v1/records/{entity}/import-preview', {
+        params: { path: { entity } },
+        body: file,
+        bodySerializer: (body) => body,
+        headers: { 'Content-Type': importMediaType(file.name) },
+      }),
+    )
+  },
   /** Sends the file as it is (CSV or XLSX) and answers the server's report. */
   run(entity: string, file: File, request: ImportRequest): Promise<ImportReport> {
     const { raw, call } = useApi()
@@ -195,7 +208,7 @@ export const importApi = {
 export const listViewsApi = {
   async list(entity: string): Promise<ListView[]> {
     const { raw, call } = useApi()
-    return (await call(raw.GET('/api/v1/list-views', { params: { query: { entity } } }))).data
+    return (await call(raw.GET('/api/v1/list-views', { params: { query: { entity } } }))).items
   },
   create(entity: string, name: string, state: Record<string, unknown>): Promise<ListView> {
     const { raw, call } = useApi()

@@ -23,7 +23,9 @@ export type RecordPage = Omit<Schemas['RecordPage'], 'items'> & { items: RecordI
 export type FieldErrorItem = Schemas['FieldError']
 export type ImportReport = Schemas['ImportReport']
 /** A column of an imported file and the field it fills (null: ignored). */
-export type ImportColumn = ImportReport['columns'][number]
+export type ImportColumn = Schemas['ImportColumn']
+/** An import file's header with proposed fields, and its first rows. */
+export type ImportPreview = Schemas['ImportPreview']
 /** The server's change log of one record, oldest first; `data` as the reader may see it. */
 export type RecordChange = Omit<Schemas['Change'], 'data'> & { data: RecordData }
 export type View360 = Omit<Schemas['View360'], 'record' | 'related'> & {

@@ -35,7 +35,7 @@ describe('the record form page', () => {
       entities: [patient],
       route: '/records/patient/new',
       handlers: {
-        'GET /api/v1/list-views': () => json(200, { data: [] }),
+        'GET /api/v1/list-views': () => json(200, { items: [], page: 1, per_page: 1 }),
         'POST /api/v1/records/patient': (call) => json(201, stored(1, (call.body as { data: Record<string, unknown> }).data), { etag: '"1"' }),
       },
     })

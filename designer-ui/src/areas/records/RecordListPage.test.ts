@@ -17,7 +17,7 @@ function record(n: number, data: Record<string, unknown>): RecordItem {
 }
 
 /** The user's saved views of the list: none. */
-const noViews = { 'GET /api/v1/list-views': () => json(200, { data: [] }) }
+const noViews = { 'GET /api/v1/list-views': () => json(200, { items: [], page: 1, per_page: 1 }) }
 
 const page = (items: RecordItem[], extra: Record<string, unknown>) => json(200, { items, page: 1, per_page: 50, ...extra })
 

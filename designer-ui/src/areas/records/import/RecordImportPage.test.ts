@@ -23,12 +23,12 @@ function report(extra: Record<string, unknown>) {
 
 const badLine = { line: 57, field: 'id_number', code: 'id_card_checksum', message: '身份证号 校验位不正确' }
 
-/** The import endpoint: a dry run answers the columns and, with a mapping, one bad line. */
+const preview = (columns = report({}).columns) => () =>
+  json(200, { columns, total_rows: 100, sample: [['张三', '010-1234', 'P1'], ['李四', '', 'P2']] })
+
+/** The import endpoint: a dry run finds one bad line. */
 function importer(onRun: (call: FakeCall) => Response = () => json(200, report({ dry_run: false, valid_rows: 99, imported: 99, errors: [badLine] }))) {
-  return (call: FakeCall) => {
-    if (call.query.get('dry_run') === 'false') return onRun(call)
-    return call.query.get('mapping') ? json(200, report({ valid_rows: 99, errors: [badLine] })) : json(200, report({}))
-  }
+  return (call: FakeCall) => (call.query.get('dry_run') === 'false' ? onRun(call) : json(200, report({ valid_rows: 99, errors: [badLine] })))
 }
 
 async function chooseFile(name: string, text: string): Promise<void> {
@@ -53,6 +53,7 @@ async function confirmBox(): Promise<void> {
 }
 
 const imports = (calls: FakeCall[]) => calls.filter((c) => c.path === '/api/v1/records/patient/import')
+const previews = (calls: FakeCall[]) => calls.filter((c) => c.path === '/api/v1/records/patient/import-preview')
 
 describe('the import wizard', () => {
   beforeEach(() => {
@@ -64,7 +65,7 @@ describe('the import wizard', () => {
       me: admin,
       entities: [patient],
       route: '/records/patient/import',
-      handlers: { 'POST /api/v1/records/patient/import': importer() },
+      handlers: { 'POST /api/v1/records/patient/import-preview': preview(), 'POST /api/v1/records/patient/import': importer() },
     })
     expect(wrapper.find('h1').text()).toBe('导入患者')
     expect(button('import-next').hasAttribute('disabled')).toBe(true)
@@ -75,22 +76,23 @@ describe('the import wizard', () => {
     button('import-next').click()
     await settle()
 
-    // The first dry run sends the file as it is, with no mapping: the server proposes.
-    const [first] = imports(server.calls)
-    expect(first!.query.get('dry_run')).toBe('true')
-    expect(first!.query.get('mapping')).toBeNull()
+    // The file goes as it is to the preview: the server reads the header and proposes.
+    const [first] = previews(server.calls)
     expect(first!.headers.get('content-type')).toBe('text/csv')
     expect(first!.body).toBe(CSV)
+    expect(imports(server.calls)).toEqual([])
 
     const mapping = button('import-mapping').textContent ?? ''
     expect(mapping).toContain('列名一致')
     expect(mapping).toContain('系统生成，不导入')
     expect(mapping).toContain('未匹配，将忽略')
+    expect(mapping).toContain('张三、李四')
     button('import-next').click()
     await settle()
 
     // The check sends every column with its field; ignored ones empty.
-    const second = imports(server.calls)[1]!
+    const second = imports(server.calls)[0]!
+    expect(second.query.get('dry_run')).toBe('true')
     expect(JSON.parse(second.query.get('mapping')!)).toEqual({ 姓名: 'name', 电话: '', 编号: '' })
     expect(button('import-total').textContent).toBe('100')
     expect(button('import-valid').textContent).toBe('99')
@@ -108,7 +110,7 @@ describe('the import wizard', () => {
     button('import-run').click()
     await confirmBox()
 
-    const run = imports(server.calls)[2]!
+    const run = imports(server.calls)[1]!
     expect(run.query.get('dry_run')).toBe('false')
     expect(run.query.get('atomic')).toBe('false')
     await eventually(() => expect(button('import-done').textContent).toContain('已导入 99 条患者'))
@@ -122,6 +124,7 @@ describe('the import wizard', () => {
       entities: [patient],
       route: '/records/patient/import',
       handlers: {
+        'POST /api/v1/records/patient/import-preview': preview(),
         'POST /api/v1/records/patient/import': importer(() =>
           json(422, { error: { code: 'validation_failed', message: '导入数据有误，未写入任何记录', details: [{ ...badLine, line: 80 }] } }),
         ),
@@ -149,7 +152,7 @@ describe('the import wizard', () => {
       entities: [patient],
       route: '/records/patient/import',
       handlers: {
-        'POST /api/v1/records/patient/import': () =>
+        'POST /api/v1/records/patient/import-preview': () =>
           json(400, {
             error: {
               code: 'bad_request',
@@ -174,17 +177,11 @@ describe('the import wizard', () => {
       entities: [patient],
       route: '/records/patient/import',
       handlers: {
-        'POST /api/v1/records/patient/import': () =>
-          json(
-            200,
-            report({
-              columns: [
-                { column: '手机号', field: 'phone' },
-                { column: '联系手机号', field: null },
-                { column: '姓名', field: 'name' },
-              ],
-            }),
-          ),
+        'POST /api/v1/records/patient/import-preview': preview([
+          { column: '手机号', field: 'phone' },
+          { column: '联系手机号', field: null },
+          { column: '姓名', field: 'name' },
+        ]),
       },
     })
     await chooseFile('患者.csv', CSV)
@@ -193,7 +190,7 @@ describe('the import wizard', () => {
     // The browser proposed nothing for 联系手机号: 手机号 holds the phone already.
     expect(button('import-mapping').textContent).toContain('未匹配，将忽略')
     expect(document.querySelector('[data-test="mapping-duplicate"]')).toBeNull()
-    expect(imports(server.calls)).toHaveLength(1)
+    expect(imports(server.calls)).toHaveLength(0)
   })
 
   it('is not offered to a user who may not create the records', async () => {

@@ -77,6 +77,22 @@ describe('column proposals', () => {
     ])
   })
 
+  it('say why a column naming a field the user may not write is left out', () => {
+    // The nurse sees the ID number masked: she may not fill it, and the server proposes nothing.
+    const choices = proposeColumns(
+      [
+        { column: '身份证号', field: null },
+        { column: '编号', field: null },
+      ],
+      patient.fields,
+      importableFields(patient, nurse),
+    )
+    expect(choices.map((c) => [c.field, c.source])).toEqual([
+      [null, 'locked'],
+      [null, 'computed'],
+    ])
+  })
+
   it('do not propose a field another column fills', () => {
     const importable = importableFields(patient, admin)
     const choices = proposeColumns(

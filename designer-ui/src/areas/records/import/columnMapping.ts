@@ -12,8 +12,10 @@ export type ChoiceSource =
   | 'exact'
   /** The browser found a field whose label is close to the header. */
   | 'similar'
-  /** The server matched a field the engine fills itself (an exported 编号): not imported. */
+  /** The header names a field the engine fills itself (an exported 编号): not imported. */
   | 'computed'
+  /** The header names a field the user may not write: not imported. */
+  | 'locked'
   /** The user chose. */
   | 'user'
   /** Nothing matched. */
@@ -77,19 +79,24 @@ export function similarField(fields: FieldDef[], header: string): FieldDef | und
   return holding.length === 1 ? holding[0] : undefined
 }
 
+/** Why a column that names a field exactly is not imported, or null when nothing stops it. */
+function excluded(def: FieldDef | undefined, importableNames: Set<string>): 'computed' | 'locked' | null {
+  if (!def || importableNames.has(def.name)) return null
+  return isComputed(def) ? 'computed' : 'locked'
+}
+
 /**
- * The proposal for each column of the file: the server's match where it made one, else a close
- * field not taken by another column, else ignored.
+ * The proposal for each column of the file: the server's match where it made one (among the
+ * fields the user may import), else a close field not taken by another column, else ignored; a
+ * column naming a field that cannot be imported says why.
  */
 export function proposeColumns(columns: ImportColumn[], entityFields: FieldDef[], importable: FieldDef[]): ColumnChoice[] {
   const importableNames = new Set(importable.map((f) => f.name))
   const taken = new Set(columns.map((c) => c.field).filter((f): f is string => !!f && importableNames.has(f)))
   return columns.map(({ column, field }) => {
-    if (field) {
-      if (importableNames.has(field)) return { column, field, source: 'exact' as const }
-      const def = entityFields.find((f) => f.name === field)
-      return { column, field: null, source: def && isComputed(def) ? ('computed' as const) : ('none' as const) }
-    }
+    const named = excluded(entityFields.find((f) => f.name === field) ?? defaultFieldFor(entityFields, column), importableNames)
+    if (named) return { column, field: null, source: named }
+    if (field && importableNames.has(field)) return { column, field, source: 'exact' as const }
     const close = similarField(
       importable.filter((f) => !taken.has(f.name)),
       column,

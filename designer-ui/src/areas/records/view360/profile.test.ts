@@ -64,7 +64,7 @@ describe('the 360° header card', () => {
     ])
     expect(profile.badges.map((p) => p.field.name)).toEqual(['dept', 'sex', 'closed'])
     expect(profile.tags.map((p) => p.value)).toEqual([['高血压', '糖尿病']])
-    expect(profile.dates.map((p) => p.field.name)).toEqual(['seen_at'])
+    expect(profile.dates.map((p) => p.field.name)).toEqual(['birth_date', 'seen_at'])
   })
 
   it('leaves out what the user may not see, and names a nameless record by its entity', () => {

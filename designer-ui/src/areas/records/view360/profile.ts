@@ -24,7 +24,7 @@ export interface RecordProfile {
   badges: ProfileValue[]
   /** Tag values of every filled tags or multi-choice field. */
   tags: ProfileValue[]
-  /** Filled date and date-time fields other than the birth date, at most four. */
+  /** Filled date and date-time fields, the birth date first, at most four. */
   dates: ProfileValue[]
 }
 
@@ -69,6 +69,6 @@ export function recordProfile(entity: EntityInfo, record: RecordItem, me: Me | n
     age: typeof birthValue === 'string' ? ageOn(birthValue, today) : null,
     badges: ofType('select', 'boolean').filter((f) => valueType(f.field) === 'select' || record.data[f.field.name] === true).slice(0, 4).map(value),
     tags: ofType('tags', 'multiselect').map(value),
-    dates: ofType('date', 'datetime').filter((f) => f !== birth).slice(0, 4).map(value),
+    dates: [...(birth ? [birth] : []), ...ofType('date', 'datetime').filter((f) => f !== birth)].slice(0, 4).map(value),
   }
 }

@@ -60,7 +60,7 @@ describe('the 视图 menu of a list', () => {
       route: `/records/patient?sort=-total_spent&f=${f}`,
       handlers: {
         'GET /api/v1/records/patient': emptyPage,
-        'GET /api/v1/list-views': () => json(200, { data: [] }),
+        'GET /api/v1/list-views': () => json(200, { items: [], page: 1, per_page: 1 }),
         'POST /api/v1/list-views': (call: FakeCall) => {
           const body = call.body as { name: string; state: Record<string, unknown> }
           return json(201, { ...view(body.name, {}), state: body.state })
@@ -84,7 +84,7 @@ describe('the 视图 menu of a list', () => {
       route: '/records/patient',
       handlers: {
         'GET /api/v1/records/patient': emptyPage,
-        'GET /api/v1/list-views': () => json(200, { data: [] }),
+        'GET /api/v1/list-views': () => json(200, { items: [], page: 1, per_page: 1 }),
         'POST /api/v1/list-views': () => json(409, { error: { code: 'conflict', message: '名称已存在', details: [] } }),
       },
     })
@@ -103,7 +103,7 @@ describe('the 视图 menu of a list', () => {
       route: '/records/patient?q=李',
       handlers: {
         'GET /api/v1/records/patient': emptyPage,
-        'GET /api/v1/list-views': () => json(200, { data: [view('心内科', cardiology)] }),
+        'GET /api/v1/list-views': () => json(200, { items: [view('心内科', cardiology)], page: 1, per_page: 1, total: 1 }),
       },
     })
     await openMenu()
@@ -123,7 +123,7 @@ describe('the 视图 menu of a list', () => {
       handlers: {
         'GET /api/v1/records/patient': (call: FakeCall) =>
           call.query.get('filter') ? json(400, { error: { code: 'bad_request', message: '未知字段：dept', details: [] } }) : emptyPage(),
-        'GET /api/v1/list-views': () => json(200, { data: [view('心内科', cardiology)] }),
+        'GET /api/v1/list-views': () => json(200, { items: [view('心内科', cardiology)], page: 1, per_page: 1, total: 1 }),
         [`DELETE /api/v1/list-views/${VIEW_ID}`]: () => new Response(null, { status: 204 }),
       },
     })
@@ -143,7 +143,7 @@ describe('the 视图 menu of a list', () => {
       route: '/records/patient',
       handlers: {
         'GET /api/v1/records/patient': emptyPage,
-        'GET /api/v1/list-views': () => json(200, { data: [view('过敏', { filters: { allergies: { text: '青霉素' } } })] }),
+        'GET /api/v1/list-views': () => json(200, { items: [view('过敏', { filters: { allergies: { text: '青霉素' } } })], page: 1, per_page: 1, total: 1 }),
         [`DELETE /api/v1/list-views/${VIEW_ID}`]: () => new Response(null, { status: 204 }),
       },
     })
@@ -162,7 +162,7 @@ describe('the 视图 menu of a list', () => {
       route: '/records/patient?q=王',
       handlers: {
         'GET /api/v1/records/patient': emptyPage,
-        'GET /api/v1/list-views': () => json(200, { data: [view('心内科', cardiology)] }),
+        'GET /api/v1/list-views': () => json(200, { items: [view('心内科', cardiology)], page: 1, per_page: 1, total: 1 }),
         [`PUT /api/v1/list-views/${VIEW_ID}`]: (call: FakeCall) => {
           const body = call.body as { name: string; state: Record<string, unknown> }
           return json(200, { ...view(body.name, {}), state: body.state })

@@ -20,6 +20,7 @@ describe('the column mapping step', () => {
           choices = v
           void wrapper.setProps({ modelValue: v })
         },
+        samples: [['13812345678'], ['13900000000', '13700000000']],
         entityLabel: '患者',
         importable: importableFields(patient, admin),
         language: 'zh-CN',
@@ -28,6 +29,7 @@ describe('the column mapping step', () => {
     })
     await settle()
     expect(wrapper.find('[data-test="mapping-duplicate"]').text()).toContain('字段“手机号”同时对应了多列（电话、手机号）')
+    expect(wrapper.find('[data-test="import-mapping"]').text()).toContain('13900000000、13700000000')
     expect(wrapper.find('[data-test="mapping-missing"]').text()).toContain('姓名')
 
     wrapper.findAllComponents(ElSelect)[0]!.vm.$emit('update:modelValue', ' ignore')

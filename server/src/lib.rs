@@ -224,7 +224,7 @@ async fn access_log(
 }
 
 pub fn app(state: AppState) -> Router {
-    use routes::{auth, entities, health, openapi, people, records, reports};
+    use routes::{auth, entities, health, list_views, openapi, people, records, reports};
     let import_limit = state.config.max_import_bytes;
     let api = Router::new()
         .route("/auth/login", post(auth::login_handler))
@@ -253,6 +253,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/records/{entity}/import",
             post(records::import).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route(
+            "/records/{entity}/import-preview",
+            post(records::import_preview).layer(DefaultBodyLimit::max(import_limit)),
         )
         .route("/records/{entity}/export", get(records::export))
         .route(
@@ -289,6 +293,14 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/tokens/{id}", axum::routing::delete(people::revoke_token))
         .route("/audit", get(people::list_audit))
+        .route(
+            "/list-views",
+            get(list_views::list).post(list_views::create),
+        )
+        .route(
+            "/list-views/{id}",
+            axum::routing::put(list_views::update).delete(list_views::remove),
+        )
         .route_layer(middleware::from_fn(input::refuse_nul_in_path_and_query));
     let secure_cookies = state
         .config

@@ -45,10 +45,11 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if !(method == Method::GET || method == Method::HEAD) || is_server_path(path) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let mut response = match app::file(path.trim_start_matches('/')) {
+    let lookup = |name: &str| dev_folder::file(name).or_else(|| app::file(name));
+    let mut response = match lookup(path.trim_start_matches('/')) {
         Some(file) => file.respond(&headers, path.starts_with("/assets/")),
         None if names_a_file(path) => return StatusCode::NOT_FOUND.into_response(),
-        None => match app::file("index.html") {
+        None => match lookup("index.html") {
             Some(index) => index.respond(&headers, false),
             None => return StatusCode::NOT_FOUND.into_response(),
         },
@@ -109,6 +110,55 @@ impl AppFile {
             Body::from(self.body),
         )
             .into_response()
+    }
+}
+
+/// Debug builds only: `KANGDAO_UI_DIR=<folder>` serves the app from that folder instead of the
+/// copy embedded at compile time, so a UI change is tried against an already built server
+/// (another checkout's `designer-ui/dist`, the browser tests of a UI branch) without rebuilding
+/// it. A release binary ignores the variable: it always serves what it was built with.
+mod dev_folder {
+    use super::AppFile;
+
+    #[cfg(debug_assertions)]
+    pub(super) fn file(path: &str) -> Option<AppFile> {
+        use sha2::Digest;
+        static FOLDER: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+        let folder = FOLDER
+            .get_or_init(|| std::env::var_os("KANGDAO_UI_DIR").map(Into::into))
+            .as_ref()?;
+        // Only plain names below the folder: no parent steps, no absolute paths.
+        if path
+            .split('/')
+            .any(|part| part.is_empty() || part == ".." || part == "." || part.contains('\\'))
+        {
+            return None;
+        }
+        let body = std::fs::read(folder.join(path)).ok()?;
+        let digest = sha2::Sha256::digest(&body);
+        let content_type = match path.rsplit('.').next() {
+            Some("html") => "text/html; charset=utf-8",
+            Some("js") => "text/javascript; charset=utf-8",
+            Some("css") => "text/css; charset=utf-8",
+            Some("json") => "application/json",
+            Some("svg") => "image/svg+xml",
+            Some("png") => "image/png",
+            Some("ico") => "image/x-icon",
+            Some("woff2") => "font/woff2",
+            Some("woff") => "font/woff",
+            Some("ttf") => "font/ttf",
+            _ => "application/octet-stream",
+        };
+        Some(AppFile {
+            body: std::borrow::Cow::Owned(body),
+            content_type: content_type.into(),
+            etag: format!("\"{}\"", hex::encode(&digest[..16])),
+        })
+    }
+
+    #[cfg(not(debug_assertions))]
+    pub(super) fn file(_path: &str) -> Option<AppFile> {
+        None
     }
 }
 

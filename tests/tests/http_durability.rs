@@ -74,7 +74,7 @@ async fn each_is_readable(client: &Session, made: &[(String, String)]) {
     }
 }
 
-async fn concurrent_creates_all_succeed_and_share_syncs(backend: Backend) {
+async fn concurrent_creates_all_succeed_and_are_synced(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
     assert_eq!(
@@ -96,9 +96,12 @@ async fn concurrent_creates_all_succeed_and_share_syncs(backend: Backend) {
     match backend {
         Backend::Sqlite => {
             assert!(commits >= 64, "every create waited for a sync: {commits}");
+            // Whether two commits meet one sync depends on the machine's timing: sharing itself
+            // is pinned by `wal_sync`'s own test with a slow sync. Here: never more syncs than
+            // commits, and at least one.
             assert!(
-                (1..commits).contains(&syncs),
-                "commits waiting together shared syncs: {syncs} syncs for {commits} commits"
+                (1..=commits).contains(&syncs),
+                "{syncs} syncs for {commits} commits"
             );
         }
         // PostgreSQL makes its own commits durable.
@@ -107,8 +110,8 @@ async fn concurrent_creates_all_succeed_and_share_syncs(backend: Backend) {
     server.stop().await;
 }
 on_both_backends!(
-    concurrent_creates_share_syncs,
-    concurrent_creates_all_succeed_and_share_syncs
+    concurrent_creates_are_synced,
+    concurrent_creates_all_succeed_and_are_synced
 );
 
 /// The variables that make [`child_server_for_kill_tests`] serve a database.

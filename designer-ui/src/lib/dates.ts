@@ -60,15 +60,55 @@ export function formatDate(d: CalendarDate): string {
   return `${pad(d.year, 4)}-${pad(d.month)}-${pad(d.day)}`
 }
 
-/** Today in the browser's zone (hospital PCs run the hospital's zone). */
-export function localToday(now: Date = new Date()): CalendarDate {
-  return { year: now.getFullYear(), month: now.getMonth() + 1, day: now.getDate() }
+/**
+ * The server's zone (`timezone` of `GET /api/v1/me`): "today" and the times shown are the
+ * hospital's, as the server judges them, even on a PC whose clock zone is set wrong. Until it is
+ * known (before log-in), the browser's own zone.
+ */
+let serverZone: Intl.DateTimeFormat | null = null
+
+export function useServerTimeZone(zone: string | null | undefined): void {
+  serverZone = null
+  if (!zone) return
+  try {
+    serverZone = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+    })
+  } catch {
+    // A zone this browser does not know: its own zone is the best left.
+  }
 }
 
-/** A stored instant shown in the browser's zone: `2026-12-02 14:30`. */
+interface WallClock extends CalendarDate {
+  hour: number
+  minute: number
+}
+
+function wallClock(t: Date): WallClock {
+  if (!serverZone) {
+    return { year: t.getFullYear(), month: t.getMonth() + 1, day: t.getDate(), hour: t.getHours(), minute: t.getMinutes() }
+  }
+  const part = (type: Intl.DateTimeFormatPartTypes) =>
+    Number(serverZone!.formatToParts(t).find((p) => p.type === type)?.value ?? 0)
+  return { year: part('year'), month: part('month'), day: part('day'), hour: part('hour'), minute: part('minute') }
+}
+
+/** Today in the server's zone (the browser's before log-in). */
+export function localToday(now: Date = new Date()): CalendarDate {
+  const { year, month, day } = wallClock(now)
+  return { year, month, day }
+}
+
+/** A stored instant shown in the server's zone: `2026-12-02 14:30`. */
 export function formatLocalDateTime(s: string): string {
   const millis = parseDateTime(s)
   if (millis === null) return s
-  const t = new Date(millis)
-  return `${formatDate(localToday(t))} ${pad(t.getHours())}:${pad(t.getMinutes())}`
+  const t = wallClock(new Date(millis))
+  return `${formatDate(t)} ${pad(t.hour)}:${pad(t.minute)}`
 }

@@ -5,6 +5,7 @@ import { sessionApi } from '@/api/endpoints'
 import { isApiError } from '@/api/errors'
 import type { EntityAction, Me, SystemRight } from '@/api/types'
 import { can, hasRight } from '@/lib/access'
+import { useServerTimeZone } from '@/lib/dates'
 
 export type SessionStatus = 'unknown' | 'anonymous' | 'signed_in'
 
@@ -18,6 +19,7 @@ export const useSessionStore = defineStore('session', () => {
   function signIn(answer: Me): void {
     me.value = answer
     csrfToken.value = answer.csrf_token ?? null
+    useServerTimeZone(answer.timezone)
     status.value = 'signed_in'
     expired.value = false
   }
@@ -25,6 +27,7 @@ export const useSessionStore = defineStore('session', () => {
   function clear(): void {
     me.value = null
     csrfToken.value = null
+    useServerTimeZone(null)
     status.value = 'anonymous'
   }
 

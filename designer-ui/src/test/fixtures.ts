@@ -60,6 +60,7 @@ export const nurse: Me = {
   ],
   rights: [],
   csrf_token: 'nurse-csrf',
+  timezone: 'Asia/Shanghai',
 }
 
 export const admin: Me = {
@@ -67,6 +68,7 @@ export const admin: Me = {
   permissions: [],
   rights: [],
   csrf_token: 'admin-csrf',
+  timezone: 'Asia/Shanghai',
 }
 
 export interface FakeCall {

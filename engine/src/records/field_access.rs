@@ -108,6 +108,33 @@ pub(crate) fn require_plain(
     }
 }
 
+/// Why `principal` may not fill `field` from an import (its code, in Chinese and English), or
+/// None when they may.
+fn import_refusal(
+    rt: &EntityRuntime,
+    principal: &Principal,
+    name: &str,
+) -> Option<(&'static str, String, String)> {
+    match principal.field_rule(rt.name(), name) {
+        FieldRule::Hidden => Some((
+            "field_hidden",
+            format!("字段 {name} 对您不可见，不能导入"),
+            format!("the field {name} is hidden from you and cannot be imported"),
+        )),
+        FieldRule::Masked | FieldRule::Read if principal.can(rt.name(), Action::Update) => Some((
+            "field_read_only",
+            format!("字段 {name} 对您只读，不能导入"),
+            format!("the field {name} is read-only for you and cannot be imported"),
+        )),
+        _ => None,
+    }
+}
+
+/// Whether an import by `principal` may fill `field`.
+pub(crate) fn importable(rt: &EntityRuntime, principal: &Principal, name: &str) -> bool {
+    import_refusal(rt, principal, name).is_none()
+}
+
 /// Refuses an import whose columns fill a field hidden from the caller, or one a role keeps
 /// from them (`masked` or `read` where the caller's roles otherwise write the entity).
 pub(crate) fn require_importable(
@@ -116,25 +143,12 @@ pub(crate) fn require_importable(
     targets: &[Option<FieldDef>],
     lang: Lang,
 ) -> Result<()> {
-    let may_update = principal.can(rt.name(), Action::Update);
     let details: Vec<FieldError> = targets
         .iter()
         .flatten()
         .filter_map(|field| {
             let name = field.name.as_str();
-            let (code, zh, en) = match principal.field_rule(rt.name(), name) {
-                FieldRule::Hidden => (
-                    "field_hidden",
-                    format!("字段 {name} 对您不可见，不能导入"),
-                    format!("the field {name} is hidden from you and cannot be imported"),
-                ),
-                FieldRule::Masked | FieldRule::Read if may_update => (
-                    "field_read_only",
-                    format!("字段 {name} 对您只读，不能导入"),
-                    format!("the field {name} is read-only for you and cannot be imported"),
-                ),
-                _ => return None,
-            };
+            let (code, zh, en) = import_refusal(rt, principal, name)?;
             Some(FieldError::new(name, code, lang.pick(&zh, &en)))
         })
         .collect();

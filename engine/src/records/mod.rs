@@ -6,6 +6,7 @@ mod dialect;
 pub mod events;
 mod field_access;
 pub mod filter;
+pub mod list_views;
 pub mod lookups;
 pub mod pinyin;
 pub mod projection;
@@ -20,7 +21,7 @@ pub use events::{ChangeEvent, ChangeHook, ChangeOp, CommittedChange, HookFuture}
 pub use filter::FilterExpr;
 pub use read::{Change, ListQuery, Page, SortKey, View360};
 pub use totals::{Counting, ListTotal, EXACT_TOTAL_BOUND};
-pub use transfer::{ImportOptions, ImportReport, ImportRowError};
+pub use transfer::{ImportColumn, ImportOptions, ImportPreview, ImportReport, ImportRowError};
 pub use write::{UniqueKey, UpsertOutcome};
 
 use crate::access::{FieldRule, Principal};

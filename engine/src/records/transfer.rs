@@ -60,7 +60,29 @@ pub struct ImportReport {
     pub valid_rows: usize,
     pub imported: usize,
     pub errors: Vec<ImportRowError>,
+    /// The file's header in order, with the field each column filled (None: skipped).
+    pub columns: Vec<ImportColumn>,
 }
+
+/// One column of an imported file and the field it fills.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportColumn {
+    pub column: String,
+    pub field: Option<String>,
+}
+
+/// What an import wizard shows before the user maps columns: the file's header with the field
+/// each column would fill by default (only fields the caller may import), its row count, and
+/// its first rows as text.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportPreview {
+    pub columns: Vec<ImportColumn>,
+    pub total_rows: usize,
+    pub sample: Vec<Vec<String>>,
+}
+
+/// Rows an import preview shows.
+const PREVIEW_ROWS: usize = 5;
 
 fn label_matches(field: &FieldDef, header: &str) -> bool {
     let header = header.trim();
@@ -310,6 +332,53 @@ impl ImportTarget {
 }
 
 impl Engine {
+    /// Reads a CSV or XLSX file's header and first rows without checking them, and proposes
+    /// for each column the field whose name or label it carries, among the fields the caller
+    /// may import (a hidden field is never named). Needs the same right as importing.
+    pub async fn preview_import(
+        &self,
+        principal: &Principal,
+        entity: &str,
+        bytes: &[u8],
+        lang: Lang,
+    ) -> Result<ImportPreview> {
+        let rt = self.entity(entity).await?;
+        principal.require(entity, Action::Create)?;
+        let table = read_table(bytes, TabularFormat::detect(bytes), MAX_IMPORT_ROWS)
+            .map_err(|e| unreadable_file(&e, lang))?;
+        let mut taken = std::collections::HashSet::new();
+        let columns = table
+            .header
+            .iter()
+            .map(|column| {
+                let field = rt
+                    .definition()
+                    .fields
+                    .iter()
+                    .filter(|f| !f.field_type.is_computed())
+                    .filter(|f| super::field_access::importable(&rt, principal, f.name.as_str()))
+                    .find(|f| label_matches(f, column))
+                    // Two columns never propose one field: the import would refuse that.
+                    .filter(|f| taken.insert(f.name.to_string()))
+                    .map(|f| f.name.to_string());
+                ImportColumn {
+                    column: column.clone(),
+                    field,
+                }
+            })
+            .collect();
+        Ok(ImportPreview {
+            columns,
+            total_rows: table.rows.len(),
+            sample: table
+                .rows
+                .into_iter()
+                .take(PREVIEW_ROWS)
+                .map(|row| row.cells)
+                .collect(),
+        })
+    }
+
     /// Imports a CSV or XLSX table in one pass: each batch of rows is converted and validated
     /// on a blocking thread while the batch before is checked against the store (references,
     /// uniqueness, also within the file) and written, all in one transaction. Every bad row is
@@ -330,6 +399,15 @@ impl Engine {
             .map_err(|e| unreadable_file(&e, lang))?;
         let targets = map_columns(&rt, &table.header, options, lang)?;
         super::field_access::require_importable(&rt, principal, &targets, lang)?;
+        let columns = table
+            .header
+            .iter()
+            .zip(&targets)
+            .map(|(column, target)| ImportColumn {
+                column: column.clone(),
+                field: target.as_ref().map(|f| f.name.to_string()),
+            })
+            .collect();
         let numbered = rt
             .definition()
             .fields
@@ -429,6 +507,7 @@ impl Engine {
             valid_rows,
             imported: if failed { 0 } else { imported },
             errors,
+            columns,
         };
         let ImportTarget::Write(mut tx) = target else {
             return Ok(report);

@@ -39,6 +39,7 @@ async fn user_json(state: &AppState, principal: &Principal) -> Result<Value, Api
         "user": user,
         "permissions": principal.permissions,
         "rights": principal.rights,
+        "timezone": state.config.timezone,
     }))
 }
 

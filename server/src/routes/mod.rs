@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod entities;
 pub mod health;
+pub mod list_views;
 pub mod openapi;
 pub mod people;
 pub mod records;
@@ -110,6 +111,12 @@ pub fn etag(version: i64) -> (header::HeaderName, String) {
 }
 
 /// A complete, unpaged list in the shape every list answers.
+/// An id from the path; one that is no UUID names nothing, so it is a 404 like an unknown one.
+pub fn parse_uuid(id: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map_err(|_| kangdao_engine::EngineError::not_found(format!("{what} {id}")).into())
+}
+
 pub fn one_page<T: serde::Serialize>(items: Vec<T>) -> serde_json::Value {
     let total = items.len();
     serde_json::json!({"items": items, "total": total, "page": 1, "per_page": total.max(1)})

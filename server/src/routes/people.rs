@@ -2,7 +2,7 @@
 
 use crate::caller::{Caller, Via};
 use crate::error::ApiError;
-use crate::routes::{etag, if_match, one_page, JsonBody};
+use crate::routes::{etag, if_match, one_page, parse_uuid, JsonBody};
 use crate::session::SESSION_EPOCH;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
@@ -14,7 +14,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 use tower_sessions::Session;
-use uuid::Uuid;
 
 #[derive(Debug, Deserialize)]
 pub struct Paging {
@@ -29,10 +28,6 @@ fn page_json<T: serde::Serialize>(items: Vec<T>, total: i64, paging: &Paging) ->
         "page": paging.page.unwrap_or(1).max(1),
         "per_page": paging.per_page.unwrap_or(50).clamp(1, 1000),
     })
-}
-
-fn parse_uuid(id: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(|_| EngineError::not_found(format!("{what} {id}")).into())
 }
 
 pub async fn list_users(

@@ -317,6 +317,19 @@ pub async fn import(
     Ok(Json(json!(report)))
 }
 
+pub async fn import_preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(entity): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let preview = state
+        .engine
+        .preview_import(&caller.principal, &entity, &body, caller.lang)
+        .await?;
+    Ok(Json(json!(preview)))
+}
+
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,

@@ -10,6 +10,8 @@ export default {
   searchPlaceholder: 'Search names (pinyin initials too), numbers, phones…',
   total: '{n} in all',
   totalEstimate: 'about {n}',
+  pageSize: 'Rows per page',
+  perPage: '{n} / page',
   updatedAt: 'Updated',
   deletedAt: 'Deleted',
   unmask: 'Show',

@@ -8,6 +8,8 @@ export default {
   searchPlaceholder: '搜索姓名（也可输入拼音首字母）、编号、电话…',
   total: '共 {n} 条',
   totalEstimate: '约 {n} 条',
+  pageSize: '每页条数',
+  perPage: '{n} 条/页',
   updatedAt: '更新时间',
   deletedAt: '删除时间',
   unmask: '显示',

@@ -160,6 +160,7 @@ pub const ROUTES: &[Operation] = &[
         .errors(&[201, 409, 422]),
     op("post", "/api/v1/records/{entity}/import", "Import CSV or XLSX (the raw body); an atomic import with bad rows writes nothing and answers 422 naming each line", B::Table, 200, A::Json("ImportReport"))
         .query(&["dry_run", "atomic", "mapping"]).errors(&[409, 422]),
+    op("post", "/api/v1/records/{entity}/import-preview", "Read an import file's header and first rows, and propose the field each column fills (for the import wizard's mapping step); writes and checks nothing", B::Table, 200, A::Json("ImportPreview")),
     op("get", "/api/v1/records/{entity}/export", "Export records as CSV or XLSX, masked as the caller sees them", B::None, 200, A::Table)
         .query(&["format", "filter", "sort", "columns"]).errors(&[429]),
     op("post", "/api/v1/reports/query", "Run a chart spec: dimensions, measures (count, sum, avg, min, max), filters", B::Json("ChartSpec"), 200, A::Json("ChartAnswer"))
@@ -180,6 +181,13 @@ pub const ROUTES: &[Operation] = &[
     op("get", "/api/v1/tokens", "The caller's API tokens (never their values)", B::None, 200, A::Json("TokenPage")),
     op("post", "/api/v1/tokens", "Create an API token for integrations; its value is shown once", B::Json("NewToken"), 201, A::Json("NewTokenAnswer")),
     op("delete", "/api/v1/tokens/{id}", "Revoke an API token", B::None, 204, A::Empty),
+    op("get", "/api/v1/list-views", "The caller's saved list views of one entity, in the order saved", B::None, 200, A::Json("ListViewPage"))
+        .query(&["entity"]).errors(&[404]),
+    op("post", "/api/v1/list-views", "Save a named list state (search, filters, sort, columns) of an entity for the caller; a name already used for the entity is a 409", B::Json("NewListView"), 201, A::Json("ListView"))
+        .errors(&[404, 409]),
+    op("put", "/api/v1/list-views/{id}", "Rename one of the caller's views and replace its state", B::Json("ListViewUpdate"), 200, A::Json("ListView"))
+        .errors(&[409]),
+    op("delete", "/api/v1/list-views/{id}", "Delete one of the caller's views", B::None, 204, A::Empty),
     op("get", "/api/v1/audit", "The audit log, newest first", B::None, 200, A::Json("AuditPage"))
         .query(&["page", "per_page", "actor", "action", "entity", "record_id"]),
     op("get", "/healthz", "Liveness", B::None, 200, A::Json("Health")).public(),

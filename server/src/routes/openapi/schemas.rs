@@ -450,13 +450,35 @@ fn definitions() -> Vec<(&'static str, Value)> {
         (
             "ImportReport",
             json!({
-                "type": "object", "required": ["dry_run", "total_rows", "valid_rows", "imported", "errors"],
+                "type": "object", "required": ["dry_run", "total_rows", "valid_rows", "imported", "errors", "columns"],
                 "properties": {
                     "dry_run": {"type": "boolean"},
                     "total_rows": {"type": "integer", "minimum": 0},
                     "valid_rows": {"type": "integer", "minimum": 0},
                     "imported": {"type": "integer", "minimum": 0},
-                    "errors": {"type": "array", "items": reference("FieldError")}
+                    "errors": {"type": "array", "items": reference("FieldError")},
+                    "columns": {"type": "array", "items": reference("ImportColumn"), "description": "the file's header in order, with the field each column filled (null: skipped)"}
+                }
+            }),
+        ),
+        (
+            "ImportColumn",
+            json!({
+                "type": "object", "required": ["column", "field"],
+                "properties": {
+                    "column": {"type": "string", "description": "the header as in the file"},
+                    "field": {"type": ["string", "null"], "description": "the field it fills; null: none (skipped)"}
+                }
+            }),
+        ),
+        (
+            "ImportPreview",
+            json!({
+                "type": "object", "required": ["columns", "total_rows", "sample"],
+                "properties": {
+                    "columns": {"type": "array", "items": reference("ImportColumn"), "description": "the header, each column with the field whose name or label it carries among those the caller may import"},
+                    "total_rows": {"type": "integer", "minimum": 0},
+                    "sample": {"type": "array", "maxItems": 5, "items": strings(), "description": "the first rows as text, one cell per column"}
                 }
             }),
         ),
@@ -506,12 +528,13 @@ fn definitions() -> Vec<(&'static str, Value)> {
         (
             "Me",
             json!({
-                "type": "object", "required": ["user", "permissions", "rights", "csrf_token"],
+                "type": "object", "required": ["user", "permissions", "rights", "csrf_token", "timezone"],
                 "properties": {
                     "user": reference("User"),
                     "permissions": {"type": "array", "items": reference("EntityPermission")},
                     "rights": {"type": "array", "items": reference("SystemRight")},
-                    "csrf_token": {"type": ["string", "null"], "description": "null when signed in with an API token"}
+                    "csrf_token": {"type": ["string", "null"], "description": "null when signed in with an API token"},
+                    "timezone": {"type": "string", "examples": ["Asia/Shanghai"], "description": "the server's configured time zone (IANA): dates and \"today\" are judged in it, so the browser shows times in it too"}
                 }
             }),
         ),
@@ -641,6 +664,45 @@ fn definitions() -> Vec<(&'static str, Value)> {
                 "description": "The new token with its value, shown this once",
                 "allOf": [reference("Token"), {"type": "object", "required": ["token"], "properties": {"token": {"type": "string", "pattern": "^kd_"}}}]
             }),
+        ),
+        (
+            "NewListView",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["entity", "name", "state"],
+                "properties": {
+                    "entity": {"type": "string"},
+                    "name": {"type": "string", "minLength": 1, "maxLength": 50},
+                    "state": {"type": "object", "description": "the browser's list state, at most 8 KiB as JSON"}
+                }
+            }),
+        ),
+        (
+            "ListViewUpdate",
+            json!({
+                "type": "object", "additionalProperties": false, "required": ["name", "state"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 50},
+                    "state": {"type": "object", "description": "the browser's list state, at most 8 KiB as JSON"}
+                }
+            }),
+        ),
+        (
+            "ListView",
+            json!({
+                "description": "A saved list view, private to its user",
+                "type": "object", "required": ["id", "entity", "name", "state", "created_at", "updated_at"],
+                "properties": {
+                    "id": uuid(), "entity": {"type": "string"}, "name": {"type": "string"},
+                    "state": {"type": "object"}, "created_at": timestamp(), "updated_at": timestamp()
+                }
+            }),
+        ),
+        (
+            "ListViewPage",
+            json!(page_of(
+                "ListView",
+                "The caller's views of the entity, in the order saved, on one page"
+            )),
         ),
         (
             "TokenPage",

@@ -5,6 +5,7 @@
 // exception or unexpected failed request fails the step.
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { seriousViolations } from './support/axe'
 import { WatchedBrowser } from './support/browser'
 import { ADMIN, apiSession, startServer, type RunningServer } from './support/server'
 
@@ -149,6 +150,7 @@ describe('import, 360° view, print and saved views in the browser', () => {
     const channelRow = mapping.locator('.el-table__row', { hasText: '来源渠道' })
     expect(await channelRow.textContent()).toContain('未匹配，将忽略')
     await b.screenshot('more-03-import-mapping')
+    expect(await seriousViolations(b)).toEqual([])
     expect(b.takeProblems()).toEqual([])
   })
 
@@ -164,6 +166,7 @@ describe('import, 360° view, print and saved views in the browser', () => {
     expect(await row.textContent()).toContain(String(BAD_LINE))
     expect(await row.textContent()).toContain('身份证号')
     await b.screenshot('more-04-import-check')
+    expect(await seriousViolations(b)).toEqual([])
 
     await page.locator('[data-test="import-next"]').click()
     await page.locator('[data-test="import-skip"]').click()
@@ -220,6 +223,7 @@ describe('import, 360° view, print and saved views in the browser', () => {
     expect(await timeline.first().textContent()).toContain('新建了')
     expect(await page.locator('[data-test="timeline-update"]').textContent()).toContain('累计消费')
     await b.screenshot('more-08-360-view')
+    expect(await seriousViolations(b)).toEqual([])
     expect(b.takeProblems()).toEqual([])
   })
 
@@ -232,6 +236,7 @@ describe('import, 360° view, print and saved views in the browser', () => {
     expect(await sheet.locator('[data-test="print-id_number"]').textContent()).toMatch(/\*{4}/)
     expect(await sheet.locator('[data-test="print-footer"]').textContent()).toContain('打印人：admin')
     await b.screenshot('more-09-print-view')
+    expect(await seriousViolations(b)).toEqual([])
     // The print dialog itself is the browser's: count the call instead of opening it.
     await page.evaluate(() => {
       const w = window as Window & { printed?: number }
@@ -275,6 +280,7 @@ describe('import, 360° view, print and saved views in the browser', () => {
     await page.locator('[data-test="views-button"]').click()
     await page.locator('[data-test="view-心内科患者"]').waitFor()
     await b.screenshot('more-12-views-menu')
+    expect(await seriousViolations(b)).toEqual([])
     await page.locator('[data-test="view-心内科患者"]').click()
     await page.locator('[data-test="total"]', { hasText: '共 34 条' }).waitFor()
     await page.locator('[data-test="views-button"]', { hasText: '视图：心内科患者' }).waitFor()

@@ -118,6 +118,38 @@ describe('the import wizard', () => {
     expect(wrapper.find('[data-test="import-to-list"]').exists()).toBe(true)
   })
 
+  it('checks a fixed file again under the same mapping', async () => {
+    let fixed = false
+    const { server } = await mountSignedIn({
+      me: admin,
+      entities: [patient],
+      route: '/records/patient/import',
+      handlers: {
+        'POST /api/v1/records/patient/import-preview': preview(),
+        'POST /api/v1/records/patient/import': () => json(200, fixed ? report({}) : report({ valid_rows: 99, errors: [badLine] })),
+      },
+    })
+    await chooseFile('患者.csv', CSV)
+    button('import-next').click()
+    await settle()
+    button('import-next').click()
+    await settle()
+    expect(button('import-bad').textContent).toBe('1')
+
+    fixed = true
+    const input = document.querySelector<HTMLInputElement>('[data-test="import-reupload-file"]')!
+    Object.defineProperty(input, 'files', { value: [new File(['fixed'], '患者-改.csv', { type: 'text/csv' })], configurable: true })
+    input.dispatchEvent(new Event('change'))
+    await settle()
+    await eventually(() => expect(button('import-bad').textContent).toBe('0'))
+    expect(document.body.textContent).toContain('全部 100 行都可以导入')
+    expect(document.body.textContent).toContain('患者-改.csv')
+    const [, again] = imports(server.calls)
+    expect(again!.body).toBe('fixed')
+    expect(JSON.parse(again!.query.get('mapping')!)).toEqual({ 姓名: 'name', 电话: '', 编号: '' })
+    expect(previews(server.calls)).toHaveLength(2)
+  })
+
   it('shows the rows again when an all-or-nothing import is refused, having written nothing', async () => {
     await mountSignedIn({
       me: admin,

@@ -1,8 +1,8 @@
 // The axe-core pass: the log-in page, a record list and a record form have no serious or
 // critical accessibility violation (WCAG 2.1 A and AA rules), in Chinese as staff see them.
 // Each page is also worked through with the keyboard alone where staff fill it in.
-import AxeBuilder from '@axe-core/playwright'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { seriousViolations } from './support/axe'
 import { WatchedBrowser } from './support/browser'
 import { ADMIN, apiSession, startServer, type RunningServer } from './support/server'
 
@@ -29,14 +29,6 @@ const patient = {
 }
 
 const WHO_AM_I = { method: 'GET', path: '/api/v1/me', status: 401 }
-
-/** Serious and critical violations only, each with the elements it found. */
-async function seriousViolations(b: WatchedBrowser): Promise<string[]> {
-  const results = await new AxeBuilder({ page: b.page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()
-  return results.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => `${n.target.join(' ')} ${n.html.slice(0, 200)}`).join(', ')}`)
-}
 
 describe('accessibility', () => {
   let server: RunningServer

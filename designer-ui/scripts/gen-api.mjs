@@ -3,11 +3,18 @@
 // builds that run this do not look like source changes to the next build.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import openapiTS, { astToString, COMMENT_HEADER } from 'openapi-typescript'
+import ts from 'typescript'
 
 const source = new URL('../openapi.json', import.meta.url)
 const target = new URL('../src/api/schema.d.ts', import.meta.url)
 
-const ast = await openapiTS(source, { alphabetize: true, emptyObjectsUnknown: true })
+// A binary body (an XLSX upload) is a Blob in the browser, not a string.
+const BLOB = ts.factory.createTypeReferenceNode(ts.factory.createIdentifier('Blob'))
+const ast = await openapiTS(source, {
+  alphabetize: true,
+  emptyObjectsUnknown: true,
+  transform: (schema) => (schema.format === 'binary' ? BLOB : undefined),
+})
 const text = COMMENT_HEADER + astToString(ast)
 
 let current = null

@@ -74,7 +74,9 @@ export async function startServer(): Promise<RunningServer> {
 }
 
 /** An API session as an integration would hold it: cookie and CSRF token. */
-export async function apiSession(base: string): Promise<(method: string, path: string, body?: unknown) => Promise<Response>> {
+export async function apiSession(
+  base: string,
+): Promise<(method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<Response>> {
   const login = await fetch(`${base}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -83,10 +85,10 @@ export async function apiSession(base: string): Promise<(method: string, path: s
   if (!login.ok) throw new Error(`log-in failed: ${login.status} ${await login.text()}`)
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!
   const { csrf_token: csrf } = (await login.json()) as { csrf_token: string }
-  return (method, path, body) =>
+  return (method, path, body, headers = {}) =>
     fetch(`${base}${path}`, {
       method,
-      headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+      headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json', ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     })
 }

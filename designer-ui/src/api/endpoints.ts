@@ -4,7 +4,11 @@ import type {
   ApiToken,
   CreatedApiToken,
   FilterExpr,
+  ImportPreview,
+  ImportReport,
+  ListView,
   NewUser,
+  RecordChange,
   RecordData,
   RecordItem,
   RecordPage,
@@ -12,6 +16,7 @@ import type {
   RoleBody,
   User,
   UserUpdate,
+  View360,
 } from './types'
 
 function etag(version: number): string {
@@ -61,6 +66,22 @@ export interface RecordListQuery {
 }
 
 export type ExportFormat = 'csv' | 'xlsx'
+
+export interface ImportRequest {
+  /** Check every row and write nothing. */
+  dryRun: boolean
+  /** All rows or none (the server's default); false writes the good rows and skips the bad. */
+  atomic: boolean
+  /** Column header → field name, `''` to ignore the column; null for the server's own match. */
+  mapping?: Record<string, string> | null
+}
+
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
+
+/** The body's media type by the file's name: Windows calls a CSV `application/vnd.ms-excel`. */
+export function importMediaType(fileName: string): 'text/csv' | typeof XLSX_TYPE {
+  return /\.xlsx$/i.test(fileName) ? XLSX_TYPE : 'text/csv'
+}
 
 export const recordsApi = {
   list(entity: string, query: RecordListQuery = {}): Promise<RecordPage> {
@@ -140,6 +161,73 @@ export const recordsApi = {
     const disposition = response.headers.get('Content-Disposition') ?? ''
     const named = /filename="([^"]+)"/.exec(disposition)
     return { blob: await response.blob(), filename: named?.[1] ?? `${entity}.${format}` }
+  },
+}
+
+export const recordViewsApi = {
+  /** The record, the records referencing it (newest 20 per group) and their changes. */
+  view360(entity: string, id: string): Promise<View360> {
+    const { raw, call } = useApi()
+    return call(raw.GET('/api/v1/records/{entity}/{id}/view360', { params: { path: { entity, id } } }))
+  },
+  /** Every version of the record, oldest first. */
+  async history(entity: string, id: string): Promise<RecordChange[]> {
+    const { raw, call } = useApi()
+    const page = await call(raw.GET('/api/v1/records/{entity}/{id}/history', { params: { path: { entity, id } } }))
+    return page.items
+  },
+}
+
+export const importApi = {
+  /** The file's header, the field proposed for each column, and its first rows; checks nothing. */
+  preview(entity: string, file: File): Promise<ImportPreview> {
+    const { raw, call } = useApi()
+    return call(
+      raw.POST('/api/v1/records/{entity}/import-preview', {
+        params: { path: { entity } },
+        body: file,
+        bodySerializer: (body) => body,
+        headers: { 'Content-Type': importMediaType(file.name) },
+      }),
+    )
+  },
+  /** Sends the file as it is (CSV or XLSX) and answers the server's report. */
+  run(entity: string, file: File, request: ImportRequest): Promise<ImportReport> {
+    const { raw, call } = useApi()
+    return call(
+      raw.POST('/api/v1/records/{entity}/import', {
+        params: {
+          path: { entity },
+          query: {
+            dry_run: request.dryRun ? 'true' : 'false',
+            atomic: request.atomic ? 'true' : 'false',
+            mapping: request.mapping ? JSON.stringify(request.mapping) : undefined,
+          },
+        },
+        body: file,
+        bodySerializer: (body) => body,
+        headers: { 'Content-Type': importMediaType(file.name) },
+      }),
+    )
+  },
+}
+
+export const listViewsApi = {
+  async list(entity: string): Promise<ListView[]> {
+    const { raw, call } = useApi()
+    return (await call(raw.GET('/api/v1/list-views', { params: { query: { entity } } }))).items
+  },
+  create(entity: string, name: string, state: Record<string, unknown>): Promise<ListView> {
+    const { raw, call } = useApi()
+    return call(raw.POST('/api/v1/list-views', { body: { entity, name, state } }))
+  },
+  update(id: string, name: string, state: Record<string, unknown>): Promise<ListView> {
+    const { raw, call } = useApi()
+    return call(raw.PUT('/api/v1/list-views/{id}', { params: { path: { id } }, body: { name, state } }))
+  },
+  async remove(id: string): Promise<void> {
+    const { raw, send } = useApi()
+    await send(raw.DELETE('/api/v1/list-views/{id}', { params: { path: { id } } }))
   },
 }
 

@@ -33,6 +33,22 @@ export type RecordData = { [field: string]: unknown }
 export type RecordItem = Omit<Schemas['Record'], 'data'> & { data: RecordData }
 export type RecordPage = Omit<Schemas['RecordPage'], 'items'> & { items: RecordItem[] }
 export type FieldErrorItem = Schemas['FieldError']
+export type ImportReport = Schemas['ImportReport']
+/** A column of an imported file and the field it fills (null: ignored). */
+export type ImportColumn = Schemas['ImportColumn']
+/** An import file's header with proposed fields, and its first rows. */
+export type ImportPreview = Schemas['ImportPreview']
+/** The server's change log of one record, oldest first; `data` as the reader may see it. */
+export type RecordChange = Omit<Schemas['Change'], 'data'> & { data: RecordData }
+export type View360 = Omit<Schemas['View360'], 'record' | 'related'> & {
+  record: RecordItem
+  related: RelatedGroup[]
+}
+/** The records of one entity that reference the viewed record through one field. */
+export type RelatedGroup = Omit<Schemas['View360']['related'][number], 'items'> & { items: RecordItem[] }
+export type TimelineEntry = Schemas['View360']['timeline'][number]
+/** A saved list view; its `state` is the browser's own (see areas/records/views). */
+export type ListView = Schemas['ListView']
 export type ErrorBody = Schemas['Error']
 export type ServerErrorCode = ErrorBody['error']['code']
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatEstimate, formatMoney } from './format'
+import { formatEstimate, formatFileSize, formatMoney } from './format'
 import { formatLocalDateTime } from './dates'
 
 describe('numbers and dates as staff read them', () => {
@@ -15,6 +15,14 @@ describe('numbers and dates as staff read them', () => {
     expect(formatEstimate(1_001)).toBe('1,000+')
     expect(formatEstimate(1_999)).toBe('1,900+')
     expect(formatEstimate(123_456)).toBe('120,000+')
+  })
+
+  it('writes a file size as 12.3 KB', () => {
+    expect(formatFileSize(812)).toBe('812 B')
+    expect(formatFileSize(12_595)).toBe('12.3 KB')
+    expect(formatFileSize(2_048_000)).toBe('2.0 MB')
+    expect(formatFileSize(52_428_800)).toBe('50.0 MB')
+    expect(formatFileSize(157_286_400)).toBe('150 MB')
   })
 
   it('shows an instant in the local zone as 2026-12-02 14:30', () => {

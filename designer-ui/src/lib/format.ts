@@ -30,3 +30,16 @@ export function formatEstimate(value: number): string {
 export function formatDateTime(value: string): string {
   return formatLocalDateTime(value)
 }
+
+/** A file's size as people read it: 812 B, 12.3 KB, 4.5 MB. */
+export function formatFileSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`
+  const units = ['KB', 'MB', 'GB']
+  let value = bytes / 1024
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${value < 100 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
+}

@@ -90,7 +90,7 @@ export function fakeServer(handlers: Record<string, (call: FakeCall) => Response
       path: url.pathname,
       query: url.searchParams,
       headers: request.headers,
-      body: text ? (JSON.parse(text) as unknown) : undefined,
+      body: text ? parseBody(text, request.headers.get('content-type')) : undefined,
     }
     calls.push(call)
     const handler = handlers[`${request.method} ${url.pathname}`]
@@ -98,6 +98,11 @@ export function fakeServer(handlers: Record<string, (call: FakeCall) => Response
     return handler(call)
   })
   return { fetch, calls }
+}
+
+/** JSON bodies parsed; anything else (an imported file) as its text. */
+function parseBody(text: string, type: string | null): unknown {
+  return type?.includes('json') ? (JSON.parse(text) as unknown) : text
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {

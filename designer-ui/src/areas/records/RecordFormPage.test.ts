@@ -35,10 +35,12 @@ describe('the record form page', () => {
       entities: [patient],
       route: '/records/patient/new',
       handlers: {
+        'GET /api/v1/list-views': () => json(200, { items: [], page: 1, per_page: 1 }),
         'POST /api/v1/records/patient': (call) => json(201, stored(1, (call.body as { data: Record<string, unknown> }).data), { etag: '"1"' }),
       },
     })
     expect(wrapper.find('h1').text()).toBe('新建患者')
+    expect(wrapper.find('[data-test="open-360"]').exists()).toBe(false)
     await wrapper.find('#field-name').setValue('张三')
     await wrapper.find('#field-phone').setValue('13812345678')
     await wrapper.find('[data-test="save"]').trigger('click')
@@ -153,6 +155,9 @@ describe('the record form page', () => {
     })
     const phone = wrapper.find('[data-test="form-item-phone"]')
     expect((phone.find('input').element as HTMLInputElement).value).toBe('138****5678')
+    // A stored record leads to its 360° view and its print view.
+    expect(wrapper.find('[data-test="open-360"]').element.closest('a')?.getAttribute('href')).toBe(`/records/patient/${ID}/360`)
+    expect(wrapper.find('[data-test="open-print"]').element.closest('a')?.getAttribute('href')).toBe(`/records/patient/${ID}/print`)
     await phone.find('button').trigger('click')
     await eventually(() => expect((phone.find('input').element as HTMLInputElement).value).toBe('13812345678'))
     await wrapper.find('#field-name').setValue('张三丰')

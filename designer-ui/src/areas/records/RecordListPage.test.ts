@@ -16,6 +16,9 @@ function record(n: number, data: Record<string, unknown>): RecordItem {
   }
 }
 
+/** The user's saved views of the list: none. */
+const noViews = { 'GET /api/v1/list-views': () => json(200, { items: [], page: 1, per_page: 1 }) }
+
 const page = (items: RecordItem[], extra: Record<string, unknown>) => json(200, { items, page: 1, per_page: 50, ...extra })
 
 describe('the record list page', () => {
@@ -30,6 +33,7 @@ describe('the record list page', () => {
       entities: [patient],
       route: '/records/patient',
       handlers: {
+        ...noViews,
         'GET /api/v1/records/patient': () =>
           page(
             [
@@ -49,6 +53,10 @@ describe('the record list page', () => {
     expect(text).toContain('1949-12-31')
     expect(wrapper.find('[data-test="total"]').text()).toBe('共 2 条')
     expect(server.calls[0]!.query.get('deleted')).toBeNull()
+    // Each row opens its 360° view; the toolbar offers the import.
+    const views360 = wrapper.findAll('[data-test="row-360"]').map((a) => a.attributes('href'))
+    expect(views360).toContain('/records/patient/0190c7d2-0000-7000-8000-000000000001/360')
+    expect(wrapper.find('[data-test="open-import"]').element.closest('a')?.getAttribute('href')).toBe('/records/patient/import')
   })
 
   it('says "10,000+" style when the server only estimates the total', async () => {
@@ -56,7 +64,7 @@ describe('the record list page', () => {
       me: admin,
       entities: [patient],
       route: '/records/patient',
-      handlers: { 'GET /api/v1/records/patient': () => page([record(1, { name: '张三' })], { total_estimate: 12_345 }) },
+      handlers: { ...noViews, 'GET /api/v1/records/patient': () => page([record(1, { name: '张三' })], { total_estimate: 12_345 }) },
     })
     expect(wrapper.find('[data-test="total"]').text()).toBe('约 12,000+ 条')
   })
@@ -66,7 +74,7 @@ describe('the record list page', () => {
       me: admin,
       entities: [patient],
       route: '/records/patient',
-      handlers: { 'GET /api/v1/records/patient': () => page([], { total: 0 }) },
+      handlers: { ...noViews, 'GET /api/v1/records/patient': () => page([], { total: 0 }) },
     })
     const empty = wrapper.find('[data-test="empty-state"]')
     expect(empty.text()).toContain('还没有患者 — 新建 或 导入')
@@ -79,7 +87,7 @@ describe('the record list page', () => {
       me: admin,
       entities: [patient],
       route: `/records/patient?page=2&sort=-total_spent&q=zs&f=${encodeURIComponent(f)}`,
-      handlers: { 'GET /api/v1/records/patient': () => page([], { total: 0 }) },
+      handlers: { ...noViews, 'GET /api/v1/records/patient': () => page([], { total: 0 }) },
     })
     const query = server.calls[0]!.query
     expect(query.get('page')).toBe('2')
@@ -98,11 +106,12 @@ describe('the record list page', () => {
       me: nurse,
       entities: [patient],
       route: '/records/patient',
-      handlers: { 'GET /api/v1/records/patient': () => page([record(1, { name: '张三', id_number: '110105********002X' })], { total: 1 }) },
+      handlers: { ...noViews, 'GET /api/v1/records/patient': () => page([record(1, { name: '张三', id_number: '110105********002X' })], { total: 1 }) },
     })
     // The nurse reads and updates: no 新建, no delete, no recycle bin, no export.
     expect(wrapper.find('[data-test="new-record"]').exists()).toBe(false)
     expect(wrapper.find('[data-test="toggle-bin"]').exists()).toBe(false)
+    expect(wrapper.find('[data-test="open-import"]').exists()).toBe(false)
     expect(wrapper.text()).not.toContain('导出')
     expect(wrapper.find('.el-table-column--selection').exists()).toBe(false)
     // Allergies are hidden from her: no column, no filter.

@@ -3,6 +3,7 @@
 import type { EntityInfo, FieldDef, FieldType, Me, RecordItem } from '@/api/types'
 import { pickLabel, type Language } from '@/i18n'
 import { isSensitive, sightOf, type Sight } from '@/lib/access'
+import { tagBackground } from '@/lib/colors'
 
 export function fieldLabel(field: FieldDef, language: Language): string {
   return pickLabel(field.label, language, field.name)
@@ -66,6 +67,8 @@ export function optionLabel(field: FieldDef, value: string, language: Language):
   return option ? pickLabel(option.label, language, option.value) : value
 }
 
+/** The option's colour behind white text: the definition's, darkened where too light to read. */
 export function optionColor(field: FieldDef, value: string): string | undefined {
-  return field.options?.find((o) => o.value === value)?.color
+  const color = field.options?.find((o) => o.value === value)?.color
+  return color ? tagBackground(color) : undefined
 }

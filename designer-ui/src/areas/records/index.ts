@@ -17,6 +17,24 @@ export const recordsArea: AppArea = {
       props: (route) => ({ entity: route.params.entity, id: null }),
     },
     {
+      path: 'records/:entity/import',
+      name: 'records-import',
+      component: () => import('./import/RecordImportPage.vue'),
+      props: true,
+    },
+    {
+      path: 'records/:entity/:id/360',
+      name: 'records-360',
+      component: () => import('./view360/RecordView360Page.vue'),
+      props: true,
+    },
+    {
+      path: 'records/:entity/:id/print',
+      name: 'records-print',
+      component: () => import('./print/RecordPrintPage.vue'),
+      props: true,
+    },
+    {
       path: 'records/:entity/:id',
       name: 'records-edit',
       component: () => import('./RecordFormPage.vue'),

@@ -50,7 +50,7 @@ export function stateFromQuery(query: LocationQuery): ListState {
 }
 
 /** Drops blank filters so the address stays short. */
-function compactFilters(filters: FilterState): FilterState {
+export function compactFilters(filters: FilterState): FilterState {
   const out: FilterState = {}
   for (const [name, f] of Object.entries(filters)) {
     const kept = Object.fromEntries(

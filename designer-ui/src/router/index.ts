@@ -10,6 +10,8 @@ declare module 'vue-router' {
     public?: boolean
     /** The message key of the page title when the page does not set one itself. */
     titleKey?: string
+    /** The top-bar entry the page belongs to (its `NavItem.key`), when the route does not say. */
+    navKey?: string
   }
 }
 

@@ -32,8 +32,18 @@ describe('the top bar', () => {
     expect(menusFor(admin, 'en')[1]!.items.map((i) => i.label)).toEqual(['Patient', 'Visit'])
   })
 
-  it('shows no 设计 or 管理 menu while those pages do not exist, even to an administrator', () => {
-    expect(menusFor(admin).map((m) => m.section)).toEqual(['workbench', 'data'])
+  it('shows 设计 → 表单 to an administrator, and no 管理 while its pages do not exist', () => {
+    const menus = menusFor(admin)
+    expect(menus.map((m) => m.section)).toEqual(['workbench', 'data', 'design'])
+    expect(menus[2]!.items.map((i) => i.label)).toEqual(['表单'])
+    expect(menus[2]!.items[0]!.to).toEqual({ name: 'designer-forms' })
+  })
+
+  it('shows 设计 to whoever may design one entity or create entities, and to nobody else', () => {
+    expect(menusFor(nurse).map((m) => m.section)).not.toContain('design')
+    const designer = { ...nurse, permissions: [...nurse.permissions, { entity: 'visit', actions: ['design' as const] }] }
+    expect(menusFor(designer).map((m) => m.section)).toContain('design')
+    expect(menusFor({ ...nurse, rights: ['new_entity'] }).map((m) => m.section)).toContain('design')
   })
 
   it('leaves 数据 out for a user who may read nothing', () => {

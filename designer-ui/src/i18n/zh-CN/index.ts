@@ -1,6 +1,7 @@
 // One file per area; a new area (designer, admin, …) adds its file here and in the other language.
 import auth from './auth'
 import common from './common'
+import designer from './designer'
 import records from './records'
 import shell from './shell'
 import validation from './validation'
@@ -12,5 +13,6 @@ export default {
   shell,
   workbench,
   records,
+  designer,
   validation,
 }

@@ -113,7 +113,7 @@ describe('the form designer', () => {
       name: 'patient',
       label: { zh: '患者', en: 'Patient' },
       fields: [{ name: 'name', type: 'text', label: { zh: '姓名', en: 'Name' }, pattern: '[0-9' }],
-      layout: [{ section: { zh: '基本信息', en: 'Basics' }, columns: 2, fields: ['name'] }],
+      layout: [{ section: { zh: '基本信息', en: 'Basics' }, columns: 1, fields: ['name'] }],
     })
     await eventually(() =>
       expect(wrapper.find('[data-test="prop-pattern-item"] .el-form-item__error').text()).toBe('正则表达式无效：unclosed character class'),

@@ -47,7 +47,7 @@ describe('a new form', () => {
       name: 'patient',
       label: { zh: '患者', en: 'Patient' },
       fields: [],
-      layout: [{ section: { zh: '基本信息', en: 'Basics' }, columns: 2, fields: [] }],
+      layout: [{ section: { zh: '基本信息', en: 'Basics' }, columns: 1, fields: [] }],
     })
   })
 
@@ -192,8 +192,8 @@ describe('the definition built from the draft', () => {
         { name: 'total_spent', type: 'money', label: { en: 'Total spent' }, min: 0, default: 0 },
       ],
       layout: [
-        { section: { zh: '基本信息', en: 'Basics' }, columns: 2, fields: ['name'], tab: { zh: '基本' } },
-        { section: { zh: '会员', en: 'Membership' }, columns: 2, fields: ['total_spent'], tab: { zh: '会员' } },
+        { section: { zh: '基本信息', en: 'Basics' }, columns: 1, fields: ['name'], tab: { zh: '基本' } },
+        { section: { zh: '会员', en: 'Membership' }, columns: 1, fields: ['total_spent'], tab: { zh: '会员' } },
       ],
     })
   })

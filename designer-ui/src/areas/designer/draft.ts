@@ -104,7 +104,7 @@ export function newDraft(name: string, label: Label, firstSection: Label): FormD
     label: cleanLabel(label) ?? {},
     isNew: true,
     version: null,
-    sections: [newSection(firstSection, 2, null)],
+    sections: [newSection(firstSection, 1, null)],
     kept: {},
   }
 }
@@ -400,7 +400,7 @@ export function addSection(draft: FormDraft, title: Label, afterKey?: string): D
   const afterIndex = afterKey ? draft.sections.findIndex((s) => s.key === afterKey) : -1
   const index = afterIndex >= 0 ? afterIndex + 1 : draft.sections.length
   const before = draft.sections[index - 1]
-  const section = newSection(cloneJson(title), before?.columns ?? 2, before?.tab ? cloneJson(before.tab) : null)
+  const section = newSection(cloneJson(title), before?.columns ?? 1, before?.tab ? cloneJson(before.tab) : null)
   draft.sections.splice(index, 0, section)
   return section
 }

@@ -95,7 +95,7 @@ export default {
     email: '电子邮箱',
     id_card: '身份证号',
     reference: '关联记录',
-    references: '关联多条记录',
+    references: '关联多条',
     user: '成员',
     attachment: '附件',
     autonumber: '自动编号',

@@ -111,13 +111,16 @@ export class WatchedBrowser {
     })
   }
 
-  /** A screenshot once requests are done and no loading mask covers the page. */
+  /**
+   * A screenshot once requests are done and no loading mask covers the page; transitions are
+   * finished first (a tab's colour fades over 0.3 s), so the picture shows the state reached.
+   */
   async screenshot(name: string): Promise<void> {
     await this.page.waitForLoadState('networkidle')
     await this.page.waitForFunction(() =>
       [...document.querySelectorAll<HTMLElement>('.el-loading-mask')].every((m) => m.offsetParent === null),
     )
-    await this.page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+    await this.page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true, animations: 'disabled' })
   }
 
   /** The problems so far, cleared: a step asserts none happened. */

@@ -32,6 +32,7 @@ describe('layout tabs', () => {
   })
 
   it('leave a form without tabs as its sections', () => {
-    expect(names(layoutBlocks([{ name: 'a' }, { name: 'b' }], (s) => s.tab))).toEqual(['a', 'b'])
+    const plain: S[] = [{ name: 'a' }, { name: 'b' }]
+    expect(names(layoutBlocks(plain, (s) => s.tab))).toEqual(['a', 'b'])
   })
 })

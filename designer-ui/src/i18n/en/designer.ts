@@ -280,6 +280,7 @@ export default {
   },
   preview: {
     hint: 'The form as staff fill it in; display rules follow the values you enter.',
+    readonlyHint: 'The form as this version laid it out; for viewing only.',
     language: 'Preview language',
     empty: 'The form has no fields yet; drag some in from the left.',
   },

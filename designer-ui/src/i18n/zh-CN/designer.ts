@@ -278,6 +278,7 @@ export default {
   },
   preview: {
     hint: '这是员工填写时看到的表单，显示条件会随填写的值生效。',
+    readonlyHint: '保存这个版本时的表单布局，只能查看。',
     language: '预览语言',
     empty: '表单还没有字段，先从左侧拖入字段。',
   },

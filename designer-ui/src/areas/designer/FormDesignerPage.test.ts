@@ -130,6 +130,27 @@ describe('the form designer', () => {
     expect(wrapper.find('[data-test="save-form"]').attributes('disabled')).toBeUndefined()
   })
 
+  it('duplicates and removes fields on the canvas, and takes a removal back', async () => {
+    const { wrapper } = await mountSignedIn({
+      me: admin,
+      entities: [],
+      route: '/design/forms/new/patient?zh=患者&en=Patient',
+      handlers: { 'POST /api/v1/entity-checks': (call) => passed(body(call)) },
+    })
+    await wrapper.find('[data-test="palette-date"]').trigger('click')
+    const cards = () => wrapper.findAll('[data-test="field-card"]').map((c) => c.attributes('data-field'))
+    await wrapper.find('[data-test="field-duplicate"]').trigger('click')
+    expect(cards()).toEqual(['date', 'date_2'])
+    expect(wrapper.find('[data-test="field-card"].is-selected').attributes('data-field')).toBe('date_2')
+    await wrapper.find('[data-test="field-remove"]').trigger('click')
+    await settle()
+    expect(cards()).toEqual(['date'])
+    await eventually(() => expect(document.querySelector('.el-message')?.textContent).toContain('已删除“日期”'))
+    click('[data-test="undo-remove"]')
+    await settle()
+    expect(cards()).toEqual(['date', 'date_2'])
+  })
+
   it('does not send a draft whose identifier is not a slug, and says so under the identifier', async () => {
     const { wrapper, server } = await mountSignedIn({
       me: admin,

@@ -19,6 +19,8 @@ import {
   removeField,
   removeSection,
   renameTab,
+  restoreField,
+  restoreSection,
   setFieldLabel,
   setFieldName,
   setSectionTab,
@@ -128,8 +130,13 @@ describe('moving fields', () => {
     expect(names(draft)).toEqual([['department', 'department_2', 'text']])
     expect(copy?.def).toEqual({ ...a.def, name: 'department_2' })
     expect(copy?.saved).toBe(false)
+    const removed = findField(draft, a.key)!
     removeField(draft, a.key)
     expect(names(draft)).toEqual([['department_2', 'text']])
+    // 撤销 puts it back where it stood.
+    expect(restoreField(draft, removed.field, removed.section.key, removed.index)).toBe(true)
+    expect(names(draft)).toEqual([['department', 'department_2', 'text']])
+    expect(restoreField(draft, removed.field, removed.section.key, removed.index)).toBe(false)
   })
 })
 
@@ -146,6 +153,8 @@ describe('sections and tabs', () => {
     expect(draft.sections[0]).toBe(added)
     expect(removeSection(draft, added.key)).toBe(added)
     expect(removeSection(draft, first.key)).toBeNull()
+    restoreSection(draft, added, 0)
+    expect(draft.sections).toEqual([added, first])
   })
 
   it('renames a tab in every section under it', () => {

@@ -385,6 +385,14 @@ export function removeField(draft: FormDraft, key: string): DraftField | null {
   return place.field
 }
 
+/** Puts a removed field back where it stood (undo); its section must still be there. */
+export function restoreField(draft: FormDraft, field: DraftField, sectionKey: string, index: number): boolean {
+  const section = findSection(draft, sectionKey)
+  if (!section || findField(draft, field.key)) return false
+  section.fields.splice(Math.min(index, section.fields.length), 0, field)
+  return true
+}
+
 /** A proposed value for a new option of a select field: from its English label, else `option_n`. */
 export function proposeOptionValue(field: DraftField, english: string | undefined, own?: SelectOption): string {
   const others = (field.def.options ?? []).filter((o) => o !== own)
@@ -420,6 +428,12 @@ export function removeSection(draft: FormDraft, key: string): DraftSection | nul
   const index = draft.sections.findIndex((s) => s.key === key)
   if (index < 0) return null
   return draft.sections.splice(index, 1)[0] ?? null
+}
+
+/** Puts a removed section back, with its fields, where it stood (undo). */
+export function restoreSection(draft: FormDraft, section: DraftSection, index: number): void {
+  if (findSection(draft, section.key)) return
+  draft.sections.splice(Math.min(index, draft.sections.length), 0, section)
 }
 
 /** The tabs of the form, in order of first appearance. */

@@ -276,6 +276,36 @@ describe('the form designer', () => {
     expect(body(second).label).toEqual({ zh: '门诊患者', en: 'Patient' })
   })
 
+  it('keeps a design across an expired session and puts it back after log-in', async () => {
+    const saved: EntityInfo = { ...patient, version: 3 }
+    const { wrapper, router, session } = await mountSignedIn({
+      me: admin,
+      entities: [saved],
+      route: '/design/forms/patient',
+      handlers: {
+        'GET /api/v1/entities/patient': () => json(200, saved),
+        'POST /api/v1/entity-checks': (call) => passed(body(call), 'changed'),
+      },
+    })
+    await wrapper.find('[data-test="palette-email"]').trigger('click')
+    await type(wrapper, '[data-test="prop-label-zh"]', '邮箱')
+    session.expire()
+    await router.push({ name: 'login', query: { redirect: '/design/forms/patient' } })
+    await settle()
+    session.me = admin
+    session.status = 'signed_in'
+    await router.push('/design/forms/patient')
+    await settle()
+    await eventually(() => expect(wrapper.find('[data-field="email"]').exists()).toBe(true))
+    expect(wrapper.find('[data-field="email"]').text()).toContain('邮箱')
+    expect(wrapper.find('[data-test="designer-meta"]').text()).toContain('有未保存的修改')
+    await wrapper.find('[data-field="email"]').trigger('click')
+    // Not saved yet: its identifier may still change; the saved ones stay fixed.
+    expect(wrapper.find('[data-test="prop-name"]').attributes('disabled')).toBeUndefined()
+    await wrapper.find('[data-field="name"]').trigger('click')
+    expect(wrapper.find('[data-test="prop-name"]').attributes('disabled')).toBeDefined()
+  })
+
   it('previews the draft through the record form, with its display rules', async () => {
     const saved: EntityInfo = { ...patient, version: 3 }
     const { wrapper } = await mountSignedIn({

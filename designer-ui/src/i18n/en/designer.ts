@@ -49,6 +49,7 @@ export default {
     created: 'The form “{label}” was created',
     saved: 'Saved as version {version}',
     unchanged: 'Nothing to save',
+    draftRestored: 'Your unsaved design from before you logged in again is back; check it and save.',
     leaveTitle: 'Unsaved changes',
     leaveText: 'Leaving this page loses your changes to the form. Leave anyway?',
     leave: 'Leave',

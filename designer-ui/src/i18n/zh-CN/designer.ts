@@ -47,6 +47,7 @@ export default {
     created: '表单“{label}”已创建',
     saved: '已保存为版本 {version}',
     unchanged: '没有需要保存的修改',
+    draftRestored: '已恢复您登录前未保存的设计，请检查后保存。',
     leaveTitle: '有未保存的修改',
     leaveText: '离开此页将丢失对表单的修改。确定离开？',
     leave: '离开',

@@ -143,6 +143,16 @@ describe('the form designer in the browser', () => {
       await page.locator(`[data-test="option-${i}"] input[data-test="option-label-en"]`).fill(en!)
     }
     expect(await page.locator('[data-test="option-1"] input[data-test="option-value"]').inputValue()).toBe('orthopedics')
+    // Each option gets a colour; 骨科's is changed to red from the palette of colours.
+    await page.locator('[data-test="option-1"] .el-color-picker__trigger').click()
+    const colours = page.locator('.el-color-picker__panel:visible')
+    await colours.locator('.el-color-predefine__color-selector').nth(3).click()
+    await colours.getByRole('button', { name: '确定' }).click()
+    const swatches = card(page, 'department').locator('.kd-field-card__swatch')
+    await expect.poll(() => swatches.evaluateAll((els) => els.map((e) => getComputedStyle(e).backgroundColor))).toEqual([
+      'rgb(64, 158, 255)',
+      'rgb(245, 108, 108)',
+    ])
 
     await dropField(page, 'date', 0)
     await label(page, '出生日期', 'Birth date')
@@ -327,6 +337,25 @@ describe('the form designer in the browser', () => {
     await old.locator('[data-test="form-item-name"]').waitFor()
     expect(await old.locator('[data-test="form-item-allergies"]').count()).toBe(0)
     await b.screenshot('designer-14-version-1')
+    expect(b.takeProblems()).toEqual([])
+  })
+
+  it('reads the same in English', async () => {
+    const { page } = b
+    await page.getByRole('button', { name: '关闭', exact: true }).click()
+    await page.locator('[data-test="version-preview"]').waitFor({ state: 'hidden' })
+    await page.locator('.el-drawer__close-btn:visible').click()
+    await page.locator('[data-test="versions-drawer"]').waitFor({ state: 'hidden' })
+    await page.locator('[data-test="user-menu"]').click()
+    await page.locator('[data-test="language-en"]').click()
+    await page.getByRole('heading', { name: 'Design form: Patient' }).waitFor()
+    expect(await page.locator('[data-test="palette"]').textContent()).toContain('Dates and numbers')
+    await card(page, 'id_number').click()
+    expect(await page.locator('[data-test="property-panel"]').textContent()).toContain('Sensitive (encrypted, shown masked)')
+    await b.screenshot('designer-15-english')
+    await page.locator('[data-test="user-menu"]').click()
+    await page.locator('[data-test="language-zh-CN"]').click()
+    await page.getByRole('heading', { name: '设计表单：患者' }).waitFor()
     expect(b.takeProblems()).toEqual([])
   })
 

@@ -171,6 +171,22 @@ describe('the form designer', () => {
     expect(server.calls.length).toBe(sent)
   })
 
+  it('says when the server cannot check, and does not save unchecked', async () => {
+    const { wrapper, server } = await mountSignedIn({
+      me: admin,
+      entities: [],
+      route: '/design/forms/new/patient?zh=患者&en=Patient',
+      handlers: {
+        'POST /api/v1/entity-checks': () => json(500, { error: { code: 'internal', message: 'internal', details: [] } }),
+      },
+    })
+    await wrapper.find('[data-test="palette-text"]').trigger('click')
+    await eventually(() => expect(wrapper.find('[data-test="check-status"]').text()).toContain('暂时无法检查'))
+    await wrapper.find('[data-test="save-form"]').trigger('click')
+    await eventually(() => expect(document.querySelector('.el-message')?.textContent).toContain('服务器内部错误'))
+    expect(server.calls.some((c) => c.path === '/api/v1/entities')).toBe(false)
+  })
+
   it('creates a new form with POST and moves to its address', async () => {
     const { wrapper, server, router } = await mountSignedIn({
       me: admin,

@@ -97,8 +97,5 @@ export function useLiveCheck(draft: Ref<FormDraft | null>, describe: Describe, d
     state.value = found.length > 0 ? 'problems' : state.value
   }
 
-  /** Saving may go ahead: the last check passed for the draft as it stands. */
-  const clear = computed(() => state.value === 'passed' && problems.value.length === 0)
-
-  return { state, problems, passed, failure, checkNow, report, clear }
+  return { state, problems, passed, failure, checkNow, report }
 }

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { EntityDefinition, EntityInfo } from '@/api/types'
-import { admin, json, patient, type FakeCall } from '@/test/fixtures'
+import { admin, json, nurse, patient, type FakeCall } from '@/test/fixtures'
 import { eventually, mountSignedIn, settle } from '@/test/mount'
 import { VueDraggable } from 'vue-draggable-plus'
 
@@ -169,6 +169,14 @@ describe('the form designer', () => {
     )
     await new Promise((r) => setTimeout(r, 600))
     expect(server.calls.length).toBe(sent)
+  })
+
+  it('does not open a form for someone who may only read it', async () => {
+    const { wrapper, server } = await mountSignedIn({ me: nurse, entities: [patient], route: '/design/forms/patient' })
+    expect(wrapper.text()).toContain('找不到这个表单')
+    expect(wrapper.text()).toContain('“patient”不存在，或您没有设计它的权限。')
+    expect(wrapper.find('[data-test="palette"]').exists()).toBe(false)
+    expect(server.calls).toEqual([])
   })
 
   it('says when the server cannot check, and does not save unchecked', async () => {

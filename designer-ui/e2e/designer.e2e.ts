@@ -236,6 +236,19 @@ describe('the form designer in the browser', () => {
     expect(b.takeProblems()).toEqual([])
   })
 
+  it('shows 备注 only for VIPs, with a display rule built from the form’s fields', async () => {
+    const { page } = b
+    await card(page, 'note').click()
+    const rule = page.locator('[data-test="prop-visible-if"]')
+    await rule.locator('[data-test="condition-add"]').click()
+    await chooseOption(page, rule.locator('[data-test="condition-field"]'), 'VIP')
+    expect(await rule.locator('[data-test="condition-op"]').textContent()).toContain('等于')
+    await card(page, 'note').locator('.el-tag', { hasText: '条件显示' }).waitFor()
+    await waitForCheck(page, 'passed')
+    await b.screenshot('designer-06-display-rule')
+    expect(b.takeProblems()).toEqual([])
+  })
+
   it('previews the form as staff will see it, in Chinese and in English', async () => {
     const { page } = b
     await page.locator('[data-test="preview-toggle"]').click()
@@ -243,12 +256,16 @@ describe('the form designer in the browser', () => {
     await preview.waitFor()
     await preview.getByRole('tab', { name: '基本资料' }).waitFor()
     await preview.locator('[data-test="form-item-name"]').waitFor()
-    await b.screenshot('designer-06-preview')
+    await b.screenshot('designer-07-preview')
     await preview.locator('[data-test="preview-language"] .el-radio-button', { hasText: 'English' }).click()
     await preview.getByRole('tab', { name: 'Membership' }).click()
     expect(await preview.locator('.el-tabs__item.is-active').textContent()).toBe('Membership')
     await preview.locator('[data-test="form-item-total_spent"] label', { hasText: 'Total spent' }).waitFor()
-    await b.screenshot('designer-07-preview-english')
+    // The display rule works as staff fill the form in: Notes shows once VIP is on.
+    expect(await preview.locator('[data-test="form-item-note"]').count()).toBe(0)
+    await preview.locator('[data-test="form-item-vip"] .el-switch').click()
+    await preview.locator('[data-test="form-item-note"] label', { hasText: 'Notes' }).waitFor()
+    await b.screenshot('designer-08-preview-english')
     await page.locator('[data-test="designer-mode"] .el-radio-button', { hasText: '设计' }).click()
     await page.locator('[data-test="canvas"]').waitFor()
     expect(b.takeProblems()).toEqual([])
@@ -260,7 +277,7 @@ describe('the form designer in the browser', () => {
     await page.waitForURL(/\/design\/forms\/patient$/)
     await page.locator('.el-message--success', { hasText: '表单“患者”已创建' }).waitFor()
     expect(await page.locator('[data-test="designer-meta"]').textContent()).toContain('版本 1')
-    await b.screenshot('designer-08-saved')
+    await b.screenshot('designer-09-saved')
     expect(b.takeProblems()).toEqual([])
   })
 
@@ -279,7 +296,7 @@ describe('the form designer in the browser', () => {
     const idError = page.locator('[data-test="form-item-id_number"] .el-form-item__error')
     await idError.waitFor()
     expect(await idError.textContent()).toContain('身份证号 校验位不正确')
-    await b.screenshot('designer-09-record-bad-id')
+    await b.screenshot('designer-10-record-bad-id')
 
     await page.getByLabel('身份证号').fill('110105199001011232')
     await page.getByLabel('手机号').fill('13812345678')
@@ -289,9 +306,10 @@ describe('the form designer in the browser', () => {
     await page.locator('.el-select-dropdown__item', { hasText: '心内科' }).click()
     await page.getByRole('tab', { name: '会员' }).click()
     await page.getByLabel('累计消费').fill('1234.5')
+    await page.locator('[data-test="form-item-vip"] .el-switch').click()
     await page.getByLabel('备注').fill('高血压随访')
     expect(await page.locator('[data-test="form-tabs"] .el-tabs__item.is-active').textContent()).toBe('会员')
-    await b.screenshot('designer-10-record-filled')
+    await b.screenshot('designer-11-record-filled')
     await page.locator('[data-test="save"]').click()
     await page.waitForURL(/\/records\/patient$/)
     await page.locator('[data-test="records-table"]').getByText('张三').waitFor()
@@ -303,7 +321,7 @@ describe('the form designer in the browser', () => {
     await page.locator('.el-sub-menu__title', { hasText: '设计' }).hover()
     await page.locator('.el-menu--popup .el-menu-item', { hasText: '表单' }).click()
     await page.locator('[data-test="forms-table"]').getByText('患者').waitFor()
-    await b.screenshot('designer-11-forms')
+    await b.screenshot('designer-12-forms')
     await page.locator('[data-test="design-patient"]').click()
     await page.getByRole('heading', { name: '设计表单：患者' }).waitFor()
 
@@ -319,7 +337,7 @@ describe('the form designer in the browser', () => {
     await Promise.race([impact.waitFor(), savedMessage.waitFor()])
     if (await impact.isVisible()) {
       expect(await impact.textContent()).toContain('不符合修改后的规则')
-      await b.screenshot('designer-12-impact')
+      await b.screenshot('designer-13-impact')
       await page.locator('[data-test="impact-confirm"]').click()
     }
     await savedMessage.waitFor()
@@ -331,12 +349,12 @@ describe('the form designer in the browser', () => {
     expect(await versions.first().textContent()).toContain('版本 2')
     expect(await versions.first().textContent()).toContain('新增 1 个字段')
     expect(await versions.nth(1).textContent()).toContain('版本 1')
-    await b.screenshot('designer-13-versions')
+    await b.screenshot('designer-14-versions')
     await page.locator('[data-test="version-1"]').click()
     const old = page.locator('[data-test="version-preview"]')
     await old.locator('[data-test="form-item-name"]').waitFor()
     expect(await old.locator('[data-test="form-item-allergies"]').count()).toBe(0)
-    await b.screenshot('designer-14-version-1')
+    await b.screenshot('designer-15-version-1')
     expect(b.takeProblems()).toEqual([])
   })
 
@@ -352,7 +370,7 @@ describe('the form designer in the browser', () => {
     expect(await page.locator('[data-test="palette"]').textContent()).toContain('Dates and numbers')
     await card(page, 'id_number').click()
     expect(await page.locator('[data-test="property-panel"]').textContent()).toContain('Sensitive (encrypted, shown masked)')
-    await b.screenshot('designer-15-english')
+    await b.screenshot('designer-16-english')
     await page.locator('[data-test="user-menu"]').click()
     await page.locator('[data-test="language-zh-CN"]').click()
     await page.getByRole('heading', { name: '设计表单：患者' }).waitFor()

@@ -300,6 +300,31 @@ describe('the form designer', () => {
     expect(body(second).label).toEqual({ zh: '门诊患者', en: 'Patient' })
   })
 
+  it('asks before leaving unsaved changes, and stays when told to', async () => {
+    const saved: EntityInfo = { ...patient, version: 3 }
+    const { wrapper, router } = await mountSignedIn({
+      me: admin,
+      entities: [saved],
+      route: '/design/forms/patient',
+      handlers: {
+        'GET /api/v1/entities/patient': () => json(200, saved),
+        'POST /api/v1/entity-checks': (call) => passed(body(call), 'changed'),
+      },
+    })
+    // Nothing changed yet: no question.
+    expect(wrapper.find('[data-test="designer-meta"]').text()).not.toContain('有未保存的修改')
+    await wrapper.find('[data-test="palette-email"]').trigger('click')
+    expect(wrapper.find('[data-test="designer-meta"]').text()).toContain('有未保存的修改')
+    const leaving = router.push('/design/forms')
+    await eventually(() => expect(document.querySelector('.el-message-box')?.textContent).toContain('离开此页将丢失对表单的修改'))
+    const stay = [...document.querySelectorAll<HTMLButtonElement>('.el-message-box button')].find((b) => b.textContent?.includes('留在此页'))!
+    stay.click()
+    await leaving
+    await settle()
+    expect(router.currentRoute.value.fullPath).toBe('/design/forms/patient')
+    expect(wrapper.find('[data-field="email"]').exists()).toBe(true)
+  })
+
   it('keeps a design across an expired session and puts it back after log-in', async () => {
     const saved: EntityInfo = { ...patient, version: 3 }
     const { wrapper, router, session } = await mountSignedIn({

@@ -1,7 +1,7 @@
-import { beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { EntityDefinition, EntityInfo } from '@/api/types'
 import { admin, json, nurse, patient, type FakeCall } from '@/test/fixtures'
-import { eventually, mountSignedIn, settle } from '@/test/mount'
+import { eventually, mountSignedIn, settle, unmountAll } from '@/test/mount'
 import { VueDraggable } from 'vue-draggable-plus'
 
 function passed(definition: EntityDefinition, change: 'created' | 'changed' | 'unchanged' = 'created') {
@@ -35,6 +35,7 @@ describe('the form designer', () => {
   beforeEach(() => {
     document.body.innerHTML = ''
   })
+  afterEach(unmountAll)
 
   it('shows every field type in its group, and adds a clicked one to the form, selected', async () => {
     const { wrapper } = await mountSignedIn({

@@ -1,7 +1,7 @@
-import { beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { EntityInfo, Me } from '@/api/types'
 import { admin, json, nurse, patient } from '@/test/fixtures'
-import { eventually, mountSignedIn, settle } from '@/test/mount'
+import { eventually, mountSignedIn, settle, unmountAll } from '@/test/mount'
 
 const visit: EntityInfo = {
   name: 'visit',
@@ -26,6 +26,7 @@ describe('the forms list', () => {
   beforeEach(() => {
     document.body.innerHTML = ''
   })
+  afterEach(unmountAll)
 
   it('lists the forms the user may design, with field count and version, and no 新建表单 without the right', async () => {
     const designer: Me = { ...nurse, permissions: [...nurse.permissions, { entity: 'visit', actions: ['read', 'design'] }] }

@@ -134,11 +134,11 @@ describe('the form designer in the browser', () => {
 
     await dropField(page, 'select', 0)
     await label(page, '科室', 'Department')
+    // A choice field starts with two options to rename.
     for (const [i, [zh, en]] of [
       ['心内科', 'Cardiology'],
       ['骨科', 'Orthopedics'],
     ].entries()) {
-      await page.locator('[data-test="add-option"]').click()
       await page.locator(`[data-test="option-${i}"] input[data-test="option-label-zh"]`).fill(zh!)
       await page.locator(`[data-test="option-${i}"] input[data-test="option-label-en"]`).fill(en!)
     }

@@ -4,7 +4,7 @@
 import { inject, provide, type ComputedRef, type InjectionKey, type Ref } from 'vue'
 import type { EntityInfo, FieldType, Label } from '@/api/types'
 import { messages, type Language } from '@/i18n'
-import type { FormDraft } from './draft'
+import type { FieldNaming, FormDraft } from './draft'
 import type { Problem } from './problems'
 
 export type Selection = { kind: 'field'; key: string } | { kind: 'section'; key: string } | { kind: 'form' }
@@ -30,9 +30,16 @@ export function useDesigner(): DesignerContext {
   return context
 }
 
-/** A new field's label: the type's names in both languages, replaced as soon as one is typed. */
-export function typeLabel(type: FieldType): Label {
-  return { zh: messages['zh-CN'].designer.types[type], en: messages.en.designer.types[type] }
+/**
+ * A new field's names: its type's in both languages (replaced as soon as one is typed), and its
+ * starter options' (选项 1 / Option 1).
+ */
+export const fieldNaming: FieldNaming = {
+  typeLabel: (type: FieldType): Label => ({ zh: messages['zh-CN'].designer.types[type], en: messages.en.designer.types[type] }),
+  optionLabel: (n: number): Label => ({
+    zh: messages['zh-CN'].designer.props.starterOption.replace('{n}', String(n)),
+    en: messages.en.designer.props.starterOption.replace('{n}', String(n)),
+  }),
 }
 
 /** A label as the messages of both languages spell it (new sections' titles). */

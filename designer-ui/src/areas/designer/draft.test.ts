@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { EntityInfo, FieldType } from '@/api/types'
 import { patient } from '@/test/fixtures'
-import { typeLabel } from './designerContext'
+import { fieldNaming } from './designerContext'
 import {
   addSection,
   allFields,
@@ -37,7 +37,7 @@ function emptyPatient(): FormDraft {
 }
 
 function add(draft: FormDraft, type: FieldType, section = 0) {
-  const field = insertField(draft, draft.sections[section]!.key, 99, type, typeLabel(type))
+  const field = insertField(draft, draft.sections[section]!.key, 99, type, fieldNaming)
   if (!field) throw new Error('no section')
   return field
 }
@@ -56,11 +56,11 @@ describe('a new form', () => {
   it('gets a field from the palette where it is dropped, labelled with the type and given an identifier', () => {
     const draft = emptyPatient()
     const first = draft.sections[0]!.key
-    placeItems(draft, first, [{ newFieldType: 'text' }], typeLabel)
-    const created = placeItems(draft, first, [{ newFieldType: 'id_card' }, ...draft.sections[0]!.fields], typeLabel)
+    placeItems(draft, first, [{ newFieldType: 'text' }], fieldNaming)
+    const created = placeItems(draft, first, [{ newFieldType: 'id_card' }, ...draft.sections[0]!.fields], fieldNaming)
     expect(created?.def).toEqual({ name: 'id_number', type: 'id_card', label: { zh: '身份证号', en: 'ID number' } })
     expect(names(draft)).toEqual([['id_number', 'text']])
-    placeItems(draft, first, [...draft.sections[0]!.fields, { newFieldType: 'text' }], typeLabel)
+    placeItems(draft, first, [...draft.sections[0]!.fields, { newFieldType: 'text' }], fieldNaming)
     expect(names(draft)).toEqual([['id_number', 'text', 'text_2']])
   })
 
@@ -95,12 +95,12 @@ describe('moving fields', () => {
     const second = addSection(draft, { zh: '会员' })
     const [a, b, c] = [add(draft, 'text'), add(draft, 'phone'), add(draft, 'date')]
     // A drag within the section hands over its new order.
-    placeItems(draft, draft.sections[0]!.key, [c, a, b], typeLabel)
+    placeItems(draft, draft.sections[0]!.key, [c, a, b], fieldNaming)
     // Identifiers come from the types' English names (Mobile, Date) until labels are typed.
     expect(names(draft)).toEqual([['date', 'text', 'mobile'], []])
     // Across sections: the target's list gains it, the source's loses it (in either order).
-    placeItems(draft, second.key, [a], typeLabel)
-    placeItems(draft, draft.sections[0]!.key, [c, b], typeLabel)
+    placeItems(draft, second.key, [a], fieldNaming)
+    placeItems(draft, draft.sections[0]!.key, [c, b], fieldNaming)
     expect(names(draft)).toEqual([['date', 'mobile'], ['text']])
     moveField(draft, b.key, second.key, 0)
     expect(names(draft)).toEqual([['date'], ['mobile', 'text']])
@@ -257,7 +257,9 @@ describe('the definition built from the draft', () => {
   it('proposes option values from their English names, else option_n', () => {
     const draft = emptyPatient()
     const dept = add(draft, 'select')
-    expect(proposeOptionValue(dept, undefined)).toBe('option_1')
+    // Two starter options to rename.
+    expect(dept.def.options?.map((o) => o.value)).toEqual(['option_1', 'option_2'])
+    expect(proposeOptionValue(dept, undefined)).toBe('option_3')
     dept.def.options = [{ value: 'cardiology' }]
     expect(proposeOptionValue(dept, 'Cardiology')).toBe('cardiology_2')
     expect(proposeOptionValue(dept, 'Cardiology', dept.def.options[0])).toBe('cardiology')

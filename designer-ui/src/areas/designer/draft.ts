@@ -5,7 +5,7 @@
 // back into one.
 import type { EntityDefinition, EntityInfo, FieldDef, FieldType, Label, LayoutSection, SelectOption } from '@/api/types'
 import { tabKey } from '@/lib/layoutTabs'
-import { isComputedType, takes, type FieldProperty } from './fieldTypes'
+import { isComputedType, OPTION_COLORS, takes, type FieldProperty } from './fieldTypes'
 import { proposeIdentifier } from './identifiers'
 
 export interface DraftField {
@@ -50,6 +50,16 @@ export interface NewFieldToken {
 }
 
 export type CanvasItem = DraftField | NewFieldToken
+
+/** The names a new field starts with, in both languages (from the message files). */
+export interface FieldNaming {
+  typeLabel(type: FieldType): Label
+  /** The n-th (from 1) starter option of a choice field: 选项 1 / Option 1. */
+  optionLabel(n: number): Label
+}
+
+/** A choice field starts with two options to rename, as staff expect from form tools. */
+const STARTER_OPTIONS = 2
 
 export function isNewFieldToken(item: CanvasItem): item is NewFieldToken {
   return 'newFieldType' in item
@@ -257,11 +267,18 @@ function namesExcept(draft: FormDraft, key: string | null): Set<string> {
 // Fields
 
 /** A new field of `type`, labelled with the type's names, its identifier proposed. */
-export function createField(draft: FormDraft, type: FieldType, typeLabel: Label): DraftField {
-  const def: FieldDef = { name: '', type, label: cloneJson(typeLabel) }
-  if (type === 'select' || type === 'multiselect') def.options = []
-  const field: DraftField = { key: nextKey('f'), def, saved: false, nameTouched: false, defaultLabel: cloneJson(typeLabel), savedOptionValues: [] }
-  def.name = proposeIdentifier(typeLabel.en, namesExcept(draft, null), type)
+export function createField(draft: FormDraft, type: FieldType, naming: FieldNaming): DraftField {
+  const label = naming.typeLabel(type)
+  const def: FieldDef = { name: '', type, label: cloneJson(label) }
+  if (type === 'select' || type === 'multiselect') {
+    def.options = Array.from({ length: STARTER_OPTIONS }, (_, i) => ({
+      value: `option_${i + 1}`,
+      label: naming.optionLabel(i + 1),
+      color: OPTION_COLORS[i % OPTION_COLORS.length]!,
+    }))
+  }
+  const field: DraftField = { key: nextKey('f'), def, saved: false, nameTouched: false, defaultLabel: cloneJson(label), savedOptionValues: [] }
+  def.name = proposeIdentifier(label.en, namesExcept(draft, null), type)
   return field
 }
 
@@ -305,7 +322,7 @@ export function placeItems(
   draft: FormDraft,
   sectionKey: string,
   items: readonly CanvasItem[],
-  typeLabel: (type: FieldType) => Label,
+  naming: FieldNaming,
 ): DraftField | null {
   const target = findSection(draft, sectionKey)
   if (!target) return null
@@ -313,7 +330,7 @@ export function placeItems(
   const resolved: DraftField[] = []
   for (const item of items) {
     if (isNewFieldToken(item)) {
-      const field = createField(draft, item.newFieldType, typeLabel(item.newFieldType))
+      const field = createField(draft, item.newFieldType, naming)
       // Proposed against the fields placed so far in this drop as well.
       const taken = new Set([...namesExcept(draft, null), ...resolved.map((f) => f.def.name)])
       field.def.name = proposeIdentifier(field.def.label?.en, taken, field.def.type)
@@ -334,10 +351,10 @@ export function placeItems(
 }
 
 /** Adds a new field of `type` at `index` of a section (the palette's click and keyboard path). */
-export function insertField(draft: FormDraft, sectionKey: string, index: number, type: FieldType, typeLabel: Label): DraftField | null {
+export function insertField(draft: FormDraft, sectionKey: string, index: number, type: FieldType, naming: FieldNaming): DraftField | null {
   const section = findSection(draft, sectionKey)
   if (!section) return null
-  const field = createField(draft, type, typeLabel)
+  const field = createField(draft, type, naming)
   section.fields.splice(Math.max(0, Math.min(index, section.fields.length)), 0, field)
   return field
 }

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { ApiError } from '@/api/errors'
-import { typeLabel } from './designerContext'
+import { fieldNaming } from './designerContext'
 import { addSection, definitionKeys, insertField, newDraft, setFieldName } from './draft'
 import { localProblems, messageAt, placeOfPath, problemsFromError, problemsOfField } from './problems'
 
 function draftWithFields() {
   const draft = newDraft('patient', { zh: '患者' }, { zh: '基本信息' })
   const s0 = draft.sections[0]!.key
-  const name = insertField(draft, s0, 0, 'text', typeLabel('text'))!
-  const dept = insertField(draft, s0, 1, 'select', typeLabel('select'))!
+  const name = insertField(draft, s0, 0, 'text', fieldNaming)!
+  const dept = insertField(draft, s0, 1, 'select', fieldNaming)!
   const second = addSection(draft, { zh: '会员' })
-  const note = insertField(draft, second.key, 0, 'textarea', typeLabel('textarea'))!
+  const note = insertField(draft, second.key, 0, 'textarea', fieldNaming)!
   return { draft, name, dept, note, second }
 }
 

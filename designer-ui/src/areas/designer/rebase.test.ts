@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { EntityInfo } from '@/api/types'
-import { typeLabel } from './designerContext'
+import { fieldNaming } from './designerContext'
 import { allFields, buildDefinition, draftFromDefinition, findField, insertField, removeField, setFieldLabel } from './draft'
 import { rebaseDraft } from './rebase'
 
@@ -46,7 +46,7 @@ describe('re-applying my changes on their version', () => {
     setFieldLabel(mine, name.key, 'zh', '患者姓名')
     const vip = allFields(mine).find((f) => f.def.name === 'vip')!
     removeField(mine, vip.key)
-    const added = insertField(mine, mine.sections[1]!.key, 0, 'money', typeLabel('money'))!
+    const added = insertField(mine, mine.sections[1]!.key, 0, 'money', fieldNaming)!
 
     rebaseDraft(mine, base, theirs)
     const definition = buildDefinition(mine)

@@ -173,6 +173,7 @@ export default {
     optionLabelEn: 'English',
     optionValue: 'Value',
     optionColor: 'Colour',
+    starterOption: 'Option {n}',
     addOption: 'Add an option',
     removeOption: 'Delete the option',
     optionFixed: 'A saved option value cannot change',

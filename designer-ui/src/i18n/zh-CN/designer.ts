@@ -171,6 +171,7 @@ export default {
     optionLabelEn: '英文',
     optionValue: '值',
     optionColor: '颜色',
+    starterOption: '选项 {n}',
     addOption: '添加选项',
     removeOption: '删除选项',
     optionFixed: '已保存的选项值不能修改',

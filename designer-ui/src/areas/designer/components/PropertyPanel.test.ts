@@ -6,7 +6,7 @@ import type { FieldType } from '@/api/types'
 import { i18n, type Language } from '@/i18n'
 import { patient } from '@/test/fixtures'
 import { eventually } from '@/test/mount'
-import { provideDesigner, typeLabel, type Selection } from '../designerContext'
+import { fieldNaming, provideDesigner, type Selection } from '../designerContext'
 import { allFields, draftFromDefinition, insertField, newDraft, type FormDraft } from '../draft'
 import type { Problem } from '../problems'
 import PropertyPanel from './PropertyPanel.vue'
@@ -33,7 +33,7 @@ function mountPanel(draft: FormDraft, selection: Selection, problems: Problem[] 
 
 function withField(type: FieldType) {
   const draft = newDraft('visit', { zh: '就诊' }, { zh: '基本信息' })
-  const field = insertField(draft, draft.sections[0]!.key, 0, type, typeLabel(type))!
+  const field = insertField(draft, draft.sections[0]!.key, 0, type, fieldNaming)!
   return { draft, field }
 }
 
@@ -91,22 +91,26 @@ describe('the property panel', () => {
     expect(field.def.default).toBeUndefined()
   })
 
-  it('edits a choice field’s options, proposing each value from its English name', async () => {
+  it('edits a choice field’s options, which start as two to rename, each value following its English name', async () => {
     const { draft, field } = withField('select')
     const { wrapper } = mountPanel(draft, { kind: 'field', key: field.key })
-    await wrapper.find('[data-test="add-option"]').trigger('click')
-    await wrapper.find('[data-test="add-option"]').trigger('click')
+    expect(field.def.options).toEqual([
+      { value: 'option_1', label: { zh: '选项 1', en: 'Option 1' }, color: '#409eff' },
+      { value: 'option_2', label: { zh: '选项 2', en: 'Option 2' }, color: '#67c23a' },
+    ])
     await wrapper.find('[data-test="option-0"] input[data-test="option-label-zh"]').setValue('心内科')
     await wrapper.find('[data-test="option-0"] input[data-test="option-label-en"]').setValue('Cardiology')
-    await wrapper.find('[data-test="option-1"] input[data-test="option-label-zh"]').setValue('骨科')
+    await wrapper.find('[data-test="add-option"]').trigger('click')
+    await wrapper.find('[data-test="option-2"] input[data-test="option-label-zh"]').setValue('骨科')
     expect(field.def.options).toEqual([
       { value: 'cardiology', label: { zh: '心内科', en: 'Cardiology' }, color: '#409eff' },
-      { value: 'option_2', label: { zh: '骨科' }, color: '#67c23a' },
+      { value: 'option_2', label: { zh: '选项 2', en: 'Option 2' }, color: '#67c23a' },
+      { value: 'option_3', label: { zh: '骨科' }, color: '#e6a23c' },
     ])
-    await wrapper.find('[data-test="option-1"] input[data-test="option-value"]').setValue('ortho')
-    await wrapper.find('[data-test="option-1"] input[data-test="option-label-en"]').setValue('Orthopedics')
+    await wrapper.find('[data-test="option-2"] input[data-test="option-value"]').setValue('ortho')
+    await wrapper.find('[data-test="option-2"] input[data-test="option-label-en"]').setValue('Orthopedics')
     // A value typed by hand no longer follows the English name.
-    expect(field.def.options?.[1]?.value).toBe('ortho')
+    expect(field.def.options?.[2]?.value).toBe('ortho')
   })
 
   it('fixes a saved field’s identifier, sensitivity and option values', () => {

@@ -152,6 +152,30 @@ describe('the form designer', () => {
     expect(cards()).toEqual(['date', 'date_2'])
   })
 
+  it('says in staff’s words what a link field still needs', async () => {
+    const { wrapper } = await mountSignedIn({
+      me: admin,
+      entities: [patient],
+      route: '/design/forms/new/visit?zh=就诊',
+      handlers: {
+        'POST /api/v1/entity-checks': (call) => {
+          const missing = body(call).fields.findIndex((f) => f.type === 'reference' && !f.entity)
+          if (missing < 0) return passed(body(call))
+          return json(400, {
+            error: {
+              code: 'bad_request',
+              message: '实体定义有 1 处错误',
+              details: [{ field: `fields.${missing}.entity`, code: 'required', message: 'reference 类型的字段必须设置 entity' }],
+            },
+          })
+        },
+      },
+    })
+    await wrapper.find('[data-test="palette-reference"]').trigger('click')
+    await eventually(() => expect(wrapper.find('[data-test="field-properties"]').text()).toContain('请选择要关联的表单'))
+    expect(wrapper.text()).not.toContain('必须设置 entity')
+  })
+
   it('does not send a draft whose identifier is not a slug, and says so under the identifier', async () => {
     const { wrapper, server } = await mountSignedIn({
       me: admin,

@@ -39,6 +39,9 @@ describe('problems of the draft', () => {
     const problems = problemsFromError(refused, keys)
     expect(problemsOfField(problems, name.key).map((p) => p.message)).toEqual(['字段名 text 重复'])
     expect(messageAt(problemsOfField(problems, dept.key), 'options')).toBe('select 类型的字段必须设置 options')
+    // Server wording that names the definition's keys is put in staff's words.
+    const reworded = problemsFromError(refused, keys, (code, property) => (code === 'required' && property === 'options' ? '请至少添加一个选项' : null))
+    expect(messageAt(problemsOfField(reworded, dept.key), 'options')).toBe('请至少添加一个选项')
     expect(problemsFromError(new ApiError(409, 'conflict', '实体 patient 已存在'), keys)).toEqual([
       { place: { kind: 'form', property: 'name' }, code: 'conflict', message: '实体 patient 已存在' },
     ])

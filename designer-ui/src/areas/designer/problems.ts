@@ -45,16 +45,25 @@ export function placeOfPath(path: string, keys: KeySnapshot): ProblemPlace {
 }
 
 /**
+ * Staff's words for a problem whose server wording names the definition's own keys ("A select
+ * field needs options"), or null to keep the server's.
+ */
+export type Reword = (code: string, property: string) => string | null
+
+/**
  * The problems of a check or save the server refused: one per detail it named, or the answer's
  * own message when it named none (a definition it could not read, a missing right).
  */
-export function problemsFromError(error: ApiError, keys: KeySnapshot): Problem[] {
+export function problemsFromError(error: ApiError, keys: KeySnapshot, reword: Reword = () => null): Problem[] {
   const named = error.details.filter((d) => d.field !== '' || d.message !== '')
   if (named.length === 0) {
     const property = error.code === 'conflict' ? 'name' : 'general'
     return [{ place: { kind: 'form', property }, code: error.code, message: error.message }]
   }
-  return named.map((d) => ({ place: placeOfPath(d.field, keys), code: d.code, message: d.message }))
+  return named.map((d) => {
+    const place = placeOfPath(d.field, keys)
+    return { place, code: d.code, message: reword(d.code, place.property) ?? d.message }
+  })
 }
 
 export type Describe = (problem: IdentifierProblem, subject: 'field' | 'entity', name: string) => string

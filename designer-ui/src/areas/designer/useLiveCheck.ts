@@ -6,7 +6,7 @@ import { entitiesApi } from '@/api/endpoints'
 import { isApiError } from '@/api/errors'
 import type { DefinitionCheck, EntityDefinition } from '@/api/types'
 import { buildDefinition, definitionKeys, type FormDraft } from './draft'
-import { localProblems, problemsFromError, type Describe, type Problem } from './problems'
+import { localProblems, problemsFromError, type Describe, type Problem, type Reword } from './problems'
 
 export type CheckState = 'idle' | 'pending' | 'checking' | 'passed' | 'problems' | 'failed'
 
@@ -16,7 +16,7 @@ function checkedDefinition(draft: FormDraft): EntityDefinition {
   return definition
 }
 
-export function useLiveCheck(draft: Ref<FormDraft | null>, describe: Describe, delayMs = 400) {
+export function useLiveCheck(draft: Ref<FormDraft | null>, describe: Describe, reword: Reword, delayMs = 400) {
   const state = ref<CheckState>('idle')
   const serverProblems = ref<Problem[]>([])
   const passed = ref<DefinitionCheck | null>(null)
@@ -56,7 +56,7 @@ export function useLiveCheck(draft: Ref<FormDraft | null>, describe: Describe, d
       if (ticket !== asked) return
       passed.value = null
       if (isApiError(e) && [400, 403, 404, 409, 422].includes(e.status)) {
-        serverProblems.value = problemsFromError(e, keys)
+        serverProblems.value = problemsFromError(e, keys, reword)
         failure.value = null
         state.value = 'problems'
       } else {

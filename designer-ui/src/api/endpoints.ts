@@ -3,6 +3,7 @@ import { useApi } from '.'
 import type {
   ApiToken,
   CreatedApiToken,
+  EntityDefinition,
   FilterExpr,
   ImportPreview,
   ImportReport,
@@ -50,6 +51,35 @@ export const entitiesApi = {
   get(entity: string) {
     const { raw, call } = useApi()
     return call(raw.GET('/api/v1/entities/{entity}', { params: { path: { entity } } }))
+  },
+  create(definition: EntityDefinition) {
+    const { raw, call } = useApi()
+    return call(raw.POST('/api/v1/entities', { body: definition }))
+  },
+  /** A new version of the definition; its `version` (the one read) is the precondition. */
+  replace(entity: string, definition: EntityDefinition) {
+    const { raw, call } = useApi()
+    return call(raw.PUT('/api/v1/entities/{entity}', { params: { path: { entity } }, body: definition }))
+  },
+  /** How many stored records the definition would make invalid, with a few examples. */
+  impact(entity: string, definition: EntityDefinition) {
+    const { raw, call } = useApi()
+    return call(raw.POST('/api/v1/entities/{entity}/impact', { params: { path: { entity } }, body: definition }))
+  },
+  /** Checks a definition as saving it would, writing nothing; every problem comes in one 400. */
+  check(definition: EntityDefinition, intent: 'create' | 'update') {
+    const { raw, call } = useApi()
+    return call(raw.POST('/api/v1/entity-checks', { params: { query: { intent } }, body: definition }))
+  },
+  versions(entity: string, page = 1, perPage = 50) {
+    const { raw, call } = useApi()
+    return call(
+      raw.GET('/api/v1/entities/{entity}/versions', { params: { path: { entity }, query: { page, per_page: perPage } } }),
+    )
+  },
+  version(entity: string, version: number) {
+    const { raw, call } = useApi()
+    return call(raw.GET('/api/v1/entities/{entity}/versions/{version}', { params: { path: { entity, version } } }))
   },
 }
 

@@ -32,10 +32,12 @@ describe('the top bar', () => {
     expect(menusFor(admin, 'en')[1]!.items.map((i) => i.label)).toEqual(['Patient', 'Visit'])
   })
 
-  it('shows 管理 with the pages the user’s system rights open, and no 设计 while it does not exist', () => {
+  it('shows 设计 → 表单 and 管理 with the pages the user’s system rights open', () => {
     const menus = menusFor(admin)
-    expect(menus.map((m) => m.section)).toEqual(['workbench', 'data', 'admin'])
-    expect(menus[2]!.items.map((i) => i.label)).toEqual(['用户', '角色'])
+    expect(menus.map((m) => m.section)).toEqual(['workbench', 'data', 'design', 'admin'])
+    expect(menus[2]!.items.map((i) => i.label)).toEqual(['表单'])
+    expect(menus[2]!.items[0]!.to).toEqual({ name: 'designer-forms' })
+    expect(menus[3]!.items.map((i) => i.label)).toEqual(['用户', '角色'])
     const userManager = menusFor({ ...nurse, rights: ['users'] })
     expect(userManager.find((m) => m.section === 'admin')!.items.map((i) => i.to)).toEqual([{ name: 'admin-users' }])
     expect(menusFor(nurse).map((m) => m.section)).not.toContain('admin')
@@ -47,6 +49,13 @@ describe('the top bar', () => {
     session.status = 'signed_in'
     const items = buildAccountMenu({ session, entities: useEntitiesStore(), language: 'zh-CN', t: (k) => i18n.global.t(k) })
     expect(items.map((i) => [i.label, i.to])).toEqual([['我的 API 令牌', { name: 'account-tokens' }]])
+  })
+
+  it('shows 设计 to whoever may design one entity or create entities, and to nobody else', () => {
+    expect(menusFor(nurse).map((m) => m.section)).not.toContain('design')
+    const designer = { ...nurse, permissions: [...nurse.permissions, { entity: 'visit', actions: ['design' as const] }] }
+    expect(menusFor(designer).map((m) => m.section)).toContain('design')
+    expect(menusFor({ ...nurse, rights: ['new_entity'] }).map((m) => m.section)).toContain('design')
   })
 
   it('leaves 数据 out for a user who may read nothing', () => {

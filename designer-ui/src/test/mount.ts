@@ -1,6 +1,6 @@
 // Mounts a page or component the way the app runs it: pinia with a signed-in user and the
 // entity definitions, i18n in Chinese, a router in memory, and the API client over a fake server.
-import { flushPromises, mount } from '@vue/test-utils'
+import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { vi } from 'vitest'
 import { defineComponent, h } from 'vue'
@@ -19,6 +19,16 @@ export interface MountOptions {
   entities: EntityInfo[]
   handlers?: Parameters<typeof fakeServer>[0]
   route: string
+}
+
+const mounted: VueWrapper[] = []
+
+/**
+ * Unmounts every page `mountSignedIn` mounted: a page left alive keeps its timers (the form
+ * designer's live check) and would call the next test's fake server.
+ */
+export function unmountAll(): void {
+  for (const wrapper of mounted.splice(0)) wrapper.unmount()
 }
 
 /** The app's routes at `options.route`, inside the signed-in shell, as a user sees them. */
@@ -45,6 +55,7 @@ export async function mountSignedIn(options: MountOptions) {
   await router.isReady()
   const App = defineComponent({ render: () => h(RouterView) })
   const wrapper = mount(App, { global: { plugins: [pinia, i18n, router] }, attachTo: document.body })
+  mounted.push(wrapper)
   await settle()
   return { wrapper, server, router, session }
 }

@@ -1,6 +1,6 @@
 // The record form's logic, apart from its looks: which sections and fields show, which are
 // read-only, the values a form starts with, and what a save sends.
-import type { EntityInfo, FieldDef, LayoutSection, Me, RecordData } from '@/api/types'
+import type { EntityInfo, FieldDef, Label, LayoutSection, Me, RecordData } from '@/api/types'
 import { pickLabel, type Language } from '@/i18n'
 import { fieldRule, sightOf, type Sight } from '@/lib/access'
 import { parseDateTime } from '@/lib/dates'
@@ -17,6 +17,8 @@ export interface FormField {
 export interface FormSection {
   title: string
   columns: number
+  /** Sections with the same tab show under one tab (lib/layoutTabs.ts). */
+  tab: Label | null
   fields: FormField[]
 }
 
@@ -36,12 +38,22 @@ export function formSections(entity: EntityInfo, me: Me | null, language: Langua
   for (const section of entity.layout ?? []) {
     const fields = sectionFields(section, byName, placed).map(formField).filter((f): f is FormField => f !== null)
     if (fields.length > 0) {
-      sections.push({ title: pickLabel(section.section, language, ''), columns: clampColumns(section.columns), fields })
+      sections.push({
+        title: pickLabel(section.section, language, ''),
+        columns: clampColumns(section.columns),
+        tab: section.tab ?? null,
+        fields,
+      })
     }
   }
   const rest = entity.fields.filter((f) => !placed.has(f.name)).map(formField).filter((f): f is FormField => f !== null)
   if (rest.length > 0) {
-    sections.push({ title: sections.length > 0 ? otherTitle : '', columns: sections.length > 0 ? sections[0]!.columns : 2, fields: rest })
+    sections.push({
+      title: sections.length > 0 ? otherTitle : '',
+      columns: sections.length > 0 ? sections[0]!.columns : 2,
+      tab: null,
+      fields: rest,
+    })
   }
   return sections
 }

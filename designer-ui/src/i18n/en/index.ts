@@ -2,6 +2,7 @@
 import admin from './admin'
 import auth from './auth'
 import common from './common'
+import designer from './designer'
 import records from './records'
 import shell from './shell'
 import validation from './validation'
@@ -13,6 +14,7 @@ export default {
   shell,
   workbench,
   records,
+  designer,
   validation,
   admin,
 }

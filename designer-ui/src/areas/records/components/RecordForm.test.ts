@@ -129,3 +129,71 @@ describe('the record form', () => {
     await eventually(() => expect(item(wrapper, 'phone').classes()).not.toContain('is-error'))
   })
 })
+
+describe('the record form with layout tabs', () => {
+  beforeEach(() => {
+    document.body.innerHTML = ''
+  })
+
+  const tabbed = {
+    ...patient,
+    layout: [
+      { section: { zh: '基本信息' }, columns: 2, tab: { zh: '基本资料', en: 'Profile' }, fields: ['name', 'id_number', 'phone'] },
+      { section: { zh: '消费' }, columns: 1, tab: { zh: '会员', en: 'Membership' }, fields: ['total_spent'] },
+      { section: { zh: '联系' }, columns: 1, tab: { zh: '基本资料', en: 'Profile' }, fields: ['dept'] },
+    ],
+  }
+
+  function mountTabbed() {
+    const pinia = createPinia()
+    setActivePinia(pinia)
+    usePreferencesStore().setLanguage('zh-CN')
+    const session = useSessionStore()
+    session.me = admin
+    session.status = 'signed_in'
+    useEntitiesStore().items = [tabbed]
+    const values = ref<RecordData>(initialValues(tabbed, null))
+    const Host = defineComponent({
+      setup() {
+        return () =>
+          h(RecordForm, {
+            sections: formSections(tabbed, admin, 'zh-CN', '其他'),
+            initial: {},
+            stored: null,
+            language: 'zh-CN',
+            editable: true,
+            values: values.value,
+            'onUpdate:values': (v: RecordData) => (values.value = v),
+            serverErrors: {},
+          })
+      },
+    })
+    return mount(Host, { global: { plugins: [pinia, i18n] }, attachTo: document.body })
+  }
+
+  it('shows sections sharing a tab under it, the first tab first, and the others when chosen', async () => {
+    const wrapper = mountTabbed()
+    await flushPromises()
+    const tabs = () => wrapper.findAll('[data-test="form-tabs"] .el-tabs__item')
+    expect(tabs().map((t) => t.text())).toEqual(['基本资料', '会员'])
+    const titles = () => wrapper.findAll('.kd-record-form__section-title').map((t) => t.text())
+    // Fields in no section follow, outside the tabs.
+    expect(titles()).toEqual(['基本信息', '联系', '其他'])
+    await tabs()[1]!.trigger('click')
+    await flushPromises()
+    expect(titles()).toEqual(['消费', '其他'])
+    expect(wrapper.find('[data-test="form-tabs"] .el-tabs__item.is-active').text()).toBe('会员')
+  })
+
+  it('brings forward the tab of the first field in error', async () => {
+    const wrapper = mountTabbed()
+    await flushPromises()
+    await wrapper.findAll('[data-test="form-tabs"] .el-tabs__item')[1]!.trigger('click')
+    await flushPromises()
+    const form = wrapper.findComponent(RecordForm)
+    expect((form.vm as unknown as { validate: () => boolean }).validate()).toBe(false)
+    await flushPromises()
+    await eventually(() => expect(item(wrapper, 'name').find('.el-form-item__error').text()).toBe('姓名 为必填项'))
+    expect(wrapper.find('[data-test="form-tabs"] .el-tabs__item.is-active').text()).toBe('基本资料')
+  })
+})

@@ -274,7 +274,7 @@ describe('administration in the browser', () => {
 
   it('shows nurse_li a patient’s form without 诊断', async () => {
     const { page } = b
-    await page.locator('[data-test="records-table"]').getByRole('link', { name: '张三' }).click()
+    await page.locator('[data-test="records-table"]').getByRole('link', { name: '张三', exact: true }).click()
     await page.waitForURL(/\/records\/patient\/[0-9a-f-]+$/)
     await page.getByRole('heading', { name: '张三' }).waitFor()
     await page.locator('[data-test="form-item-name"]').waitFor()

@@ -88,6 +88,11 @@ impl EngineError {
         }
     }
 
+    /// Whether the database refused a write for a unique constraint.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, EngineError::Storage(sqlx::Error::Database(d)) if d.is_unique_violation())
+    }
+
     pub fn not_found(what: impl Into<String>) -> Self {
         EngineError::NotFound { what: what.into() }
     }

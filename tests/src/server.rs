@@ -399,6 +399,19 @@ pub async fn json_of(response: Answer) -> Value {
 }
 
 /// A valid GB 11643 resident ID number born on `birth` (YYYYMMDD) with sequence `seq`.
+/// Percent-encodes every byte but ASCII letters and digits (a query value).
+pub fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 pub fn id_number(region: &str, birth: &str, seq: u32) -> String {
     let first17 = format!("{region}{birth}{:03}", seq % 1000);
     let check =

@@ -3,7 +3,9 @@
 //! and on PostgreSQL.
 
 use kangdao_tests::on_both_backends;
-use kangdao_tests::server::{json_of, patient_definition, Answer, Session, TestServer};
+use kangdao_tests::server::{
+    json_of, patient_definition, url_encoded, Answer, Session, TestServer,
+};
 use kangdao_tests::Backend;
 use serde_json::{json, Value};
 
@@ -24,6 +26,15 @@ async fn add_user(admin: &Session, username: &str, role: Value) {
     assert_eq!(status, 201, "{body}");
 }
 
+async fn server_with_patients(backend: Backend) -> (TestServer, Session) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let (status, body) =
+        status_and_body(admin.post("/api/v1/entities", &patient_definition()).await).await;
+    assert_eq!(status, 201, "{body}");
+    (server, admin)
+}
+
 fn names(page: &Value) -> Vec<&str> {
     page["items"]
         .as_array()
@@ -34,15 +45,7 @@ fn names(page: &Value) -> Vec<&str> {
 }
 
 async fn views_are_private_named_and_bounded(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let admin = server.admin().await;
-    assert_eq!(
-        admin
-            .post("/api/v1/entities", &patient_definition())
-            .await
-            .status(),
-        201
-    );
+    let (server, admin) = server_with_patients(backend).await;
     add_user(
         &admin,
         "nurse_li",
@@ -192,15 +195,7 @@ async fn import_csv(session: &Session, path: &str, csv: &str) -> (u16, Value) {
 }
 
 async fn import_preview_proposes_only_fields_the_caller_may_fill(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    let admin = server.admin().await;
-    assert_eq!(
-        admin
-            .post("/api/v1/entities", &patient_definition())
-            .await
-            .status(),
-        201
-    );
+    let (server, admin) = server_with_patients(backend).await;
     add_user(
         &admin,
         "reg_zhao",
@@ -263,7 +258,7 @@ async fn import_preview_proposes_only_fields_the_caller_may_fill(backend: Backen
     let mapping = json!({"total_spent": "", "病案号": "", "备注": "", "Name": ""}).to_string();
     let query = format!(
         "/api/v1/records/patient/import?dry_run=true&mapping={}",
-        urlencode(&mapping)
+        url_encoded(&mapping)
     );
     let (status, report) = import_csv(&registrar, &query, csv).await;
     assert_eq!(status, 200, "{report}");
@@ -300,17 +295,6 @@ on_both_backends!(
     import_preview,
     import_preview_proposes_only_fields_the_caller_may_fill
 );
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 async fn me_tells_the_server_time_zone(backend: Backend) {
     let server = TestServer::start(backend).await;

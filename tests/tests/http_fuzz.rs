@@ -3,7 +3,7 @@
 //! `POST /api/v1/reports/query` and record lists: never a panic, never a 5xx, always the one
 //! error format. Bounded: a fixed number of cases per backend (well under two minutes).
 
-use kangdao_tests::server::{json_of, patient_definition, TestServer};
+use kangdao_tests::server::{json_of, patient_definition, url_encoded, TestServer};
 use kangdao_tests::Backend;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -285,18 +285,6 @@ fn list_query() -> impl Strategy<Value = String> {
             }
             parts.join("&")
         })
-}
-
-fn url_encoded(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// A 4xx or 5xx answer must be a 4xx in the error format.

@@ -4,7 +4,9 @@
 //! error format, naming what was wrong.
 
 use kangdao_tests::on_both_backends;
-use kangdao_tests::server::{id_number, json_of, patient_definition, Session, TestServer};
+use kangdao_tests::server::{
+    id_number, json_of, patient_definition, url_encoded, Session, TestServer,
+};
 use kangdao_tests::Backend;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -32,19 +34,6 @@ async fn error_of(response: kangdao_tests::server::Answer) -> (u16, Value) {
     assert!(body["error"]["message"].is_string(), "{status}: {body}");
     assert!(body["error"]["details"].is_array(), "{status}: {body}");
     (status, body)
-}
-
-/// Percent-encodes every byte but ASCII letters and digits.
-fn url_encoded(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn detail(body: &Value, i: usize) -> &Value {

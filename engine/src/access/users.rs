@@ -232,10 +232,6 @@ async fn set_roles(tx: &mut Tx, user_id: Uuid, roles: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn is_unique_violation(e: &EngineError) -> bool {
-    matches!(e, EngineError::Storage(sqlx::Error::Database(d)) if d.is_unique_violation())
-}
-
 fn duplicate_username(username: &str) -> EngineError {
     EngineError::Conflict(format!(
         "用户名已存在：{username} / The user name {username} is already taken"
@@ -341,7 +337,7 @@ pub(crate) async fn insert_user(tx: &mut Tx, clock: &dyn Clock, new: PreparedUse
         )
         .await;
     match inserted {
-        Err(e) if is_unique_violation(&e) => return Err(duplicate_username(&new.username)),
+        Err(e) if e.is_unique_violation() => return Err(duplicate_username(&new.username)),
         other => other?,
     };
     set_roles(tx, id, &roles).await?;
@@ -364,7 +360,7 @@ pub(crate) async fn insert_user(tx: &mut Tx, clock: &dyn Clock, new: PreparedUse
 /// Commits `tx`, a taken user name (a concurrent insert) becoming a `Conflict`.
 pub(crate) async fn commit_user(tx: Tx, username: &str) -> Result<()> {
     match tx.commit().await {
-        Err(e) if is_unique_violation(&e) => Err(duplicate_username(username)),
+        Err(e) if e.is_unique_violation() => Err(duplicate_username(username)),
         other => other,
     }
 }

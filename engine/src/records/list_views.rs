@@ -106,10 +106,6 @@ fn name_taken(name: &str, lang: Lang) -> EngineError {
     )
 }
 
-fn is_unique_violation(e: &EngineError) -> bool {
-    matches!(e, EngineError::Storage(sqlx::Error::Database(d)) if d.is_unique_violation())
-}
-
 /// Views belong to a signed-in user; the platform itself (a CLI principal) has none.
 fn owner(principal: &Principal) -> Result<Uuid> {
     principal.user_id.ok_or(EngineError::Unauthenticated)
@@ -196,7 +192,7 @@ impl Engine {
             )
             .await;
         match inserted {
-            Err(e) if is_unique_violation(&e) => return Err(name_taken(&view.name, lang)),
+            Err(e) if e.is_unique_violation() => return Err(name_taken(&view.name, lang)),
             other => other?,
         };
         tx.commit().await?;
@@ -232,7 +228,7 @@ impl Engine {
             )
             .await;
         let changed = match updated {
-            Err(e) if is_unique_violation(&e) => return Err(name_taken(&name, lang)),
+            Err(e) if e.is_unique_violation() => return Err(name_taken(&name, lang)),
             other => other?,
         };
         if changed == 0 {

@@ -89,7 +89,11 @@ fn operation(op: &Operation) -> Value {
         "responses": responses,
     });
     let mut parameters: Vec<Value> = op.path_parameters().map(paths::path_parameter).collect();
-    parameters.extend(op.query.iter().map(|name| paths::query_parameter(name)));
+    parameters.extend(
+        op.query
+            .iter()
+            .map(|name| paths::query_parameter(op.path, name)),
+    );
     if matches!(op.method, "patch" | "delete") && op.path.starts_with("/api/v1/records/") {
         parameters.push(json!({"name": "If-Match", "in": "header", "required": false,
             "description": "the record's version as read (its ETag); required: without it the answer is 428",

@@ -198,7 +198,8 @@ pub const ROUTES: &[Operation] = &[
 ];
 
 /// The query parameters every operation may name, as the handlers accept them.
-pub fn query_parameter(name: &str) -> Value {
+/// A query parameter's description; `path` tells apart a name two operations use differently.
+pub fn query_parameter(path: &str, name: &str) -> Value {
     let flag = |description: &str, default: bool| {
         json!({"in": "query", "description": description,
                "schema": {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"], "default": default.to_string()}})
@@ -249,6 +250,10 @@ pub fn query_parameter(name: &str) -> Value {
         "columns" => {
             json!({"in": "query", "description": "comma-separated fields to export, each one the caller may see; default: every field the caller sees",
                             "schema": {"type": "string"}})
+        }
+        "entity" if path == "/api/v1/list-views" => {
+            json!({"in": "query", "required": true, "description": "the entity whose views to list",
+                   "schema": {"type": "string"}})
         }
         "actor" | "action" | "entity" | "record_id" => {
             json!({"in": "query", "description": "entries matching exactly", "schema": {"type": "string"}})

@@ -249,10 +249,6 @@ async fn import_preview_proposes_only_fields_the_caller_may_fill(backend: Backen
         ],
         "a hidden field and a read-only one are never proposed"
     );
-    assert!(
-        !preview.to_string().contains("\"total_spent\"}"),
-        "the hidden field is not named as a target: {preview}"
-    );
 
     // The dry run reports the mapping it used, column by column.
     let mapping = json!({"total_spent": "", "病案号": "", "备注": "", "Name": ""}).to_string();

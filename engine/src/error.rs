@@ -76,6 +76,11 @@ pub enum EngineError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("internal: {0}")]
     Internal(String),
+    /// A job's lease no longer holds it (another worker took it after the lease expired, or it
+    /// was cancelled or released): the transaction that tried to finish it must roll back, so
+    /// the lost attempt commits nothing (`jobs`).
+    #[error("the lease on job {job} was lost")]
+    LeaseLost { job: uuid::Uuid },
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
@@ -91,6 +96,11 @@ impl EngineError {
     /// Whether the database refused a write for a unique constraint.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, EngineError::Storage(sqlx::Error::Database(d)) if d.is_unique_violation())
+    }
+
+    /// Whether a job's lease was lost: the caller's transaction must roll back.
+    pub fn is_lease_lost(&self) -> bool {
+        matches!(self, EngineError::LeaseLost { .. })
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -116,7 +126,8 @@ impl EngineError {
             EngineError::Configuration(_)
             | EngineError::Storage(_)
             | EngineError::Migration(_)
-            | EngineError::Internal(_) => "internal",
+            | EngineError::Internal(_)
+            | EngineError::LeaseLost { .. } => "internal",
         }
     }
 
@@ -166,7 +177,8 @@ impl EngineError {
             EngineError::Configuration(_)
             | EngineError::Storage(_)
             | EngineError::Migration(_)
-            | EngineError::Internal(_) => lang.pick("服务器内部错误", "Internal server error").into(),
+            | EngineError::Internal(_)
+            | EngineError::LeaseLost { .. } => lang.pick("服务器内部错误", "Internal server error").into(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod access;
 pub mod crypto;
 pub mod engine;
 pub mod entities;
+pub mod jobs;
 pub mod masking;
 pub mod records;
 pub mod store;

@@ -54,7 +54,9 @@ impl ApiError {
                 EngineError::Configuration(_)
                 | EngineError::Storage(_)
                 | EngineError::Migration(_)
-                | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                | EngineError::Internal(_)
+                // Jobs run in the background; a request never meets a lost lease.
+                | EngineError::LeaseLost { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::CsrfFailed => StatusCode::FORBIDDEN,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,

@@ -31,6 +31,7 @@ mod filter_agreement;
 mod formula_sensitive;
 mod import_export;
 mod instances;
+mod jobs;
 mod keys;
 mod lists;
 mod live_indexes;

@@ -1,0 +1,81 @@
+//! Taking due jobs under a lease.
+
+use super::{LeasedJob, LEASED_COLUMNS};
+use crate::error::Result;
+use crate::store::{Arg, Db};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// A job is due when it is ready and its time has come, or running under a lease that
+/// expired (its worker died or stalled). `$1` is now.
+const DUE: &str = "(state = 'ready' AND due_at <= $1) OR (state = 'running' AND lease_until < $1)";
+
+/// Leases at most `limit` due jobs, earliest due first, to `owner` until `now + lease`, each
+/// with a fresh token, and counts the attempt. Several workers, in one process or several,
+/// never take the same job: on PostgreSQL the rows are locked with `SKIP LOCKED` in the one
+/// statement that leases them; on SQLite this is one write transaction, and writers take turns.
+pub async fn take_due(
+    db: &Db,
+    owner: &str,
+    now: OffsetDateTime,
+    limit: i64,
+    lease: Duration,
+) -> Result<Vec<LeasedJob>> {
+    let until = now + lease;
+    let mut jobs = match db {
+        Db::Postgres(_) => {
+            let rows = db
+                .fetch_all(
+                    &format!(
+                        "UPDATE flow_jobs SET state = 'running', lease_owner = $2, \
+                         lease_token = gen_random_uuid(), lease_until = $3, \
+                         attempts = attempts + 1, updated_at = $1 \
+                         WHERE id IN (SELECT id FROM flow_jobs WHERE {DUE} \
+                         ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                         RETURNING {LEASED_COLUMNS}"
+                    ),
+                    vec![now.into(), owner.into(), until.into(), limit.into()],
+                )
+                .await?;
+            rows.iter()
+                .map(LeasedJob::from_row)
+                .collect::<Result<Vec<_>>>()?
+        }
+        Db::Sqlite(_) => {
+            // SQLite cannot give each row of one UPDATE its own token: the ids are chosen and
+            // leased one by one, inside one write transaction no other writer interleaves.
+            let mut tx = db.begin().await?;
+            let due = tx
+                .fetch_all(
+                    &format!("SELECT id FROM flow_jobs WHERE {DUE} ORDER BY due_at LIMIT $2"),
+                    vec![now.into(), limit.into()],
+                )
+                .await?;
+            let mut jobs = Vec::with_capacity(due.len());
+            for row in due {
+                let leased = tx
+                    .fetch_one(
+                        &format!(
+                            "UPDATE flow_jobs SET state = 'running', lease_owner = $2, \
+                             lease_token = $3, lease_until = $4, attempts = attempts + 1, \
+                             updated_at = $1 WHERE id = $5 RETURNING {LEASED_COLUMNS}"
+                        ),
+                        vec![
+                            now.into(),
+                            owner.into(),
+                            Uuid::new_v4().into(),
+                            until.into(),
+                            Arg::Uuid(Some(row.req_uuid("id")?)),
+                        ],
+                    )
+                    .await?;
+                jobs.push(LeasedJob::from_row(&leased)?);
+            }
+            tx.commit().await?;
+            jobs
+        }
+    };
+    // RETURNING keeps no order.
+    jobs.sort_by_key(|job| (job.due_at, job.id));
+    Ok(jobs)
+}

@@ -18,6 +18,8 @@ pub struct Settings {
     pub timezone: jiff::tz::TimeZone,
     /// The longest an API token may live, in days (`token_max_days`).
     pub token_max_days: u32,
+    /// URL prefixes a flow's `webhook_call` may post to (`flow_webhook_allow`); none by default.
+    pub flow_webhook_allow: Vec<String>,
 }
 
 /// The default of `token_max_days`.
@@ -28,6 +30,7 @@ impl Default for Settings {
         Settings {
             timezone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
             token_max_days: DEFAULT_TOKEN_MAX_DAYS,
+            flow_webhook_allow: Vec::new(),
         }
     }
 }
@@ -39,7 +42,7 @@ impl Settings {
         })?;
         Ok(Settings {
             timezone,
-            token_max_days: DEFAULT_TOKEN_MAX_DAYS,
+            ..Settings::default()
         })
     }
 }
@@ -57,6 +60,12 @@ pub struct Engine {
     pub(crate) principals: Arc<crate::access::principal_cache::PrincipalCache>,
     /// SQLite's list estimates past the exact-count bound (`records::totals`).
     pub(crate) recent_counts: Arc<RecentCounts>,
+    /// Compiled flow versions (`flows`).
+    pub(crate) flows: Arc<crate::flows::FlowCache>,
+    /// The enabled flows as the dispatcher matches them (`flows::dispatch`).
+    pub(crate) enabled_flows: Arc<crate::flows::EnabledFlows>,
+    /// Wakes the flow worker loop after a commit that made work for it.
+    pub(crate) flow_wake: crate::jobs::JobWake,
 }
 
 impl Engine {
@@ -78,6 +87,9 @@ impl Engine {
             change_hooks: Arc::default(),
             principals: Arc::default(),
             recent_counts: Arc::default(),
+            flows: Arc::default(),
+            enabled_flows: Arc::default(),
+            flow_wake: crate::jobs::JobWake::new(),
         };
         engine.catalog.reload(&engine.db).await?;
         // Text fields of older databases gain their pinyin columns first: every projection

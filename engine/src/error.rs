@@ -9,6 +9,9 @@ pub struct FieldError {
     /// The line of an imported file (1 is the header), where the problem is in one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+    /// The flow node a problem of a flow definition is in (`trigger` for the trigger).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub field: String,
     pub code: String,
     pub message: String,
@@ -22,6 +25,7 @@ impl FieldError {
     ) -> Self {
         FieldError {
             line: None,
+            node: None,
             field: field.into(),
             code: code.into(),
             message: message.into(),
@@ -37,6 +41,19 @@ impl FieldError {
     ) -> Self {
         FieldError {
             line: Some(line),
+            ..FieldError::new(field, code, message)
+        }
+    }
+
+    /// A problem in one node of a flow definition.
+    pub fn in_node(
+        node: Option<&str>,
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            node: node.map(str::to_string),
             ..FieldError::new(field, code, message)
         }
     }

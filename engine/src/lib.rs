@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod expr;
 pub mod forms;
 pub mod i18n;
 pub mod io;
@@ -16,6 +17,7 @@ pub mod access;
 pub mod crypto;
 pub mod engine;
 pub mod entities;
+pub mod flows;
 pub mod jobs;
 pub mod masking;
 pub mod records;

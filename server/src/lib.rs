@@ -224,7 +224,7 @@ async fn access_log(
 }
 
 pub fn app(state: AppState) -> Router {
-    use routes::{auth, entities, health, list_views, openapi, people, records, reports};
+    use routes::{auth, entities, flows, health, list_views, openapi, people, records, reports};
     let import_limit = state.config.max_import_bytes;
     let api = Router::new()
         .route("/auth/login", post(auth::login_handler))
@@ -273,6 +273,19 @@ pub fn app(state: AppState) -> Router {
             put(records::upsert_by),
         )
         .route("/reports/query", post(reports::query))
+        .route("/flows", get(flows::list).post(flows::create))
+        .route("/flow-checks", post(flows::check))
+        .route(
+            "/flows/{name}",
+            get(flows::get).put(flows::replace).delete(flows::remove),
+        )
+        .route("/flows/{name}/versions", get(flows::versions))
+        .route("/flows/{name}/versions/{version}", get(flows::version))
+        .route("/flows/{name}/runs", get(flows::runs))
+        .route("/flows/{name}/dry-run", post(flows::dry_run))
+        .route("/runs/{id}", get(flows::run))
+        .route("/runs/{id}/retry", post(flows::retry))
+        .route("/runs/{id}/cancel", post(flows::cancel))
         .route("/users", get(people::list_users).post(people::create_user))
         .route(
             "/users/{id}",
@@ -339,13 +352,23 @@ pub async fn launch(
 ) -> std::io::Result<()> {
     state.sessions.spawn_cleanup();
     let engine = state.engine.clone();
+    // The flow runtime runs beside the server; on shutdown it releases its job leases so
+    // another instance (or the next start) takes them at once.
+    let (stop_flows, stopped) = tokio::sync::watch::channel(false);
+    let worker = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.run_flow_worker(stopped).await })
+    };
     let router = app(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await?;
+    .await;
+    let _ = stop_flows.send(true);
+    let _ = worker.await;
+    served?;
     engine.db.close().await;
     Ok(())
 }

@@ -145,6 +145,7 @@ fn floor_records(
         lang: Lang::En,
         today: engine.today(),
         now: engine.now(),
+        offset: engine.utc_offset_at(engine.now()),
     };
     let t = Instant::now();
     let plains: Vec<Map<String, Value>> = docs

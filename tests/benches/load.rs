@@ -845,6 +845,7 @@ impl Floor {
             lang: Lang::En,
             today: engine.today(),
             now: engine.now(),
+            offset: engine.utc_offset_at(engine.now()),
         };
         let now = engine.now();
         docs.iter()

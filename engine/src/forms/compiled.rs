@@ -29,6 +29,8 @@ pub struct PrepareContext {
     pub today: Date,
     /// The moment of the write, for field rules with relative datetime operators.
     pub now: time::OffsetDateTime,
+    /// The configured zone's offset at `now`, for formulas' local dates and times.
+    pub offset: time::UtcOffset,
 }
 
 /// A checked definition with its JSON Schema, validator and compiled formulas.
@@ -524,7 +526,7 @@ impl CompiledEntity {
                     None => errs.push(at("expr"), "required", "expr", tname),
                     Some(expr) => match formula::compile_formula(expr) {
                         Ok(ast) => formulas.push((i, ast)),
-                        Err(e) => errs.push(at("expr"), "invalid_formula", &e, ""),
+                        Err(e) => errs.push(at("expr"), "invalid_formula", &e.message(), ""),
                     },
                 }
             } else {
@@ -902,13 +904,22 @@ impl CompiledEntity {
     fn compute_formulas(
         &self,
         doc: &mut Map<String, Value>,
-        today: Date,
+        ctx: &PrepareContext,
         lang: Lang,
         out: &mut Vec<FieldError>,
     ) {
         if self.formulas.is_empty() {
             return;
         }
+        // A formula judges local dates at the write's moment, so the zone's offset then is
+        // the zone for it.
+        let time = crate::expr::TimeContext {
+            now: ctx.now,
+            timezone: jiff::tz::TimeZone::fixed(
+                jiff::tz::Offset::from_seconds(ctx.offset.whole_seconds())
+                    .unwrap_or(jiff::tz::Offset::UTC),
+            ),
+        };
         let mut record = rhai::Map::new();
         for f in &self.def.fields {
             // Sensitive values never reach a formula, however it reads the record.
@@ -924,7 +935,7 @@ impl CompiledEntity {
                 continue;
             };
             let result = f.result.unwrap_or_default();
-            let value = formula::eval_formula(ast, &record, today)
+            let value = formula::eval_formula(ast, &record, &time)
                 .and_then(|d| formula::to_result(d, result));
             match value {
                 Ok(v) => {
@@ -935,7 +946,7 @@ impl CompiledEntity {
                     doc.insert(f.name.to_string(), v);
                 }
                 Err(cause) => {
-                    out.push(self.error(f, &Problem::with("formula_error", cause), lang));
+                    out.push(self.error(f, &Problem::with("formula_error", cause.message()), lang));
                 }
             }
         }
@@ -1006,7 +1017,7 @@ impl CompiledEntity {
         self.validate_fields(&mut doc, ctx.today, lang, &hidden, &mut errors);
         // Formulas over invalid data would only add noise.
         if errors.is_empty() {
-            self.compute_formulas(&mut doc, ctx.today, lang, &mut errors);
+            self.compute_formulas(&mut doc, ctx, lang, &mut errors);
         }
         // `readonly_if` is judged on the stored record (on create: on the record being
         // created); a read-only field may be sent back unchanged, never changed.
@@ -1045,6 +1056,7 @@ mod tests {
             lang: Lang::Zh,
             today: date!(2026 - 03 - 01),
             now: time::macros::datetime!(2026 - 03 - 01 10:00 +08:00),
+            offset: time::macros::offset!(+8),
         }
     }
 
@@ -1421,7 +1433,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(codes(&errors)[0], ("total", "formula_error"));
         assert!(
-            errors[0].message.contains("Too many operations"),
+            errors[0].message.contains("too many operations"),
             "{errors:?}"
         );
 

@@ -11,7 +11,7 @@ pub mod lookups;
 pub mod pinyin;
 pub mod projection;
 mod read;
-mod rows;
+pub(crate) mod rows;
 pub mod totals;
 pub mod transfer;
 mod write;

@@ -67,10 +67,12 @@ pub(crate) fn map_write_error(rt: &EntityRuntime, error: EngineError) -> EngineE
 
 impl Engine {
     pub(crate) fn prepare_context(&self, lang: Lang) -> PrepareContext {
+        let now = self.now();
         PrepareContext {
             lang,
             today: self.today(),
-            now: self.now(),
+            now,
+            offset: self.utc_offset_at(now),
         }
     }
 
@@ -455,7 +457,7 @@ impl Engine {
         self.written_answer(&rt, principal, &stored, &data)
     }
 
-    async fn apply_update(
+    pub(crate) async fn apply_update(
         &self,
         conn: &mut Conn<'_>,
         rt: &EntityRuntime,

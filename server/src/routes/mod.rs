@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod entities;
+pub mod flows;
 pub mod health;
 pub mod list_views;
 pub mod openapi;

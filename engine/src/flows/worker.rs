@@ -1,0 +1,578 @@
+//! The worker loop: follows the change events (`dispatch`), takes due jobs and runs one step
+//! per job. A step's effects, its step row, the next jobs and the job's completion commit in
+//! one transaction that first fences on the job's lease, so a worker whose lease was lost
+//! commits nothing and no effect happens twice.
+
+use super::checks;
+use super::compiled::CompiledFlow;
+use super::graph::TRIGGER;
+use super::nodes::{Done, Failure, Next, NodeRun};
+use super::scope::{followed_references, previous_version, Loaded, Scope};
+use crate::access::{Action, EntityPermission, Principal, RowScope};
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::expr::{Root, TimeContext};
+use crate::jobs::{self, LeasedJob, NewJob, Retried};
+use crate::names::EntityName;
+use crate::store::{Arg, Conn};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The job kind of one node of one run.
+pub const STEP: &str = "step";
+
+/// Jobs one round of the loop takes.
+const BATCH: i64 = 64;
+
+/// How often the loop looks when nothing wakes it (other instances' writes, due timers).
+const POLL: StdDuration = StdDuration::from_millis(250);
+
+/// Enqueues `node` of `run`, due at `due`. A node reached by several branches runs once: the
+/// job is keyed by (run, node).
+pub(crate) async fn enqueue_step(
+    conn: &mut Conn<'_>,
+    run: Uuid,
+    node: &str,
+    due: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<()> {
+    jobs::enqueue(
+        conn,
+        NewJob::new(STEP, json!({}), due)
+            .for_node(run, node)
+            .dedupe(format!("{run}:{node}")),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Enqueues the first nodes of a new run.
+pub(crate) async fn enqueue_start(
+    conn: &mut Conn<'_>,
+    flow: &CompiledFlow,
+    run: Uuid,
+    now: OffsetDateTime,
+) -> Result<()> {
+    for node in flow.graph.next(&flow.def, TRIGGER, None) {
+        enqueue_step(conn, run, node, now, now).await?;
+    }
+    Ok(())
+}
+
+/// Marks the run succeeded when nothing of it is left to run.
+async fn finish_if_idle(conn: &mut Conn<'_>, run: Uuid, now: OffsetDateTime) -> Result<()> {
+    let left = conn
+        .fetch_one(
+            "SELECT COUNT(*) AS n FROM flow_jobs WHERE run_id = $1 AND state IN ('ready', 'running')",
+            vec![Arg::from(run)],
+        )
+        .await?
+        .req_int("n")?;
+    if left == 0 {
+        conn.execute(
+            "UPDATE flow_runs SET status = 'succeeded', finished_at = $2, updated_at = $2 WHERE id = $1 AND finished_at IS NULL",
+            vec![Arg::from(run), Arg::from(now)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The flow as an actor: every action on the entities its version names (and on tasks and
+/// messages), no row scope and no field rule; the definitions' own rules still apply.
+pub(crate) fn flow_principal(
+    flow: &CompiledFlow,
+    entities: &std::collections::HashMap<String, Arc<crate::entities::EntityRuntime>>,
+) -> Principal {
+    let mut names = checks::named_entities(&flow.def, entities);
+    for core in [checks::TASK_ENTITY, checks::MESSAGE_ENTITY, "consent"] {
+        if !names.iter().any(|n| n == core) {
+            names.push(core.to_string());
+        }
+    }
+    let actor = format!("flow:{}", flow.def.name);
+    Principal {
+        user_id: None,
+        actor: actor.clone(),
+        username: actor,
+        is_admin: false,
+        departments: Vec::new(),
+        permissions: names
+            .into_iter()
+            .filter_map(|n| EntityName::new(&n).ok())
+            .map(|entity| EntityPermission {
+                entity,
+                actions: vec![Action::Read, Action::Create, Action::Update],
+                rows: RowScope::All,
+                fields: Default::default(),
+            })
+            .collect(),
+        rights: Vec::new(),
+        by_token: false,
+        credentials_epoch: 0,
+    }
+}
+
+/// What a step needs to know of its run.
+pub(crate) struct RunRow {
+    pub id: Uuid,
+    pub flow: String,
+    pub version: i64,
+    pub status: String,
+    pub entity: Option<String>,
+    pub record_id: Option<Uuid>,
+    pub trigger: Value,
+}
+
+pub(crate) async fn load_run(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<RunRow>> {
+    let row = conn
+        .fetch_optional(
+            "SELECT id, flow, flow_version, status, entity, record_id, trigger_info FROM flow_runs WHERE id = $1",
+            vec![Arg::from(id)],
+        )
+        .await?;
+    row.map(|r| {
+        Ok(RunRow {
+            id: r.req_uuid("id")?,
+            flow: r.req_text("flow")?,
+            version: r.req_int("flow_version")?,
+            status: r.req_text("status")?,
+            entity: r.text("entity")?,
+            record_id: r.uuid("record_id")?,
+            trigger: r.req_json("trigger_info")?,
+        })
+    })
+    .transpose()
+}
+
+impl Engine {
+    /// Wakes the worker loop (after a commit that made work for it).
+    pub fn wake_flow_worker(&self) {
+        self.flow_wake.wake();
+    }
+
+    /// Runs the worker loop until `stop` resolves; leases held are released on the way out.
+    pub async fn run_flow_worker(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let owner = format!("worker:{}", Uuid::now_v7());
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let busy = match self.flow_round(&owner).await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "flow worker round failed");
+                    false
+                }
+            };
+            if busy {
+                continue;
+            }
+            tokio::select! {
+                _ = self.flow_wake.woken() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        if let Err(e) = jobs::release(&self.db, &owner, self.now()).await {
+            tracing::warn!(error = %e, "releasing flow job leases failed");
+        }
+    }
+
+    /// One round: new events into runs, then due jobs. Answers how much it did.
+    pub async fn flow_round(&self, owner: &str) -> Result<usize> {
+        let dispatched = self.dispatch_events().await?;
+        let taken = jobs::take_due(&self.db, owner, self.now(), BATCH, jobs::LEASE).await?;
+        let n = taken.len();
+        for job in taken {
+            if let Err(e) = self.run_job(job).await {
+                tracing::warn!(error = %e, "flow step failed to run");
+            }
+        }
+        Ok(dispatched + n)
+    }
+
+    /// Runs rounds until nothing is left to do now (for tests and the CLI).
+    pub async fn drain_flows(&self) -> Result<()> {
+        let owner = format!("drain:{}", Uuid::now_v7());
+        for _ in 0..10_000 {
+            if self.flow_round(&owner).await? == 0 {
+                return Ok(());
+            }
+        }
+        Err(EngineError::internal("flows did not settle"))
+    }
+
+    async fn run_job(&self, job: LeasedJob) -> Result<()> {
+        match job.kind.as_str() {
+            STEP => self.run_step(job).await,
+            other => {
+                let mut tx = self.db.begin().await?;
+                jobs::fail_permanently(
+                    &mut tx.conn(),
+                    &job,
+                    self.now(),
+                    &format!("unknown job kind {other}"),
+                )
+                .await?;
+                tx.commit().await
+            }
+        }
+    }
+
+    pub(crate) async fn scope_for(
+        &self,
+        conn: &mut Conn<'_>,
+        flow: &CompiledFlow,
+        run: &RunRow,
+        node: &super::definition::Node,
+        now: OffsetDateTime,
+        lock: bool,
+    ) -> Result<Scope> {
+        let time = TimeContext {
+            now,
+            timezone: self.settings.timezone.clone(),
+        };
+        let mut scope = Scope {
+            record: None,
+            followed: Default::default(),
+            old: None,
+            steps: Map::new(),
+            time,
+        };
+        if let (Some(entity), Some(id)) = (&run.entity, run.record_id) {
+            let rt = self.entity(entity).await?;
+            scope.record =
+                if run.trigger.get("type").and_then(Value::as_str) == Some("record_deleted") {
+                    crate::records::rows::load(conn, &rt, id, false)
+                        .await?
+                        .map(|stored| -> Result<Loaded> {
+                            let plain = crate::records::projection::unseal_owned(
+                                &rt,
+                                stored.sealed,
+                                &self.keys,
+                            )?;
+                            Ok(Loaded {
+                                rt: rt.clone(),
+                                id,
+                                version: stored.version,
+                                plain,
+                            })
+                        })
+                        .transpose()?
+                } else {
+                    Loaded::load(self, conn, rt.clone(), id, lock).await?
+                };
+            if let Some(record) = &scope.record {
+                for name in followed_references(node) {
+                    let Some(field) = record.rt.definition().field(&name) else {
+                        continue;
+                    };
+                    let (Some(target), Some(rid)) = (
+                        field.entity.as_ref().map(|e| e.as_str().to_string()),
+                        record
+                            .plain
+                            .get(&name)
+                            .and_then(Value::as_str)
+                            .and_then(|s| Uuid::parse_str(s).ok()),
+                    ) else {
+                        continue;
+                    };
+                    let trt = self.entity(&target).await?;
+                    if let Some(loaded) = Loaded::load(self, conn, trt, rid, false).await? {
+                        scope.followed.insert(name, loaded);
+                    }
+                }
+            }
+            let reads_old = super::compiled::node_exprs(&node.kind)
+                .iter()
+                .any(|(_, s)| crate::expr::reads(s).iter().any(|r| r.root == Root::Old))
+                || super::compiled::node_templates(&node.kind)
+                    .iter()
+                    .any(|(_, t)| super::templates::reads_root(t, Root::Old));
+            if reads_old {
+                if let Some(v) = run.trigger.get("version").and_then(Value::as_i64) {
+                    scope.old = previous_version(self, conn, &rt, id, v).await?;
+                }
+            }
+        }
+        if flow.def.nodes.iter().any(|n| {
+            super::compiled::node_exprs(&n.kind)
+                .iter()
+                .any(|(_, s)| s.contains("steps"))
+        }) {
+            let rows = conn
+                .fetch_all(
+                    "SELECT node, output FROM flow_steps WHERE run_id = $1",
+                    vec![Arg::from(run.id)],
+                )
+                .await?;
+            for r in rows {
+                if let Some(Value::Object(mut out)) = r.json("output")? {
+                    out.remove("$fields");
+                    scope.steps.insert(r.req_text("node")?, Value::Object(out));
+                }
+            }
+        }
+        Ok(scope)
+    }
+
+    async fn run_step(&self, job: LeasedJob) -> Result<()> {
+        let (Some(run_id), Some(node_id)) = (job.run_id, job.node.clone()) else {
+            let mut tx = self.db.begin().await?;
+            jobs::fail_permanently(
+                &mut tx.conn(),
+                &job,
+                self.now(),
+                "a step job needs a run and a node",
+            )
+            .await?;
+            return tx.commit().await;
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut conn = tx.conn();
+        match jobs::complete(&mut conn, &job, now).await {
+            Err(EngineError::LeaseLost { .. }) => return Ok(()),
+            other => other?,
+        }
+        let Some(run) = load_run(&mut conn, run_id).await? else {
+            drop(conn);
+            return tx.commit().await;
+        };
+        if super::runs::FINISHED.contains(&run.status.as_str()) {
+            drop(conn);
+            return tx.commit().await;
+        }
+        let flow = self.compiled_flow(&run.flow, run.version).await?;
+        let Some(node) = flow.node(&node_id) else {
+            drop(conn);
+            drop(tx);
+            return self
+                .fail_run(
+                    &job,
+                    &run,
+                    &node_id,
+                    "",
+                    &Failure {
+                        code: "unknown_node".into(),
+                        message: format!("节点 {node_id} 不存在 / no node {node_id}"),
+                        retryable: false,
+                    },
+                )
+                .await;
+        };
+        let entities: std::collections::HashMap<_, _> = self
+            .catalog
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|rt| (rt.name().to_string(), rt))
+            .collect();
+        let principal = flow_principal(&flow, &entities);
+        let mut scope = self
+            .scope_for(&mut conn, &flow, &run, node, now, true)
+            .await?;
+        let outcome = NodeRun {
+            engine: self,
+            flow: &flow,
+            node,
+            run_id,
+            principal: &principal,
+            scope: &mut scope,
+            dry: false,
+        }
+        .execute(&mut conn)
+        .await;
+        match outcome {
+            Ok(done) => {
+                self.record_step(
+                    &mut conn,
+                    &run,
+                    node.id.as_str(),
+                    node.kind.kind(),
+                    "succeeded",
+                    job.attempts,
+                    done.input.clone().into_stored(),
+                    done.output.clone().into_stored(),
+                    Value::Null,
+                    now,
+                )
+                .await?;
+                self.follow(&mut conn, &flow, &run, &node.id, &done, now)
+                    .await?;
+                drop(conn);
+                tx.commit().await?;
+                self.wake_flow_worker();
+                Ok(())
+            }
+            Err(failure) => {
+                // The node's partial effects roll back with this transaction.
+                drop(conn);
+                drop(tx);
+                self.fail_run(&job, &run, &node.id, node.kind.kind(), &failure)
+                    .await
+            }
+        }
+    }
+
+    async fn follow(
+        &self,
+        conn: &mut Conn<'_>,
+        flow: &CompiledFlow,
+        run: &RunRow,
+        node: &str,
+        done: &Done,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        match &done.next {
+            Next::Edge(when) => {
+                for next in flow.graph.next(&flow.def, node, when.as_deref()) {
+                    enqueue_step(conn, run.id, next, now, now).await?;
+                }
+            }
+            Next::After(due) => {
+                for next in flow.graph.next(&flow.def, node, None) {
+                    enqueue_step(conn, run.id, next, *due, now).await?;
+                }
+            }
+            Next::Stop => {}
+            Next::End => {
+                jobs::cancel_for_run(conn, run.id, now).await?;
+            }
+        }
+        finish_if_idle(conn, run.id, now).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record_step(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &RunRow,
+        node: &str,
+        node_type: &str,
+        status: &str,
+        attempts: i64,
+        input: Value,
+        output: Value,
+        error: Value,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let seq = conn
+            .fetch_one(
+                "SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM flow_steps WHERE run_id = $1",
+                vec![Arg::from(run.id)],
+            )
+            .await?
+            .req_int("n")?;
+        conn.execute(
+            "INSERT INTO flow_steps (run_id, node, node_type, status, attempts, input, output, error, seq, started_at, finished_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             ON CONFLICT (run_id, node) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, \
+             input = excluded.input, output = excluded.output, error = excluded.error, finished_at = excluded.finished_at",
+            vec![
+                Arg::from(run.id),
+                Arg::from(node),
+                Arg::from(node_type),
+                Arg::from(status),
+                Arg::from(attempts),
+                Arg::Json(Some(input)),
+                Arg::Json(Some(output)),
+                Arg::Json((!error.is_null()).then_some(error)),
+                Arg::from(seq),
+                Arg::from(now),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A failed step: retried later when the failure may pass, else the `error` edge is taken
+    /// or the run fails.
+    async fn fail_run(
+        &self,
+        job: &LeasedJob,
+        run: &RunRow,
+        node: &str,
+        node_type: &str,
+        failure: &Failure,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut conn = tx.conn();
+        if failure.retryable {
+            match jobs::retry_later(
+                &mut conn,
+                job,
+                now,
+                &failure.code,
+                jobs::step_backoff(job.attempts),
+            )
+            .await
+            {
+                Err(EngineError::LeaseLost { .. }) => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(Retried::At(_)) => {
+                    self.record_step(
+                        &mut conn,
+                        run,
+                        node,
+                        node_type,
+                        "ready",
+                        job.attempts,
+                        Value::Null,
+                        Value::Null,
+                        failure.json(),
+                        now,
+                    )
+                    .await?;
+                    drop(conn);
+                    return tx.commit().await;
+                }
+                Ok(Retried::Dead) => {}
+            }
+        } else {
+            match jobs::fail_permanently(&mut conn, job, now, &failure.code).await {
+                Err(EngineError::LeaseLost { .. }) => return Ok(()),
+                other => other?,
+            }
+        }
+        self.record_step(
+            &mut conn,
+            run,
+            node,
+            node_type,
+            "failed",
+            job.attempts,
+            Value::Null,
+            Value::Null,
+            failure.json(),
+            now,
+        )
+        .await?;
+        let flow = self.compiled_flow(&run.flow, run.version).await?;
+        if flow.graph.has_edge(&flow.def, node, "error") {
+            for next in flow.graph.next(&flow.def, node, Some("error")) {
+                enqueue_step(&mut conn, run.id, next, now, now).await?;
+            }
+            finish_if_idle(&mut conn, run.id, now).await?;
+        } else {
+            jobs::cancel_for_run(&mut conn, run.id, now).await?;
+            let mut error = failure.json();
+            error["node"] = json!(node);
+            conn.execute(
+                "UPDATE flow_runs SET status = 'failed', error = $2, finished_at = $3, updated_at = $3 WHERE id = $1 AND finished_at IS NULL",
+                vec![Arg::from(run.id), Arg::Json(Some(error)), Arg::from(now)],
+            )
+            .await?;
+        }
+        drop(conn);
+        tx.commit().await?;
+        self.wake_flow_worker();
+        Ok(())
+    }
+}

@@ -80,6 +80,8 @@ impl Engine {
             recent_counts: Arc::default(),
         };
         engine.catalog.reload(&engine.db).await?;
+        // The core pack's entities (task, message, consent) exist before anything else runs.
+        engine.install_core_pack().await?;
         // Text fields of older databases gain their pinyin columns first: every projection
         // writer, the backfills below included, fills them.
         engine.ensure_pinyin_keys().await?;

@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod engine;
 pub mod entities;
 pub mod masking;
+pub mod packs;
 pub mod records;
 pub mod store;
 

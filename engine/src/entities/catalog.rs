@@ -195,6 +195,13 @@ impl Catalog {
             .ok_or_else(|| EngineError::not_found(format!("entity {name}")))
     }
 
+    /// The entity as last loaded, without asking the database: for checks made inside a
+    /// write's transaction, after the write itself refreshed the catalog.
+    pub fn cached(&self, name: &str) -> Option<Arc<EntityRuntime>> {
+        let state = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        state.entities.get(name).cloned()
+    }
+
     pub async fn all(&self, db: &Db) -> Result<Vec<Arc<EntityRuntime>>> {
         self.refresh_if_stale(db).await?;
         let state = self.inner.read().unwrap_or_else(|e| e.into_inner());

@@ -267,7 +267,32 @@ impl Engine {
                 )
                 .await?;
         }
-        let outcome = self.install_core_pack_locked().await;
+        let mut outcome = self.install_core_pack_locked().await;
+        // SQLite has no advisory lock: two processes starting on one file may both try, and
+        // the later one meets the earlier one's entities as a conflict. It looks again, and
+        // then finds them installed.
+        for _ in 0..2 {
+            match &outcome {
+                Err(EngineError::Conflict(_) | EngineError::VersionConflict { .. }) => {
+                    self.catalog.reload(&self.db).await?;
+                    outcome = self.install_core_pack_locked().await;
+                }
+                _ => break,
+            }
+        }
+        let outcome = outcome.map_err(|e| match e {
+            EngineError::BadRequest { message, details } => {
+                let causes: Vec<String> = details
+                    .iter()
+                    .map(|d| format!("{}: {}", d.field, d.message))
+                    .collect();
+                EngineError::Configuration(format!(
+                    "installing the built-in core pack failed: {message} {}",
+                    causes.join("; ")
+                ))
+            }
+            other => other,
+        });
         if pg {
             holder
                 .conn()
@@ -315,19 +340,13 @@ impl Engine {
         }
         if !definitions.is_empty() {
             self.apply_definitions(&system, definitions, false, Lang::En)
-                .await
-                .map_err(|e| {
-                    EngineError::Configuration(format!(
-                        "installing the built-in core pack failed: {}",
-                        e.message(Lang::En)
-                    ))
-                })?;
+                .await?;
         }
         let manifest = serde_json::to_value(&pack.manifest).map_err(EngineError::internal)?;
         self.db
             .execute(
                 "INSERT INTO packs (name, version, manifest, installed_at, installed_by) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
                 vec![
                     CORE.into(),
                     pack.manifest.version.clone().into(),

@@ -107,6 +107,11 @@ async fn core_entities_exist_from_the_first_start(backend: Backend) {
 
 async fn two_servers_starting_together_install_core_once(backend: Backend) {
     let fresh = FreshDatabase::new(backend).await;
+    // Migrated first: what is raced here is the pack install (sqlx's SQLite migrator takes
+    // no lock, so two processes migrating one new file at once is a different matter).
+    kangdao_engine::store::migrate(&connect(&fresh.url).await)
+        .await
+        .unwrap();
     let start = |url: String| async move {
         Engine::open(
             connect(&url).await,

@@ -52,7 +52,7 @@ async fn core_entities_from_the_first_start(backend: Backend) {
     assert_eq!(subject["type"], "object");
     assert_eq!(subject["required"], json!(["entity", "id"]));
     assert_eq!(subject["properties"]["id"]["format"], "uuid");
-    assert_eq!(subject["title"], "关联记录");
+    assert_eq!(subject["title"], "Subject");
     // A second server on the same database starts and installs nothing again.
     let twin = server.twin().await;
     let again = json_of(admin.get("/api/v1/entities/task").await).await;
@@ -139,7 +139,8 @@ async fn tasks_about_a_patient(backend: Backend) {
             json!({"field": "subject", "op": "in", "value": [zhang_link, li_link]})
         )
         .await,
-        ["回访李四", "电话随访张三"]
+        ["电话随访张三", "回访李四"],
+        "sorted by pinyin: dianhua before huifang"
     );
     assert_eq!(
         task_titles(&admin, json!({"field": "subject", "op": "is_empty"})).await,

@@ -7,13 +7,19 @@ use kangdao_tests::server::{json_of, patient_definition, url_encoded, Session, T
 use kangdao_tests::Backend;
 use serde_json::{json, Value};
 
-on_both_backends!(core_entities_from_the_first_start, core_entities_from_the_first_start);
+on_both_backends!(
+    core_entities_from_the_first_start,
+    core_entities_from_the_first_start
+);
 on_both_backends!(tasks_about_a_patient, tasks_about_a_patient);
 on_both_backends!(core_entities_are_protected, core_entities_are_protected);
 
 async fn create(admin: &Session, entity: &str, data: Value) -> Value {
     let response = admin
-        .post(&format!("/api/v1/records/{entity}"), &json!({ "data": data }))
+        .post(
+            &format!("/api/v1/records/{entity}"),
+            &json!({ "data": data }),
+        )
         .await;
     assert_eq!(response.status(), 201, "{:?}", response.value());
     json_of(response).await

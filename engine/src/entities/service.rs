@@ -287,7 +287,11 @@ fn reference_problems(def: &EntityDefinition, known: &[String], lang: Lang) -> V
             .entity
             .iter()
             .map(|t| (format!("fields.{i}.entity"), t))
-            .chain(f.entities.iter().map(|t| (format!("fields.{i}.entities"), t)));
+            .chain(
+                f.entities
+                    .iter()
+                    .map(|t| (format!("fields.{i}.entities"), t)),
+            );
         for (path, target) in targets {
             let ok = target == &def.name || known.iter().any(|k| k == target.as_str());
             if !ok {

@@ -235,7 +235,7 @@ impl FieldStorage {
                 && !field.unique
                 && (field.indexed
                     || matches!(value_type, FieldType::Reference | FieldType::Subject)))
-                .then(|| index_name(LIVE_INDEX, &table, &column)),
+            .then(|| index_name(LIVE_INDEX, &table, &column)),
             kind,
         }
     }

@@ -394,18 +394,28 @@ mod tests {
         let read = |files: Vec<(&str, &'static [u8])>| {
             Pack::from_files(files.into_iter().map(|(p, b)| (p.to_string(), b)))
         };
-        let pack = read(vec![("manifest.json", manifest), ("entities/visit.json", entity)]).unwrap();
+        let pack = read(vec![
+            ("manifest.json", manifest),
+            ("entities/visit.json", entity),
+        ])
+        .unwrap();
         assert_eq!(pack.entities.len(), 1);
         assert_eq!(
             read(vec![("entities/visit.json", entity)]).unwrap_err(),
             PackError::NoManifest
         );
         assert!(matches!(
-            read(vec![("manifest.json", manifest), ("entities/patient.json", entity)]),
+            read(vec![
+                ("manifest.json", manifest),
+                ("entities/patient.json", entity)
+            ]),
             Err(PackError::NameMismatch { .. })
         ));
         assert!(matches!(
-            read(vec![("manifest.json", manifest), ("flows/visit.json", entity)]),
+            read(vec![
+                ("manifest.json", manifest),
+                ("flows/visit.json", entity)
+            ]),
             Err(PackError::UnsupportedKind { .. })
         ));
         assert!(matches!(
@@ -413,7 +423,10 @@ mod tests {
             Err(PackError::UnexpectedFile { .. })
         ));
         assert!(matches!(
-            read(vec![("manifest.json", br#"{"name": "Demo", "version": "1"}"#.as_slice())]),
+            read(vec![(
+                "manifest.json",
+                br#"{"name": "Demo", "version": "1"}"#.as_slice()
+            )]),
             Err(PackError::BadName(_))
         ));
         assert!(matches!(
@@ -444,7 +457,10 @@ mod tests {
             .iter()
             .map(|p| (p.field.as_str(), p.code.as_str()))
             .collect();
-        assert_eq!(found, [("fields.1", "core_field"), ("fields", "core_field")]);
+        assert_eq!(
+            found,
+            [("fields.1", "core_field"), ("fields", "core_field")]
+        );
         assert!(problems[1].message.contains("channel"), "{problems:?}");
     }
 }

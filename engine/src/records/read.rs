@@ -470,15 +470,20 @@ impl Engine {
             }
             // References to this entity, and subjects that may point at it (a task, message
             // or consent about this record).
-            for field in other.definition().fields.iter().filter(|f| match f.field_type {
-                FieldType::Reference | FieldType::References => {
-                    f.entity.as_ref().is_some_and(|e| e.as_str() == entity)
-                }
-                FieldType::Subject => {
-                    f.entities.is_empty() || f.entities.iter().any(|e| e.as_str() == entity)
-                }
-                _ => false,
-            }) {
+            for field in other
+                .definition()
+                .fields
+                .iter()
+                .filter(|f| match f.field_type {
+                    FieldType::Reference | FieldType::References => {
+                        f.entity.as_ref().is_some_and(|e| e.as_str() == entity)
+                    }
+                    FieldType::Subject => {
+                        f.entities.is_empty() || f.entities.iter().any(|e| e.as_str() == entity)
+                    }
+                    _ => false,
+                })
+            {
                 let Some(fs) = other.storage.get(field.name.as_str()) else {
                     continue;
                 };

@@ -131,13 +131,12 @@ async fn two_servers_starting_together_install_core_once(backend: Backend) {
         assert_eq!(listed.len(), 3);
         assert!(listed.iter().all(|e| e.version == 1));
     }
-    let versions = a
-        .db
-        .fetch_one("SELECT COUNT(*) AS n FROM entity_versions", vec![])
-        .await
-        .unwrap()
-        .req_int("n")
-        .unwrap();
+    let versions =
+        a.db.fetch_one("SELECT COUNT(*) AS n FROM entity_versions", vec![])
+            .await
+            .unwrap()
+            .req_int("n")
+            .unwrap();
     assert_eq!(versions, 3, "each core entity created once");
 }
 
@@ -179,7 +178,10 @@ async fn subjects_link_to_live_records_of_any_entity(backend: Backend) {
     )
     .await
     .unwrap_err();
-    assert!(matches!(missing, EngineError::Validation { .. }), "{missing:?}");
+    assert!(
+        matches!(missing, EngineError::Validation { .. }),
+        "{missing:?}"
+    );
     assert_eq!(
         detail_codes(&missing),
         [("subject".to_string(), "reference_not_found".to_string())]
@@ -270,7 +272,10 @@ async fn subjects_link_to_live_records_of_any_entity(backend: Backend) {
     assert_eq!(
         codes,
         [
-            ("fields.0.entities".to_string(), "unknown_entity".to_string()),
+            (
+                "fields.0.entities".to_string(),
+                "unknown_entity".to_string()
+            ),
             ("fields.1.entities".to_string(), "not_allowed".to_string()),
             ("fields.2.unique".to_string(), "not_allowed".to_string()),
         ]
@@ -285,15 +290,16 @@ async fn subjects_link_to_live_records_of_any_entity(backend: Backend) {
             TabularFormat::Csv,
             None,
             SortKey::parse_list("title"),
-            Some(vec!["title".into(), "assignee_role".into(), "subject".into()]),
+            Some(vec![
+                "title".into(),
+                "assignee_role".into(),
+                "subject".into(),
+            ]),
         )
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&csv).into_owned();
-    assert!(
-        text.contains(&format!("patient:{}", zhang.id)),
-        "{text}"
-    );
+    assert!(text.contains(&format!("patient:{}", zhang.id)), "{text}");
     let back = format!(
         "title,assignee_role,subject\n导入任务,nurse,patient:{}\n坏链接,nurse,patient:{}\n",
         zhang.id, gone.id
@@ -331,7 +337,11 @@ async fn subjects_filter_and_show_in_the_360_view(backend: Backend) {
         ("t1 about A", Some(subject("patient", a.id)), "open"),
         ("t2 about A", Some(subject("patient", a.id)), "done"),
         ("t3 about B", Some(subject("patient", b.id)), "open"),
-        ("t4 about the visit", Some(subject("visit", visit.id)), "open"),
+        (
+            "t4 about the visit",
+            Some(subject("visit", visit.id)),
+            "open",
+        ),
         ("t5 about nothing", None, "open"),
     ] {
         let mut data = json!({"title": title, "assignee_role": "nurse", "status": status});
@@ -404,7 +414,10 @@ async fn subjects_filter_and_show_in_the_360_view(backend: Backend) {
         let err = titles_matching(&ctx, json!({"field": "subject", "op": op, "value": value}))
             .await
             .unwrap_err();
-        assert!(matches!(err, EngineError::BadRequest { .. }), "{op}: {err:?}");
+        assert!(
+            matches!(err, EngineError::BadRequest { .. }),
+            "{op}: {err:?}"
+        );
     }
     // Sorting by a link to any entity means nothing: refused.
     let err = ctx
@@ -423,22 +436,35 @@ async fn subjects_filter_and_show_in_the_360_view(backend: Backend) {
 
     // Patients with a task about them: `exists` through the subject.
     assert_eq!(
-        patient_names(&ctx, json!({"exists": {"entity": "task", "ref": "subject"}})).await,
+        patient_names(
+            &ctx,
+            json!({"exists": {"entity": "task", "ref": "subject"}})
+        )
+        .await,
         ["A", "B"]
     );
     assert_eq!(
-        patient_names(&ctx, json!({"exists": {"entity": "task", "ref": "subject",
-            "filters": {"field": "status", "op": "eq", "value": "done"}}}))
+        patient_names(
+            &ctx,
+            json!({"exists": {"entity": "task", "ref": "subject",
+            "filters": {"field": "status", "op": "eq", "value": "done"}}})
+        )
         .await,
         ["A"]
     );
     assert_eq!(
-        patient_names(&ctx, json!({"not": {"exists": {"entity": "task", "ref": "subject"}}})).await,
+        patient_names(
+            &ctx,
+            json!({"not": {"exists": {"entity": "task", "ref": "subject"}}})
+        )
+        .await,
         ["C"]
     );
-    assert!(patient_names(&ctx, json!({"field": "name", "op": "eq", "value": "C"}))
-        .await
-        .contains(&"C".to_string()));
+    assert!(
+        patient_names(&ctx, json!({"field": "name", "op": "eq", "value": "C"}))
+            .await
+            .contains(&"C".to_string())
+    );
     let view = ctx
         .engine
         .view360(&ctx.admin, "patient", c.id, Lang::En)

@@ -91,6 +91,9 @@ impl Engine {
             enabled_flows: Arc::default(),
             flow_wake: crate::jobs::JobWake::new(),
         };
+        // The core pack's entities (task, message, consent) exist before anything else runs.
+        engine.install_core_pack().await?;
+        // Loaded after the install, so an instance that waited for another's install sees it.
         engine.catalog.reload(&engine.db).await?;
         // Text fields of older databases gain their pinyin columns first: every projection
         // writer, the backfills below included, fills them.

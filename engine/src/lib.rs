@@ -20,6 +20,7 @@ pub mod entities;
 pub mod flows;
 pub mod jobs;
 pub mod masking;
+pub mod packs;
 pub mod records;
 pub mod store;
 

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 pub const MAX_NAME_LEN: usize = 28;
+/// The rule [`check_slug`] applies, as a regular expression (for JSON Schemas).
+pub const NAME_PATTERN: &str = "^[a-z][a-z0-9]*(_[a-z0-9]+)*$";
 
 /// Why a string is not a valid name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

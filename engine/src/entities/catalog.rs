@@ -195,7 +195,8 @@ impl Catalog {
             .ok_or_else(|| EngineError::not_found(format!("entity {name}")))
     }
 
-    /// The entity as last loaded, without asking the database (for presenting stored values).
+    /// The entity as last loaded, without asking the database: for checks made inside a
+    /// write's transaction, and for presenting stored values.
     pub fn cached(&self, name: &str) -> Option<Arc<EntityRuntime>> {
         let state = self.inner.read().unwrap_or_else(|e| e.into_inner());
         state.entities.get(name).cloned()

@@ -10,7 +10,7 @@ use crate::access::{Action, Principal, SystemRight};
 use crate::engine::Engine;
 use crate::error::{EngineError, FieldError, Result};
 use crate::forms::messages::definition_summary;
-use crate::forms::{CompiledEntity, EntityDefinition};
+use crate::forms::{CompiledEntity, EntityDefinition, FieldType};
 use crate::i18n::Lang;
 use crate::records::projection;
 use crate::store::{Arg, Backend, Tx};
@@ -278,26 +278,35 @@ fn collect_problems<T>(outcome: Result<T>, details: &mut Vec<FieldError>) -> Res
     }
 }
 
-/// References must name existing entities, one of the same batch, or the entity itself.
+/// References (and a subject's `entities`) must name existing entities, one of the same
+/// batch, or the entity itself.
 fn reference_problems(def: &EntityDefinition, known: &[String], lang: Lang) -> Vec<FieldError> {
-    def.fields
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| {
-            let target = f.entity.as_ref()?;
+    let mut out = Vec::new();
+    for (i, f) in def.fields.iter().enumerate() {
+        let targets = f
+            .entity
+            .iter()
+            .map(|t| (format!("fields.{i}.entity"), t))
+            .chain(
+                f.entities
+                    .iter()
+                    .map(|t| (format!("fields.{i}.entities"), t)),
+            );
+        for (path, target) in targets {
             let ok = target == &def.name || known.iter().any(|k| k == target.as_str());
-            (!ok).then(|| {
-                FieldError::new(
-                    format!("fields.{i}.entity"),
+            if !ok {
+                out.push(FieldError::new(
+                    path,
                     "unknown_entity",
                     match lang {
                         Lang::Zh => format!("引用的实体 {target} 不存在"),
                         Lang::En => format!("The referenced entity {target} does not exist"),
                     },
-                )
-            })
-        })
-        .collect()
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// `visible_if` and `readonly_if` are filters over the record itself: they must parse, name
@@ -656,6 +665,9 @@ impl Engine {
                 collect_problems(CompiledEntity::compile(def.clone(), lang), &mut details)?;
             details.extend(field_rule_problems(&def, lang));
             details.extend(reference_problems(&def, &known, lang));
+            if base.is_some() {
+                details.extend(crate::packs::core_field_problems(&def, lang));
+            }
             let plan = match &base {
                 Some(rt) => collect_problems(plan_change(rt, &def, lang), &mut details)?,
                 None => Some(ChangePlan {
@@ -1238,6 +1250,12 @@ impl Engine {
     ) -> Result<()> {
         let rt = self.entity(name).await?;
         principal.require(name, Action::Design)?;
+        if crate::packs::is_core_entity(name) {
+            return Err(EngineError::Conflict(match lang {
+                Lang::Zh => format!("{name} 是核心实体，不能删除"),
+                Lang::En => format!("{name} is a core entity and cannot be deleted"),
+            }));
+        }
         let mut tx = self.db.begin().await?;
         lock_ddl(&mut tx).await?;
         if let Some(expected) = if_match {
@@ -1347,7 +1365,10 @@ fn plan_change(rt: &EntityRuntime, def: &EntityDefinition, lang: Lang) -> Result
                         wanted.sensitive,
                         Backend::Postgres,
                     );
-                if !same_kind || existing.sensitive != wanted.sensitive {
+                // A subject has a second column (its entity) that no other type has.
+                let same_shape = (existing.value_type == FieldType::Subject)
+                    == (wanted.value_type == FieldType::Subject);
+                if !same_kind || !same_shape || existing.sensitive != wanted.sensitive {
                     details.push(FieldError::new(
                         format!("fields.{i}.type"),
                         "incompatible_change",

@@ -233,8 +233,9 @@ impl FieldStorage {
             unique_index: (field.unique && is_column).then(|| index_name("ux", &table, &column)),
             plain_index: (is_column
                 && !field.unique
-                && (field.indexed || value_type == FieldType::Reference))
-                .then(|| index_name(LIVE_INDEX, &table, &column)),
+                && (field.indexed
+                    || matches!(value_type, FieldType::Reference | FieldType::Subject)))
+            .then(|| index_name(LIVE_INDEX, &table, &column)),
             kind,
         }
     }
@@ -246,14 +247,35 @@ impl FieldStorage {
         }
     }
 
-    /// Every projection column of the field in the record table: its own, then its pinyin
-    /// sort key and initials where it has them.
-    pub fn projection_columns(&self) -> impl Iterator<Item = &str> {
-        self.column().into_iter().chain(
-            self.pinyin
-                .iter()
-                .flat_map(|p| [p.sort_key.as_str(), p.initials.as_str()]),
-        )
+    /// A `subject` field's second column, holding the entity its id belongs to
+    /// (`f_<field>__e`; field names hold no `__`, so it clashes with no other column).
+    pub fn entity_column(&self) -> Option<String> {
+        (self.value_type == FieldType::Subject)
+            .then(|| self.column().map(|c| format!("{c}__e")))
+            .flatten()
+    }
+
+    /// The columns the field's plain index keys: a subject's entity and id together, else its
+    /// own column.
+    pub fn index_columns(&self) -> Vec<String> {
+        self.entity_column()
+            .into_iter()
+            .chain(self.column().map(str::to_string))
+            .collect()
+    }
+
+    /// Every projection column of the field in the record table: its own, then a subject's
+    /// entity column, then a text field's pinyin sort key and initials.
+    pub fn projection_columns(&self) -> impl Iterator<Item = String> + '_ {
+        self.column()
+            .map(str::to_string)
+            .into_iter()
+            .chain(self.entity_column())
+            .chain(
+                self.pinyin
+                    .iter()
+                    .flat_map(|p| [p.sort_key.clone(), p.initials.clone()]),
+            )
     }
 
     /// The column lists sort the field by: its pinyin key where it has one.
@@ -289,7 +311,7 @@ pub fn sql_type(value_type: FieldType, sensitive: bool, backend: Backend) -> &'s
         return if pg { "TEXT COLLATE \"C\"" } else { "TEXT" };
     }
     match value_type {
-        T::Reference | T::References => {
+        T::Reference | T::References | T::Subject => {
             if pg {
                 "UUID"
             } else {
@@ -385,6 +407,14 @@ pub fn add_field_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<S
                 q(column),
                 sql_type(fs.value_type, fs.sensitive, backend)
             ));
+            if let Some(entity_column) = fs.entity_column() {
+                out.push(format!(
+                    "ALTER TABLE {} ADD COLUMN {} {}",
+                    q(&table),
+                    q(&entity_column),
+                    sql_type(FieldType::Text, false, backend)
+                ));
+            }
             if let Some(pinyin) = &fs.pinyin {
                 out.extend(
                     pinyin
@@ -464,7 +494,9 @@ pub fn index_sql(entity: &str, fs: &FieldStorage, backend: Backend) -> Vec<Strin
         ));
     }
     if let Some(ix) = &fs.plain_index {
-        out.push(live_index_sql(ix, &table, &[column], backend, false));
+        let keyed = fs.index_columns();
+        let keyed: Vec<&str> = keyed.iter().map(String::as_str).collect();
+        out.push(live_index_sql(ix, &table, &keyed, backend, false));
     }
     out.extend(sort_key_index_sql(entity, fs, backend));
     out

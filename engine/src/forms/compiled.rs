@@ -196,6 +196,20 @@ fn field_schema(f: &FieldDef, lang: Lang, with_pattern: bool) -> Value {
         FieldType::Autonumber => {
             s.insert("type".into(), json!("string"));
         }
+        FieldType::Subject => {
+            let mut entity = json!({"type": "string", "pattern": crate::names::NAME_PATTERN, "maxLength": crate::names::MAX_NAME_LEN});
+            if !f.entities.is_empty() {
+                let allowed: Vec<&str> = f.entities.iter().map(|e| e.as_str()).collect();
+                entity["enum"] = json!(allowed);
+            }
+            s.insert("type".into(), json!("object"));
+            s.insert(
+                "properties".into(),
+                json!({"entity": entity, "id": {"type": "string", "format": "uuid"}}),
+            );
+            s.insert("required".into(), json!(["entity", "id"]));
+            s.insert("additionalProperties".into(), json!(false));
+        }
         // value_type() never answers Formula.
         FieldType::Formula => {}
     }
@@ -258,6 +272,12 @@ fn schema_problem(
         FieldType::Reference | FieldType::User | FieldType::References
     );
     let on_item = depth > 1 || f.field_type != FieldType::References;
+    if f.field_type == FieldType::Subject {
+        return match kind {
+            ValidationErrorKind::Enum { .. } => Problem::new("entity_not_allowed"),
+            _ => Problem::new("invalid_subject"),
+        };
+    }
     match kind {
         ValidationErrorKind::Type { .. } => {
             if refs && on_item {
@@ -382,6 +402,13 @@ fn check_value(f: &FieldDef, v: &Value, today: Date) -> Result<Option<Value>, Pr
             let items = items.iter().map(|s| s.to_ascii_lowercase()).collect();
             Ok(Some(Value::Array(dedup_strings(items))))
         }
+        FieldType::Subject => {
+            let (entity, id) = subject_parts(v).ok_or_else(|| Problem::new("invalid_subject"))?;
+            if !f.entities.is_empty() && !f.entities.iter().any(|e| e.as_str() == entity) {
+                return Err(Problem::new("entity_not_allowed"));
+            }
+            Ok(Some(json!({"entity": entity, "id": id.to_string()})))
+        }
         FieldType::Tags => {
             let items = strings()?
                 .into_iter()
@@ -410,6 +437,19 @@ fn check_value(f: &FieldDef, v: &Value, today: Date) -> Result<Option<Value>, Pr
         | FieldType::Autonumber
         | FieldType::Formula => Ok(None),
     }
+}
+
+/// The entity and id of a `subject` value `{"entity", "id"}`: a valid entity name and a UUID,
+/// nothing else. `None` for any other shape.
+pub fn subject_parts(v: &Value) -> Option<(&str, uuid::Uuid)> {
+    let m = v.as_object()?;
+    if m.len() != 2 {
+        return None;
+    }
+    let entity = m.get("entity")?.as_str()?;
+    crate::names::check_slug(entity).ok()?;
+    let id = m.get("id")?.as_str().filter(|s| check_uuid(s))?;
+    Some((entity, uuid::Uuid::parse_str(id).ok()?))
 }
 
 /// Checks a numeric value against the field's min and max (used for formula results, which
@@ -513,6 +553,10 @@ impl CompiledEntity {
             } else if !f.options.is_empty() {
                 errs.push(at("options"), "not_allowed", "options", tname);
             }
+            // entities (subject)
+            if t != FieldType::Subject && !f.entities.is_empty() {
+                errs.push(at("entities"), "not_allowed", "entities", tname);
+            }
             // entity
             let is_ref = matches!(t, FieldType::Reference | FieldType::References);
             match (&f.entity, is_ref) {
@@ -571,8 +615,14 @@ impl CompiledEntity {
                 t,
                 FieldType::Textarea | FieldType::Attachment | FieldType::Boolean
             ) || t.is_multi_valued());
-            for (key, set) in [("unique", f.unique), ("indexed", f.indexed)] {
-                if set && !may_be_indexed {
+            // A subject is always indexed (entity and id together); unique makes no sense
+            // for a link many records share.
+            let may_be_unique = may_be_indexed && t != FieldType::Subject;
+            for (key, set, allowed) in [
+                ("unique", f.unique, may_be_unique),
+                ("indexed", f.indexed, may_be_indexed),
+            ] {
+                if set && !allowed {
                     errs.push(at(key), "not_allowed", key, tname);
                 }
             }

@@ -29,6 +29,8 @@ pub enum FieldType {
     Attachment,
     Autonumber,
     Formula,
+    /// A link to a record of any entity: `{"entity": "patient", "id": "<uuid>"}`.
+    Subject,
 }
 
 impl FieldType {
@@ -54,6 +56,7 @@ impl FieldType {
             FieldType::Attachment => "attachment",
             FieldType::Autonumber => "autonumber",
             FieldType::Formula => "formula",
+            FieldType::Subject => "subject",
         }
     }
 
@@ -143,6 +146,9 @@ pub struct FieldDef {
     /// The entity a `reference` / `references` field points at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity: Option<EntityName>,
+    /// `subject`: the entities it may point at (any entity when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<EntityName>,
     /// The rhai expression of a `formula` field, over `record`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expr: Option<String>,
@@ -183,6 +189,7 @@ impl FieldDef {
             readonly_if: None,
             help: None,
             entity: None,
+            entities: Vec::new(),
             expr: None,
             result: None,
             prefix: None,

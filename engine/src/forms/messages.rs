@@ -57,6 +57,16 @@ pub fn field_message(code: &str, label: &str, detail: Option<&str>, lang: Lang) 
         }
         ("invalid_reference", Lang::Zh) => format!("{label} 应为记录 ID（UUID）"),
         ("invalid_reference", Lang::En) => format!("{label} must be a record id (UUID)"),
+        ("invalid_subject", Lang::Zh) => {
+            format!("{label} 应为关联记录 {{\"entity\": 实体名, \"id\": 记录 ID}}")
+        }
+        ("invalid_subject", Lang::En) => {
+            format!("{label} must be a record link {{\"entity\": name, \"id\": record id}}")
+        }
+        ("entity_not_allowed", Lang::Zh) => format!("{label} 不能关联该实体的记录"),
+        ("entity_not_allowed", Lang::En) => {
+            format!("{label} may not link to a record of that entity")
+        }
         ("formula_error", Lang::Zh) => format!("{label} 计算失败：{d}"),
         ("formula_error", Lang::En) => format!("{label} could not be computed: {d}"),
         (_, Lang::Zh) => format!("{label} 的值无效"),

@@ -132,6 +132,12 @@ pub fn coerce_cell(
                 .map(|item| Value::String(item.to_owned()))
                 .collect(),
         ),
+        // `patient:0193…` (as exports write it) → `{"entity", "id"}`; text of another shape
+        // goes on as it is, for validation to name the field.
+        FieldType::Subject => match text.split_once(':') {
+            Some((entity, id)) => serde_json::json!({"entity": entity.trim(), "id": id.trim()}),
+            None => Value::String(text.to_owned()),
+        },
         FieldType::Attachment => return Err(CoerceError::new(CoerceError::NOT_IMPORTABLE)),
         FieldType::Formula => return Ok(None),
     };
@@ -424,6 +430,19 @@ mod tests {
             );
         }
         assert_eq!(ok(FieldType::IdCard, "not an id"), Some(json!("not an id")));
+    }
+
+    #[test]
+    fn subject_cells_read_entity_colon_id_as_exports_write_them() {
+        assert_eq!(
+            ok(
+                FieldType::Subject,
+                " patient:0193a6f2-7c1e-7b3a-9f0e-4d2c8a1b5e60 "
+            ),
+            Some(json!({"entity": "patient", "id": "0193a6f2-7c1e-7b3a-9f0e-4d2c8a1b5e60"}))
+        );
+        // Another shape is left for validation, which names the field.
+        assert_eq!(ok(FieldType::Subject, "P001"), Some(json!("P001")));
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //!   `eq` and `contains` mean "holds this value", `in` "holds one of them", `ne`/`not_in` their
 //!   negations, `is_empty` "holds none".
 //! - `is_empty`: missing, null, `""` or `[]`; `not_empty` the opposite.
+//! - A subject (`{"entity", "id"}`) equals a filter value naming the same entity and id; only
+//!   `eq`, `ne`, `in`, `not_in`, `is_empty` and `not_empty` say anything of it.
 //! - `last_n_days`/`next_n_days` from N days before/after today (now, for datetimes) to today
 //!   (now), both ends included; `before_n_days`/`after_n_days` strictly before/after that bound;
 //!   `this_week` (Monday first), `this_month`, `this_quarter`, `this_year` the calendar period
@@ -24,6 +26,7 @@
 use super::grammar::{birthday_keys, calendar_period, days_of, FilterExpr, Op, MAX_DEPTH};
 use crate::error::{EngineError, Result};
 use crate::forms::checks::{parse_date, parse_datetime};
+use crate::forms::compiled::subject_parts;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 use time::{Date, Duration, OffsetDateTime};
@@ -133,7 +136,16 @@ fn compare(stored: &Value, wanted: &Value) -> Option<Ordering> {
 }
 
 fn equals(stored: &Value, wanted: &Value) -> bool {
-    compare(stored, wanted) == Some(Ordering::Equal)
+    match (stored, wanted) {
+        // A subject `{"entity", "id"}`: the same entity and id (ids in any letter case).
+        (Value::Object(_), Value::Object(_)) => {
+            match (subject_parts(stored), subject_parts(wanted)) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            }
+        }
+        _ => compare(stored, wanted) == Some(Ordering::Equal),
+    }
 }
 
 fn list_of(value: &Value, op: Op) -> Result<&Vec<Value>> {

@@ -13,6 +13,7 @@ use crate::crypto::Keyring;
 use crate::entities::storage::{column_name, q};
 use crate::entities::{EntityRuntime, FieldStorage, StorageKind};
 use crate::error::{EngineError, Result};
+use crate::forms::compiled::subject_parts;
 use crate::forms::{checks, FieldType};
 use crate::query::grammar::{birthday_keys, calendar_period, days_of, ExistsTest, MAX_DEPTH};
 pub use crate::query::grammar::{FilterExpr, Op};
@@ -251,11 +252,18 @@ impl FilterContext<'_> {
                 "exists within the same entity is not supported yet",
             ));
         }
-        let points_here = target
-            .definition()
-            .field(&test.reference)
-            .and_then(|f| f.entity.as_ref())
-            .is_some_and(|e| e.as_str() == self.rt.name());
+        let link = target.definition().field(&test.reference);
+        let is_subject = link.is_some_and(|f| f.field_type == FieldType::Subject);
+        let points_here = link.is_some_and(|f| match f.field_type {
+            // A subject may point here unless its `entities` leave this entity out.
+            FieldType::Subject => {
+                f.entities.is_empty() || f.entities.iter().any(|e| e.as_str() == self.rt.name())
+            }
+            _ => f
+                .entity
+                .as_ref()
+                .is_some_and(|e| e.as_str() == self.rt.name()),
+        });
         if !points_here {
             return Err(EngineError::bad_request(format!(
                 "{}.{} is not a reference to {}",
@@ -279,6 +287,16 @@ impl FilterContext<'_> {
             .from(inner_table.clone())
             .and_where(Expr::col((inner_table.clone(), Alias::new("deleted_at"))).is_null());
         match &fs.kind {
+            StorageKind::Column(column) if is_subject => {
+                let entity_column = fs.entity_column().unwrap_or_default();
+                sub.and_where(
+                    Expr::col((inner_table.clone(), Alias::new(entity_column)))
+                        .eq(self.rt.name().to_string()),
+                );
+                sub.and_where(
+                    Expr::col((inner_table.clone(), Alias::new(column.clone()))).equals(outer_id),
+                );
+            }
             StorageKind::Column(column) => {
                 sub.and_where(
                     Expr::col((inner_table.clone(), Alias::new(column.clone()))).equals(outer_id),
@@ -367,6 +385,9 @@ impl FilterContext<'_> {
             }
         }
         match &fs.kind {
+            StorageKind::Column(column) if fs.value_type == FieldType::Subject => {
+                self.subject_condition(&fs, column, op, value)
+            }
             StorageKind::SideTable(side) => self.side_condition(&fs, side, op, value),
             StorageKind::DocumentOnly => self.document_condition(&fs, op, value),
             StorageKind::Column(column) => self.column_condition(&fs, column, op, value),
@@ -468,6 +489,58 @@ impl FilterContext<'_> {
         })
     }
 
+    /// A subject's value `{"entity", "id"}` as the condition that its two columns hold it.
+    fn subject_is(&self, fs: &FieldStorage, column: &str, value: &Value) -> Result<Expr> {
+        let (entity, id) = subject_parts(value).ok_or_else(|| {
+            EngineError::bad_request(format!(
+                "{} takes a record link {{\"entity\", \"id\"}}",
+                fs.field
+            ))
+        })?;
+        let entity_column = fs.entity_column().unwrap_or_default();
+        Ok(col(self.rt, &entity_column)
+            .eq(entity.to_string())
+            .and(col(self.rt, column).eq(Arg::Uuid(Some(id)).into_sea(self.backend))))
+    }
+
+    /// `eq`, `ne`, `in`, `not_in`, `is_empty` and `not_empty` on a subject's entity and id
+    /// columns, which its index keys together.
+    fn subject_condition(
+        &self,
+        fs: &FieldStorage,
+        column: &str,
+        op: Op,
+        value: &Value,
+    ) -> Result<Expr> {
+        let any_of = |value: &Value| -> Result<Expr> {
+            let items = value.as_array().ok_or_else(|| {
+                EngineError::bad_request(format!("{} needs a list of values", fs.field))
+            })?;
+            if items.len() > MAX_LIST_VALUES {
+                return Err(EngineError::bad_request(format!(
+                    "a list of values for {} holds at most {MAX_LIST_VALUES}",
+                    fs.field
+                )));
+            }
+            let mut out = Expr::val(false);
+            for (i, item) in items.iter().enumerate() {
+                let e = self.subject_is(fs, column, item)?;
+                out = if i == 0 { e } else { out.or(e) };
+            }
+            Ok(out)
+        };
+        let empty = || col(self.rt, column).is_null();
+        Ok(match op {
+            Op::Eq => self.subject_is(fs, column, value)?,
+            Op::Ne => self.subject_is(fs, column, value)?.not().or(empty()),
+            Op::In => any_of(value)?,
+            Op::NotIn => any_of(value)?.not().or(empty()),
+            Op::IsEmpty => empty(),
+            Op::NotEmpty => col(self.rt, column).is_not_null(),
+            other => return Err(unsupported(other, &fs.field)),
+        })
+    }
+
     fn side_condition(&self, fs: &FieldStorage, side: &str, op: Op, value: &Value) -> Result<Expr> {
         Ok(match op {
             Op::Eq | Op::Contains => self.side_exists(side, Some(vec![self.bind(fs, value)?])),
@@ -520,6 +593,10 @@ pub(crate) fn sort_column(
     let fs = resolve_field(rt, field)?;
     require_plain(rt, principal, field, fs.sensitive, usage)?;
     match fs.kind {
+        // A link to any entity has no order or grouping that means something to staff.
+        StorageKind::Column(_) if fs.value_type == FieldType::Subject => Err(
+            EngineError::bad_request(format!("{field} cannot be sorted or grouped")),
+        ),
         StorageKind::Column(c) => Ok((c, fs.value_type)),
         _ => Err(EngineError::bad_request(format!(
             "{field} cannot be sorted"

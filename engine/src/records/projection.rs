@@ -25,6 +25,13 @@ pub fn scalar_arg(fs: &FieldStorage, plain: Option<&Value>, keys: &Keyring) -> A
                 .and_then(Value::as_str)
                 .and_then(|s| Uuid::parse_str(s).ok()),
         ),
+        // The id column; the entity goes to its own column (`ProjectionWriter`).
+        T::Subject => Arg::Uuid(
+            value
+                .and_then(|v| v.get("id"))
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok()),
+        ),
         T::Number => Arg::Real(value.and_then(Value::as_f64)),
         T::Integer => Arg::Int(value.and_then(as_whole)),
         T::Money => Arg::Int(value.and_then(Value::as_f64).and_then(checks::money_to_fen)),
@@ -156,7 +163,7 @@ impl<'a> ProjectionWriter<'a> {
 
     /// The projection columns this writer fills, in a fixed order: each field's column, then
     /// its pinyin sort key and initials where it has them.
-    pub fn columns(&self) -> impl Iterator<Item = &'a str> + '_ {
+    pub fn columns(&self) -> impl Iterator<Item = String> + '_ {
         self.fields.iter().flat_map(|fs| fs.projection_columns())
     }
 
@@ -166,6 +173,10 @@ impl<'a> ProjectionWriter<'a> {
         for fs in self.fields.iter().filter(|fs| fs.column().is_some()) {
             let value = plain.get(&fs.field);
             values.push(scalar_arg(fs, value, self.keys));
+            if fs.value_type == FieldType::Subject {
+                let entity = value.and_then(|v| v.get("entity")).and_then(Value::as_str);
+                values.push(Arg::Text(entity.map(str::to_string)));
+            }
             if fs.pinyin.is_some() {
                 let text = value.filter(|v| !v.is_null()).map(text_of);
                 values.push(Arg::Text(text.as_deref().map(pinyin::sort_key)));
@@ -220,7 +231,7 @@ impl<'a> ProjectionWriter<'a> {
         id: Uuid,
         plain: &Map<String, Value>,
     ) -> Result<()> {
-        let columns: Vec<&str> = self.columns().collect();
+        let columns: Vec<String> = self.columns().collect();
         if !columns.is_empty() {
             let mut args = self.column_values(plain);
             let sets: Vec<String> = columns

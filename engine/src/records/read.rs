@@ -468,20 +468,38 @@ impl Engine {
             if !principal.can(other.name(), Action::Read) {
                 continue;
             }
-            for field in other.definition().fields.iter().filter(|f| {
-                matches!(f.field_type, FieldType::Reference | FieldType::References)
-                    && f.entity.as_ref().is_some_and(|e| e.as_str() == entity)
-            }) {
+            // References to this entity, and subjects that may point at it (a task, message
+            // or consent about this record).
+            for field in other
+                .definition()
+                .fields
+                .iter()
+                .filter(|f| match f.field_type {
+                    FieldType::Reference | FieldType::References => {
+                        f.entity.as_ref().is_some_and(|e| e.as_str() == entity)
+                    }
+                    FieldType::Subject => {
+                        f.entities.is_empty() || f.entities.iter().any(|e| e.as_str() == entity)
+                    }
+                    _ => false,
+                })
+            {
                 let Some(fs) = other.storage.get(field.name.as_str()) else {
                     continue;
                 };
-                let (where_sql, arg) = match &fs.kind {
-                    StorageKind::Column(c) => (format!("{} = $1", q(c)), Arg::Uuid(Some(id))),
-                    StorageKind::SideTable(side) => (
-                        format!("id IN (SELECT record_id FROM {} WHERE value = $1)", q(side)),
-                        Arg::Uuid(Some(id)),
+                let (where_sql, args) = match (&fs.kind, fs.entity_column()) {
+                    (StorageKind::Column(c), Some(entity_column)) => (
+                        format!("{} = $1 AND {} = $2", q(&entity_column), q(c)),
+                        vec![Arg::from(entity), Arg::Uuid(Some(id))],
                     ),
-                    StorageKind::DocumentOnly => continue,
+                    (StorageKind::Column(c), None) => {
+                        (format!("{} = $1", q(c)), vec![Arg::Uuid(Some(id))])
+                    }
+                    (StorageKind::SideTable(side), _) => (
+                        format!("id IN (SELECT record_id FROM {} WHERE value = $1)", q(side)),
+                        vec![Arg::Uuid(Some(id))],
+                    ),
+                    (StorageKind::DocumentOnly, _) => continue,
                 };
                 let base = format!(
                     "FROM {} WHERE deleted_at IS NULL AND {where_sql}",
@@ -489,14 +507,20 @@ impl Engine {
                 );
                 let total = self
                     .db
-                    .fetch_one(&format!("SELECT COUNT(*) AS n {base}"), vec![arg.clone()])
+                    .fetch_one(&format!("SELECT COUNT(*) AS n {base}"), args.clone())
                     .await?
                     .req_int("n")? as u64;
+                // A reference names this entity, so "none yet" is worth showing; a subject
+                // may point anywhere (every task, message and consent has one), so only the
+                // groups that hold records are listed.
+                if total == 0 && fs.entity_column().is_some() {
+                    continue;
+                }
                 let rows = self
                     .db
                     .fetch_all(
                         &format!("SELECT {RECORD_COLUMNS} {base} ORDER BY created_at DESC LIMIT {RELATED_PER_ENTITY}"),
-                        vec![arg],
+                        args,
                     )
                     .await?;
                 let items = rows

@@ -117,7 +117,7 @@ pub(crate) fn insert_statements(
     let mut projected = 0;
     for c in writer.columns() {
         column_list.push_str(", ");
-        column_list.push_str(&q(c));
+        column_list.push_str(&q(&c));
         projected += 1;
     }
     let per_row = 8 + projected;
@@ -243,7 +243,7 @@ pub(crate) async fn update_row(
     let writer = ProjectionWriter::new(rt, keys);
     for (c, value) in writer.columns().zip(writer.column_values(plain)) {
         args.push(value);
-        sql.push_str(&format!(", {} = ${}", q(c), args.len()));
+        sql.push_str(&format!(", {} = ${}", q(&c), args.len()));
     }
     args.push(id.into());
     args.push(expected_version.into());

@@ -205,6 +205,11 @@ fn cell_text(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
+        // A subject as `patient:<id>`, which import reads back.
+        Value::Object(_) => match crate::forms::compiled::subject_parts(value) {
+            Some((entity, id)) => format!("{entity}:{id}"),
+            None => value.to_string(),
+        },
         Value::Array(items) => items.iter().map(cell_text).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
     }

@@ -11,12 +11,13 @@ use crate::engine::Engine;
 use crate::entities::storage::q;
 use crate::entities::EntityRuntime;
 use crate::error::{EngineError, FieldError, Result};
+use crate::forms::compiled::subject_parts;
 use crate::forms::{FieldType, PrepareContext};
 use crate::i18n::Lang;
 use crate::masking::mask;
 use crate::store::{Arg, Backend, Conn};
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 /// The unique, non-sensitive field and value an upsert is keyed on (`mrn` = `M001`).
@@ -87,6 +88,11 @@ impl Engine {
         let mut errors = vec![Vec::new(); docs.len()];
         for field in &rt.definition().fields {
             let name = field.name.as_str();
+            if field.field_type == FieldType::Subject {
+                self.check_subjects(conn, rt, name, docs, lang, &mut errors)
+                    .await?;
+                continue;
+            }
             let (target_table, is_user) = match field.field_type {
                 FieldType::Reference | FieldType::References => match &field.entity {
                     Some(target) => (crate::entities::storage::table_name(target.as_str()), false),
@@ -126,6 +132,63 @@ impl Engine {
             }
         }
         Ok(errors)
+    }
+
+    /// A subject field must point at a live record of an existing entity. The entities are
+    /// those the write's catalog knows (refreshed as the write began), so no second
+    /// connection is taken while the write's transaction holds one.
+    async fn check_subjects(
+        &self,
+        conn: &mut Conn<'_>,
+        rt: &EntityRuntime,
+        name: &str,
+        docs: &[&Map<String, Value>],
+        lang: Lang,
+        errors: &mut [Vec<FieldError>],
+    ) -> Result<()> {
+        let mut wanted: BTreeMap<&str, BTreeSet<Uuid>> = BTreeMap::new();
+        for doc in docs {
+            if let Some((entity, id)) = doc.get(name).and_then(subject_parts) {
+                wanted.entry(entity).or_default().insert(id);
+            }
+        }
+        // entity → the live ids found, or None for an entity that does not exist.
+        let mut found: BTreeMap<&str, Option<BTreeSet<Uuid>>> = BTreeMap::new();
+        for (entity, ids) in wanted {
+            let live = match self.catalog.cached(entity) {
+                Some(target) => Some(existing_ids(conn, &target.table, false, &ids).await?),
+                None => None,
+            };
+            found.insert(entity, live);
+        }
+        let label = label_of(rt, name, lang);
+        for (i, doc) in docs.iter().enumerate() {
+            let Some((entity, id)) = doc.get(name).and_then(subject_parts) else {
+                continue;
+            };
+            match found.get(entity) {
+                Some(Some(ids)) if ids.contains(&id) => {}
+                Some(Some(_)) => errors[i].push(FieldError::new(
+                    name,
+                    "reference_not_found",
+                    match lang {
+                        Lang::Zh => format!("{label} 关联的记录 {entity} {id} 不存在或已删除"),
+                        Lang::En => format!(
+                            "{label}: the linked record {entity} {id} does not exist or was deleted"
+                        ),
+                    },
+                )),
+                _ => errors[i].push(FieldError::new(
+                    name,
+                    "unknown_entity",
+                    match lang {
+                        Lang::Zh => format!("{label} 关联的实体 {entity} 不存在"),
+                        Lang::En => format!("{label}: there is no entity {entity}"),
+                    },
+                )),
+            }
+        }
+        Ok(())
     }
 
     /// A unique field's value must not be held by another live record.

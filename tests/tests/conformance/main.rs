@@ -26,6 +26,7 @@ mod support;
 mod bulk;
 mod change_events;
 mod concurrency;
+mod core_pack;
 mod definitions;
 mod filter_agreement;
 mod formula_sensitive;

@@ -111,7 +111,8 @@ fn field_types() -> Value {
         "user",
         "attachment",
         "autonumber",
-        "formula"
+        "formula",
+        "subject"
     ])
 }
 
@@ -182,6 +183,7 @@ fn definitions() -> Vec<(&'static str, Value)> {
                     "readonly_if": reference("FilterExpr"),
                     "help": reference("Label"),
                     "entity": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 28, "description": "reference / references: the entity pointed at"},
+                    "entities": {"type": "array", "items": {"type": "string", "pattern": NAME_PATTERN, "maxLength": 28}, "description": "subject: the entities it may point at (any when absent); a subject's value is {\"entity\", \"id\"}"},
                     "expr": {"type": "string", "description": "formula: expression over `record`"},
                     "result": {"type": "string", "enum": ["number", "integer", "money", "text", "boolean", "date"]},
                     "prefix": {"type": "string"},

@@ -137,8 +137,11 @@ async fn a_job_is_not_taken_before_it_is_due(backend: Backend) {
         .advance(Duration::minutes(2) - Duration::microseconds(1));
     assert!(take(&ctx, "w", 10).await.is_empty(), "a microsecond early");
     ctx.clock.advance(Duration::microseconds(1));
-    let taken: Vec<Uuid> = take(&ctx, "w", 10).await.iter().map(|j| j.id).collect();
-    assert_eq!(taken, vec![sooner]);
+    let taken = take(&ctx, "w", 10).await;
+    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), vec![sooner]);
+    complete_with_effect(&ctx, &taken[0], "sooner")
+        .await
+        .unwrap();
 
     ctx.clock.advance(Duration::minutes(10));
     let taken: Vec<Uuid> = take(&ctx, "w", 10).await.iter().map(|j| j.id).collect();
@@ -551,7 +554,7 @@ async fn concurrent_takers_never_share_a_job(backend: Backend) {
     for taker in takers {
         per_taker.push(taker.await.unwrap());
     }
-    let completions = completions.lock().unwrap();
+    let completions = std::mem::take(&mut *completions.lock().unwrap());
     assert_eq!(completions.len(), JOBS);
     assert!(
         completions.values().all(|owners| owners.len() == 1),

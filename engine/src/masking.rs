@@ -35,8 +35,16 @@ pub fn mask(field_type: FieldType, value: &str) -> String {
             None => keep(1, 0),
         },
         FieldType::Textarea => "******".into(),
+        // A contact held in a text field (a message's recipient) masks as what it is, so
+        // staff can still tell two mobiles apart: a mainland mobile, an email address.
+        FieldType::Text if is_mobile(value) => mask(FieldType::Phone, value),
+        FieldType::Text if value.contains('@') => mask(FieldType::Email, value),
         _ => keep(1, 0),
     }
+}
+
+fn is_mobile(value: &str) -> bool {
+    value.len() == 11 && value.starts_with('1') && value.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -54,6 +62,9 @@ mod tests {
         assert_eq!(mask(FieldType::Email, "li@example.com"), "l***@example.com");
         assert_eq!(mask(FieldType::Text, "张三丰"), "张**");
         assert_eq!(mask(FieldType::Text, "张"), "*");
+        assert_eq!(mask(FieldType::Text, "13812345678"), "138****5678");
+        assert_eq!(mask(FieldType::Text, "1381234567"), "1*********");
+        assert_eq!(mask(FieldType::Text, "li@example.com"), "l***@example.com");
         assert_eq!(mask(FieldType::Textarea, "青霉素过敏"), "******");
     }
 }

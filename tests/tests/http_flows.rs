@@ -198,7 +198,10 @@ async fn vip_flow_acts_once(backend: Backend) {
         .collect();
     assert_eq!(path, ["check", "upgrade", "notify"], "{dry}");
     assert_eq!(dry["path"][1]["would"]["set"]["tier"], "VIP");
-    assert_eq!(dry["path"][2]["would"]["data"]["recipient"], "139****4321");
+    assert_eq!(
+        dry["path"][2]["would"]["data"]["recipient"], "139****4321",
+        "{dry}"
+    );
     assert_eq!(
         dry["path"][2]["would"]["data"]["body"],
         "尊敬的李四，您已升级为VIP会员。"

@@ -102,7 +102,8 @@ impl Engine {
         self.db
             .execute(
                 "INSERT INTO flow_cursor (name, position) \
-                 SELECT 'dispatcher', COALESCE(MAX(position), 0) FROM change_events ON CONFLICT (name) DO NOTHING",
+                 SELECT 'dispatcher', COALESCE(MAX(position), 0) FROM change_events WHERE TRUE \
+                 ON CONFLICT (name) DO NOTHING",
                 vec![],
             )
             .await?;

@@ -756,11 +756,8 @@ impl NodeRun<'_> {
         );
         data.insert("run_id".into(), json!(self.run_id.to_string()));
         let keys = &self.engine.keys;
-        let mut would_data = data.clone();
-        would_data.insert(
-            "recipient".into(),
-            json!(crate::masking::mask(FieldType::Phone, &recipient)),
-        );
+        // Shown only through the reader's field rules (`dry_run::shown_would`).
+        let would_data = data.clone();
         let id = self.insert(conn, MESSAGE_ENTITY, data).await?;
         let mut d = done(Next::Edge(None));
         d.input = Traced::default()

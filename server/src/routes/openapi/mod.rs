@@ -4,6 +4,7 @@
 //! the router answers every one of them, and every HTTP test checks the answers it gets
 //! against this document.
 
+mod flow_schemas;
 mod paths;
 mod schemas;
 

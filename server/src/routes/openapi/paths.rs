@@ -188,6 +188,25 @@ pub const ROUTES: &[Operation] = &[
     op("put", "/api/v1/list-views/{id}", "Rename one of the caller's views and replace its state", B::Json("ListViewUpdate"), 200, A::Json("ListView"))
         .errors(&[409]),
     op("delete", "/api/v1/list-views/{id}", "Delete one of the caller's views", B::None, 204, A::Empty),
+    op("get", "/api/v1/flows", "The flows the caller may read (design on the trigger's entity)", B::None, 200, A::Json("FlowPage")),
+    op("post", "/api/v1/flows", "Create a flow; it is checked as on save (every problem at once, each naming its node) and answered with version 1", B::Json("FlowDefinition"), 201, A::Json("FlowDefinition"))
+        .errors(&[409]),
+    op("post", "/api/v1/flow-checks", "The checks of saving a flow, nothing written", B::Json("FlowDefinition"), 200, A::Json("FlowCheck")),
+    op("get", "/api/v1/flows/{name}", "A flow's current definition with its version (and ETag)", B::None, 200, A::Json("FlowDefinition")),
+    op("put", "/api/v1/flows/{name}", "Change a flow (enable or disable it with `enabled`); If-Match or the body's version is the precondition", B::Json("FlowDefinition"), 200, A::Json("FlowDefinition"))
+        .errors(&[409]),
+    op("delete", "/api/v1/flows/{name}", "Delete a flow; its unfinished runs are cancelled, runs and versions stay readable", B::None, 204, A::Empty)
+        .errors(&[409]),
+    op("get", "/api/v1/flows/{name}/versions", "A flow's saved versions, newest first", B::None, 200, A::Json("FlowVersionPage")),
+    op("get", "/api/v1/flows/{name}/versions/{version}", "One saved version's definition (what a run pinned)", B::None, 200, A::Json("FlowDefinition")),
+    op("post", "/api/v1/flows/{name}/dry-run", "The path the flow would take on a record and the actions it would perform, nothing written", B::Json("FlowDryRunRequest"), 200, A::Json("FlowDryRun")),
+    op("get", "/api/v1/flows/{name}/runs", "A flow's runs, newest first", B::None, 200, A::Json("FlowRunPage"))
+        .query(&["status", "record_id", "page", "per_page"]),
+    op("get", "/api/v1/runs/{id}", "A run with its steps: input, output and error, through the reader's field rules", B::None, 200, A::Json("FlowRun")),
+    op("post", "/api/v1/runs/{id}/retry", "Retry a failed run's failed step (same idempotency key); 409 when the run has not failed", B::None, 200, A::Json("FlowRun"))
+        .errors(&[409]),
+    op("post", "/api/v1/runs/{id}/cancel", "Cancel a run that has not finished; 409 when it has", B::None, 200, A::Json("FlowRun"))
+        .errors(&[409]),
     op("get", "/api/v1/audit", "The audit log, newest first", B::None, 200, A::Json("AuditPage"))
         .query(&["page", "per_page", "actor", "action", "entity", "record_id"]),
     op("get", "/healthz", "Liveness", B::None, 200, A::Json("Health")).public(),
@@ -255,6 +274,9 @@ pub fn query_parameter(path: &str, name: &str) -> Value {
             json!({"in": "query", "required": true, "description": "the entity whose views to list",
                    "schema": {"type": "string"}})
         }
+        "status" if path.ends_with("/runs") => {
+            json!({"in": "query", "description": "runs in this status", "schema": {"enum": ["pending", "running", "waiting", "succeeded", "failed", "cancelled"]}})
+        }
         "actor" | "action" | "entity" | "record_id" => {
             json!({"in": "query", "description": "entries matching exactly", "schema": {"type": "string"}})
         }
@@ -277,7 +299,7 @@ pub fn path_parameter(name: &str) -> Value {
         "value" => {
             json!({"type": "string", "description": "the field's value", "examples": ["M0001"]})
         }
-        "name" => json!({"type": "string", "description": "a role name"}),
+        "name" => json!({"type": "string", "description": "a role's or a flow's name"}),
         "version" => {
             json!({"type": "integer", "minimum": 1, "description": "a definition version", "examples": [1]})
         }

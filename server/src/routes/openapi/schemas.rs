@@ -757,7 +757,8 @@ fn errors() -> Vec<(&'static str, Value)> {
                     "field": {"type": "string"},
                     "code": {"type": "string"},
                     "message": {"type": "string"},
-                    "line": {"type": "integer", "minimum": 1, "description": "import only; 1 = header"}
+                    "line": {"type": "integer", "minimum": 1, "description": "import only; 1 = header"},
+                    "node": {"type": "string", "description": "flow definitions only: the node the problem is in (`trigger` for the trigger)"}
                 }
             }),
         ),
@@ -784,6 +785,7 @@ pub fn all() -> Value {
         .into_iter()
         .chain(errors())
         .map(|(name, schema)| (name.to_string(), schema))
+        .chain(super::flow_schemas::components())
         .collect();
     Value::Object(map)
 }

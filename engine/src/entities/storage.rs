@@ -599,6 +599,21 @@ mod tests {
         assert!(FieldStorage::for_field("visit", &reference)
             .plain_index
             .is_some());
+        let subject = FieldDef::new(FieldName::new("subject").unwrap(), FieldType::Subject);
+        let fs = FieldStorage::for_field("task", &subject);
+        assert_eq!(fs.column(), Some("f_subject"));
+        assert_eq!(fs.entity_column().as_deref(), Some("f_subject__e"));
+        assert_eq!(
+            fs.projection_columns().collect::<Vec<_>>(),
+            ["f_subject", "f_subject__e"]
+        );
+        let sql = add_field_sql("task", &fs, Backend::Postgres);
+        assert!(sql[0].ends_with("\"f_subject\" UUID"), "{sql:?}");
+        assert!(sql[1].contains("\"f_subject__e\" TEXT"), "{sql:?}");
+        assert!(
+            sql[2].ends_with("(\"f_subject__e\", \"f_subject\") WHERE \"deleted_at\" IS NULL"),
+            "always indexed, entity and id together: {sql:?}"
+        );
         assert_eq!(
             sql_type(FieldType::Money, false, Backend::Postgres),
             "BIGINT"

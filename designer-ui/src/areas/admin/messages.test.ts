@@ -14,6 +14,7 @@ function has(tree: unknown, key: string): boolean {
 const FIELD_TYPES = Object.keys({
   text: 1, textarea: 1, number: 1, integer: 1, money: 1, boolean: 1, date: 1, datetime: 1, select: 1, multiselect: 1,
   tags: 1, phone: 1, email: 1, id_card: 1, reference: 1, references: 1, user: 1, attachment: 1, autonumber: 1, formula: 1,
+  subject: 1,
 } satisfies Record<FieldType, 1>)
 
 describe('the admin message keys built in code', () => {

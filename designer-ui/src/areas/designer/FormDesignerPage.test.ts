@@ -47,7 +47,7 @@ describe('the form designer', () => {
     expect(wrapper.find('h1').text()).toBe('新建表单：患者')
     const groups = wrapper.findAll('.kd-palette__group-title').map((g) => g.text())
     expect(groups).toEqual(['基础', '选择', '日期与数字', '联系与证件', '关联与高级'])
-    expect(wrapper.findAll('.kd-palette__item')).toHaveLength(20)
+    expect(wrapper.findAll('.kd-palette__item')).toHaveLength(21)
     expect(wrapper.find('[data-test="palette-id_card"]').text()).toBe('身份证号')
     expect(wrapper.find('[data-test="palette-id_card"] .el-icon svg').exists()).toBe(true)
 

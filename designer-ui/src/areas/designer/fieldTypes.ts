@@ -61,6 +61,7 @@ export const FIELD_TYPES: Record<FieldType, FieldTypeInfo> = {
   attachment: { group: 'advanced', icon: Paperclip },
   autonumber: { group: 'advanced', icon: Tickets },
   formula: { group: 'advanced', icon: Operation },
+  subject: { group: 'advanced', icon: Link },
 }
 
 export const ALL_FIELD_TYPES = Object.keys(FIELD_TYPES) as FieldType[]
@@ -124,6 +125,8 @@ export function takes(field: Pick<FieldDef, 'type' | 'result'>, property: FieldP
     case 'readonly_if':
       return !isComputedType(t)
     case 'unique':
+      // A subject is always indexed, and many records share one: never unique.
+      return t !== 'subject' && takes(field, 'indexed')
     case 'indexed':
       return !(t === 'textarea' || t === 'attachment' || t === 'boolean' || isMultiValuedType(t))
     case 'sensitive':

@@ -79,6 +79,7 @@ export default {
     attachment: 'Attachment',
     autonumber: 'Auto number',
     formula: 'Formula',
+    subject: 'Record link',
   },
   users: {
     title: 'Users',

@@ -106,6 +106,7 @@ export default {
     attachment: 'Attachment',
     autonumber: 'Auto number',
     formula: 'Formula',
+    subject: 'Record link',
   },
   canvas: {
     label: 'Form canvas',

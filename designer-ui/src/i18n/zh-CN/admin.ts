@@ -81,6 +81,7 @@ export default {
     attachment: '附件',
     autonumber: '自动编号',
     formula: '公式',
+    subject: '关联记录',
   },
   users: {
     title: '用户',

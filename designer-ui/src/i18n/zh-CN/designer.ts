@@ -104,6 +104,7 @@ export default {
     attachment: '附件',
     autonumber: '自动编号',
     formula: '公式',
+    subject: '关联记录',
   },
   canvas: {
     label: '表单画布',

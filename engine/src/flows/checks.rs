@@ -160,16 +160,14 @@ impl<'a> Checker<'a> {
             }
             Trigger::Webhook {
                 secret, secret_set, ..
-            } => {
-                if secret.is_none() && secret_set != &Some(true) {
-                    self.push(
-                        node,
-                        "trigger.secret".into(),
-                        "required",
-                        "入站 Webhook 需要密钥".into(),
-                        "an inbound webhook needs a secret".into(),
-                    );
-                }
+            } if secret.is_none() && secret_set != &Some(true) => {
+                self.push(
+                    node,
+                    "trigger.secret".into(),
+                    "required",
+                    "入站 Webhook 需要密钥".into(),
+                    "an inbound webhook needs a secret".into(),
+                );
             }
             Trigger::SegmentBatch {
                 segment: Some(_), ..
@@ -642,22 +640,20 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
-            NodeKind::WebhookCall { url, .. } => {
+            NodeKind::WebhookCall { url, .. }
                 if !self
                     .ctx
                     .webhook_allow
                     .iter()
-                    .any(|prefix| url.starts_with(prefix.as_str()))
-                {
-                    self.push(
-                        Some(id),
-                        format!("{path}.url"),
-                        "url_not_allowed",
-                        "该地址不在允许的 Webhook 地址列表中（flow_webhook_allow）".into(),
-                        "the URL is not among the allowed webhook prefixes (flow_webhook_allow)"
-                            .into(),
-                    );
-                }
+                    .any(|prefix| url.starts_with(prefix.as_str())) =>
+            {
+                self.push(
+                    Some(id),
+                    format!("{path}.url"),
+                    "url_not_allowed",
+                    "该地址不在允许的 Webhook 地址列表中（flow_webhook_allow）".into(),
+                    "the URL is not among the allowed webhook prefixes (flow_webhook_allow)".into(),
+                );
             }
             _ => {}
         }
@@ -793,7 +789,7 @@ pub fn check(def: FlowDefinition, ctx: &CheckContext<'_>) -> Result<CompiledFlow
     let mut flow = CompiledFlow::new(
         def.clone(),
         def.version.unwrap_or(0),
-        graph.clone().unwrap_or_else(|| FlowGraph::empty()),
+        graph.clone().unwrap_or_else(FlowGraph::empty),
     );
     let mut checker = Checker {
         def: &def,

@@ -36,8 +36,11 @@ pub(crate) struct Enabled {
 /// other instances' saves, after a few seconds.
 #[derive(Default)]
 pub(crate) struct EnabledFlows {
-    state: tokio::sync::Mutex<Option<(u64, std::time::Instant, Arc<Vec<Enabled>>)>>,
+    state: tokio::sync::Mutex<Option<Loaded>>,
 }
+
+/// The flows as loaded: at which save generation, when, and what.
+type Loaded = (u64, std::time::Instant, Arc<Vec<Enabled>>);
 
 const RELOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -169,7 +172,6 @@ impl Engine {
             vec![Arg::from(last)],
         )
         .await?;
-        drop(conn);
         tx.commit().await?;
         if started > 0 {
             self.wake_flow_worker();
@@ -197,14 +199,14 @@ impl Engine {
         let parsed = FilterExpr::parse(filter.clone())?;
         let now = self.now();
         let at = now.to_offset(self.utc_offset_at(now));
-        Ok(query::evaluate(
+        query::evaluate(
             &parsed,
             &record,
             &query::EvalContext {
                 today: at.date(),
                 now: at,
             },
-        )?)
+        )
     }
 
     /// Creates the run of `flow` for `event` with its first jobs; false when it exists already.

@@ -211,7 +211,6 @@ impl Engine {
             path.push(entry);
             scope = Some(current);
         }
-        drop(conn);
         // Nothing a dry run did is kept.
         drop(tx);
         let mut trigger = json!({"type": flow.def.trigger.kind()});

@@ -359,7 +359,6 @@ impl Engine {
                 .detail(json!({"flow": run.flow, "run": id})),
         )
         .await?;
-        drop(conn);
         tx.commit().await?;
         self.get_run(principal, id).await
     }
@@ -414,7 +413,6 @@ impl Engine {
                 .detail(json!({"flow": run.flow, "run": id})),
         )
         .await?;
-        drop(conn);
         tx.commit().await?;
         self.wake_flow_worker();
         self.get_run(principal, id).await

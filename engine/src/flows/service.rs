@@ -355,12 +355,12 @@ impl Engine {
             "flow.create",
         )
         .await?;
-        drop(conn);
         tx.commit().await?;
         self.flows_changed();
         self.get_flow(principal, &name).await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn save_version(
         &self,
         conn: &mut Conn<'_>,
@@ -472,7 +472,6 @@ impl Engine {
             "flow.update",
         )
         .await?;
-        drop(conn);
         tx.commit().await?;
         self.flows_changed();
         self.get_flow(principal, name).await
@@ -522,7 +521,6 @@ impl Engine {
                 .detail(json!({"flow": name, "version": current})),
         )
         .await?;
-        drop(conn);
         tx.commit().await?;
         self.flows_changed();
         Ok(())

@@ -341,16 +341,13 @@ impl Engine {
             other => other?,
         }
         let Some(run) = load_run(&mut conn, run_id).await? else {
-            drop(conn);
             return tx.commit().await;
         };
         if super::runs::FINISHED.contains(&run.status.as_str()) {
-            drop(conn);
             return tx.commit().await;
         }
         let flow = self.compiled_flow(&run.flow, run.version).await?;
         let Some(node) = flow.node(&node_id) else {
-            drop(conn);
             drop(tx);
             return self
                 .fail_run(
@@ -405,14 +402,12 @@ impl Engine {
                 .await?;
                 self.follow(&mut conn, &flow, &run, &node.id, &done, now)
                     .await?;
-                drop(conn);
                 tx.commit().await?;
                 self.wake_flow_worker();
                 Ok(())
             }
             Err(failure) => {
                 // The node's partial effects roll back with this transaction.
-                drop(conn);
                 drop(tx);
                 self.fail_run(&job, &run, &node.id, node.kind.kind(), &failure)
                     .await
@@ -530,7 +525,6 @@ impl Engine {
                         now,
                     )
                     .await?;
-                    drop(conn);
                     return tx.commit().await;
                 }
                 Ok(Retried::Dead) => {}
@@ -570,7 +564,6 @@ impl Engine {
             )
             .await?;
         }
-        drop(conn);
         tx.commit().await?;
         self.wake_flow_worker();
         Ok(())

@@ -20,7 +20,12 @@ pub struct Settings {
     pub token_max_days: u32,
     /// URL prefixes a flow's `webhook_call` may post to (`flow_webhook_allow`); none by default.
     pub flow_webhook_allow: Vec<String>,
+    /// Days finished flow runs, finished jobs and passed change events are kept.
+    pub retention_days: u32,
 }
+
+/// The default of `retention_days`.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
 
 /// The default of `token_max_days`.
 pub const DEFAULT_TOKEN_MAX_DAYS: u32 = 365;
@@ -31,6 +36,7 @@ impl Default for Settings {
             timezone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
             token_max_days: DEFAULT_TOKEN_MAX_DAYS,
             flow_webhook_allow: Vec::new(),
+            retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
 }

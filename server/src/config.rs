@@ -19,6 +19,8 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub max_import_bytes: Option<usize>,
     pub token_max_days: Option<u32>,
+    pub retention_days: Option<u32>,
+    pub flow_webhook_allow: Option<Vec<String>>,
     pub log_level: Option<LogLevel>,
     pub log_format: Option<LogFormat>,
 }
@@ -72,6 +74,10 @@ pub struct Config {
     /// The longest an API token may live, in days; also the expiry of a token created without
     /// one.
     pub token_max_days: u32,
+    /// Days finished flow runs, finished jobs and passed change events are kept.
+    pub retention_days: u32,
+    /// URL prefixes a flow's `webhook_call` may post to; none by default.
+    pub flow_webhook_allow: Vec<String>,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
 }
@@ -115,6 +121,14 @@ impl Config {
                 .token_max_days
                 .or(file.token_max_days)
                 .unwrap_or(kangdao_engine::engine::DEFAULT_TOKEN_MAX_DAYS),
+            retention_days: over
+                .retention_days
+                .or(file.retention_days)
+                .unwrap_or(kangdao_engine::engine::DEFAULT_RETENTION_DAYS),
+            flow_webhook_allow: over
+                .flow_webhook_allow
+                .or(file.flow_webhook_allow)
+                .unwrap_or_default(),
             log_level: over.log_level.or(file.log_level).unwrap_or(LogLevel::Info),
             log_format: over
                 .log_format

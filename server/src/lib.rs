@@ -189,6 +189,13 @@ pub async fn open_engine(config: &Config, clock: SharedClock) -> Result<Engine, 
     .await?;
     let mut settings = Settings::with_timezone(&config.timezone)?;
     settings.token_max_days = config.token_max_days;
+    if config.retention_days == 0 {
+        return Err(EngineError::Configuration(
+            "retention_days must be at least 1".into(),
+        ));
+    }
+    settings.retention_days = config.retention_days;
+    settings.flow_webhook_allow = config.flow_webhook_allow.clone();
     Engine::open(db, keys, clock, settings).await
 }
 

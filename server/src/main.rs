@@ -118,6 +118,8 @@ fn load_config(global: GlobalOptions) -> Result<Config, String> {
         max_body_bytes: None,
         max_import_bytes: None,
         token_max_days: global.token_max_days,
+        retention_days: None,
+        flow_webhook_allow: None,
         log_level: global.log_level,
         log_format: global.log_format,
     };

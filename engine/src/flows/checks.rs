@@ -30,7 +30,12 @@ pub const MESSAGE_ENTITY: &str = "message";
 
 /// Trigger and node types the runtime carries out today. The format has more (docs/flows.md);
 /// a flow using one of the others is refused on save rather than saved and never run.
-pub const RUNNABLE_TRIGGERS: &[&str] = &["record_created", "record_updated", "record_deleted"];
+pub const RUNNABLE_TRIGGERS: &[&str] = &[
+    "record_created",
+    "record_updated",
+    "record_deleted",
+    "date_relative",
+];
 pub const RUNNABLE_NODES: &[&str] = &[
     "condition",
     "switch",
@@ -145,8 +150,21 @@ impl<'a> Checker<'a> {
             }
             Trigger::DateRelative { field, .. } => {
                 if let Some(rt) = rt {
-                    match Self::field(rt, field).map(FieldDef::value_type) {
+                    let def = Self::field(rt, field);
+                    match def.map(FieldDef::value_type) {
                         None => self.unknown_field(node, "trigger.field".into(), rt, field),
+                        // Sensitive values are ciphertext: no range of them can be scanned.
+                        Some(FieldType::Date | FieldType::Datetime)
+                            if def.is_some_and(FieldDef::is_sensitive) =>
+                        {
+                            self.push(
+                                node,
+                                "trigger.field".into(),
+                                "sensitive_field",
+                                format!("{field} 是敏感字段，不能用作定时依据"),
+                                format!("{field} is sensitive and cannot time a flow"),
+                            )
+                        }
                         Some(FieldType::Date | FieldType::Datetime) => {}
                         Some(_) => self.push(
                             node,

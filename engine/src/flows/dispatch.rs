@@ -37,6 +37,41 @@ pub(crate) struct Enabled {
 #[derive(Default)]
 pub(crate) struct EnabledFlows {
     state: tokio::sync::Mutex<Option<Loaded>>,
+    /// When the date-relative sweep last ran, by the engine's clock.
+    last_sweep: std::sync::Mutex<Option<OffsetDateTime>>,
+    /// When history was last pruned, by the engine's clock.
+    last_prune: std::sync::Mutex<Option<OffsetDateTime>>,
+}
+
+/// How often the date-relative sweep looks (its window reaches ten minutes ahead).
+const SWEEP_EVERY: time::Duration = time::Duration::seconds(1);
+
+impl EnabledFlows {
+    /// Whether pruning is due now; notes that it runs.
+    pub fn prune_due(&self, now: OffsetDateTime) -> bool {
+        let mut last = self
+            .last_prune
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|at| now >= at && now - at < super::retention::PRUNE_EVERY) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    /// Whether the sweep should run now; notes that it does.
+    pub fn sweep_due(&self, now: OffsetDateTime) -> bool {
+        let mut last = self
+            .last_sweep
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|at| now >= at && now - at < SWEEP_EVERY) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
 }
 
 /// The flows as loaded: at which save generation, when, and what.

@@ -10,11 +10,13 @@ mod dispatch;
 mod dry_run;
 pub mod graph;
 mod nodes;
+mod retention;
 pub mod runs;
 pub mod schema;
 mod scope;
 pub mod service;
 pub mod templates;
+pub mod timers;
 mod worker;
 
 #[cfg(test)]

@@ -355,6 +355,12 @@ impl Engine {
             "flow.create",
         )
         .await?;
+        let dated = matches!(
+            flow.def.trigger,
+            super::definition::Trigger::DateRelative { .. }
+        );
+        self.reset_sweep(&mut conn, &name, enabled && dated, now)
+            .await?;
         tx.commit().await?;
         self.flows_changed();
         self.get_flow(principal, &name).await
@@ -472,6 +478,13 @@ impl Engine {
             "flow.update",
         )
         .await?;
+        // A new version's date rule applies to fire times after the save: none is replayed.
+        let dated = matches!(
+            flow.def.trigger,
+            super::definition::Trigger::DateRelative { .. }
+        );
+        self.reset_sweep(&mut conn, name, enabled && dated, now)
+            .await?;
         tx.commit().await?;
         self.flows_changed();
         self.get_flow(principal, name).await
@@ -514,6 +527,7 @@ impl Engine {
             });
         }
         super::runs::cancel_unfinished_runs(&mut conn, name, now).await?;
+        self.reset_sweep(&mut conn, name, false, now).await?;
         audit::append(
             &mut conn,
             self.clock.as_ref(),

@@ -169,6 +169,11 @@ impl Engine {
                     false
                 }
             };
+            if self.enabled_flows.prune_due(self.now()) {
+                if let Err(e) = self.prune_flow_history().await {
+                    tracing::warn!(error = %e, "pruning flow history failed");
+                }
+            }
             if busy {
                 continue;
             }
@@ -186,6 +191,11 @@ impl Engine {
     /// One round: new events into runs, then due jobs. Answers how much it did.
     pub async fn flow_round(&self, owner: &str) -> Result<usize> {
         let dispatched = self.dispatch_events().await?;
+        let swept = if self.enabled_flows.sweep_due(self.now()) {
+            self.sweep_timers().await?
+        } else {
+            0
+        };
         let taken = jobs::take_due(&self.db, owner, self.now(), BATCH, jobs::LEASE).await?;
         let n = taken.len();
         for job in taken {
@@ -193,7 +203,7 @@ impl Engine {
                 tracing::warn!(error = %e, "flow step failed to run");
             }
         }
-        Ok(dispatched + n)
+        Ok(dispatched + swept + n)
     }
 
     /// Runs rounds until nothing is left to do now (for tests and the CLI).
@@ -210,6 +220,7 @@ impl Engine {
     async fn run_job(&self, job: LeasedJob) -> Result<()> {
         match job.kind.as_str() {
             STEP => self.run_step(job).await,
+            super::timers::TIMER => self.run_timer(job).await,
             other => {
                 let mut tx = self.db.begin().await?;
                 jobs::fail_permanently(

@@ -175,7 +175,8 @@ impl Engine {
                 hook.on_change(conn, event).await?;
             }
         }
-        Ok(())
+        // Date-relative timers move with the record's date, in the same transaction.
+        self.move_timers(conn, events).await
     }
 
     /// Committed events after `position` (0 for the beginning), in commit order, at most

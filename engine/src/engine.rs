@@ -108,6 +108,7 @@ impl Engine {
         engine.resume_definition_work().await?;
         // Older databases' plain projection indexes become partial over live rows, once.
         engine.ensure_live_indexes().await?;
+        engine.init_flow_cursor().await?;
         Ok(engine)
     }
 

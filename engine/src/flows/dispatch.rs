@@ -125,17 +125,11 @@ impl Engine {
         Ok(flows)
     }
 
-    /// The dispatcher's position; on first start, the newest event (history is not news).
-    async fn cursor(&self) -> Result<i64> {
-        if let Some(row) = self
-            .db
-            .fetch_optional(
-                "SELECT position FROM flow_cursor WHERE name = 'dispatcher'",
-                vec![],
-            )
-            .await?
-        {
-            return row.req_int("position");
+    /// Sets the dispatcher's position at the newest committed event, once: the events of a
+    /// database older than flows are history, not news. Called when the engine opens.
+    pub(crate) async fn init_flow_cursor(&self) -> Result<()> {
+        if self.db.backend() == Backend::Postgres {
+            self.position_committed_events().await?;
         }
         self.db
             .execute(
@@ -145,6 +139,11 @@ impl Engine {
                 vec![],
             )
             .await?;
+        Ok(())
+    }
+
+    /// The dispatcher's position (set when the engine opened).
+    async fn cursor(&self) -> Result<i64> {
         self.db
             .fetch_one(
                 "SELECT position FROM flow_cursor WHERE name = 'dispatcher'",

@@ -209,7 +209,7 @@ impl Engine {
 
     /// PostgreSQL: numbers the committed events that have no position yet, after every
     /// position given before, one sequencer at a time.
-    async fn position_committed_events(&self) -> Result<()> {
+    pub(crate) async fn position_committed_events(&self) -> Result<()> {
         let mut tx = self.db.begin().await?;
         tx.execute(
             "SELECT pg_advisory_xact_lock($1)",

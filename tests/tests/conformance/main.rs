@@ -29,6 +29,7 @@ mod concurrency;
 mod core_pack;
 mod definitions;
 mod filter_agreement;
+mod flow_history;
 mod flow_timers;
 mod formula_sensitive;
 mod import_export;

@@ -30,7 +30,12 @@ pub const MESSAGE_ENTITY: &str = "message";
 
 /// Trigger and node types the runtime carries out today. The format has more (docs/flows.md);
 /// a flow using one of the others is refused on save rather than saved and never run.
-pub const RUNNABLE_TRIGGERS: &[&str] = &["record_created", "record_updated", "record_deleted"];
+pub const RUNNABLE_TRIGGERS: &[&str] = &[
+    "record_created",
+    "record_updated",
+    "record_deleted",
+    "manual",
+];
 pub const RUNNABLE_NODES: &[&str] = &[
     "condition",
     "switch",
@@ -41,6 +46,7 @@ pub const RUNNABLE_NODES: &[&str] = &[
     "add_tag",
     "remove_tag",
     "delay",
+    "approval",
     "end",
 ];
 

@@ -14,7 +14,9 @@ pub mod runs;
 pub mod schema;
 mod scope;
 pub mod service;
+pub mod tasks;
 pub mod templates;
+mod waits;
 mod worker;
 
 #[cfg(test)]

@@ -288,11 +288,16 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/flows/{name}/versions", get(flows::versions))
         .route("/flows/{name}/versions/{version}", get(flows::version))
-        .route("/flows/{name}/runs", get(flows::runs))
+        .route(
+            "/flows/{name}/runs",
+            get(flows::runs).post(flows::start_run),
+        )
         .route("/flows/{name}/dry-run", post(flows::dry_run))
         .route("/runs/{id}", get(flows::run))
         .route("/runs/{id}/retry", post(flows::retry))
         .route("/runs/{id}/cancel", post(flows::cancel))
+        .route("/tasks", get(flows::tasks))
+        .route("/tasks/{id}/complete", post(flows::complete_task))
         .route("/users", get(people::list_users).post(people::create_user))
         .route(
             "/users/{id}",

@@ -80,6 +80,27 @@ impl TestServer {
         TestServer::launch(FreshDatabase::new(backend).await, true).await
     }
 
+    /// A server whose engine reads time from `clock` (a `TestClock` a test moves on).
+    pub async fn start_with_clock(
+        backend: Backend,
+        clock: kangdao_engine::clock::SharedClock,
+    ) -> TestServer {
+        install_crypto();
+        let db = FreshDatabase::new(backend).await;
+        let config = test_config(&db.url, &db.data_dir);
+        let state = kangdao_server::build_state_with_clock(config.clone(), clock)
+            .await
+            .expect("server state");
+        create_admin(&state.engine).await;
+        let (base, running) = serve(state).await;
+        TestServer {
+            base,
+            db,
+            config,
+            running,
+        }
+    }
+
     /// A server on a database another server left (stopped or killed), administrator
     /// included.
     pub async fn reopen(db: FreshDatabase) -> TestServer {

@@ -35,6 +35,7 @@ pub const RUNNABLE_TRIGGERS: &[&str] = &[
     "record_updated",
     "record_deleted",
     "date_relative",
+    "manual",
 ];
 pub const RUNNABLE_NODES: &[&str] = &[
     "condition",
@@ -46,6 +47,7 @@ pub const RUNNABLE_NODES: &[&str] = &[
     "add_tag",
     "remove_tag",
     "delay",
+    "approval",
     "end",
 ];
 

@@ -182,6 +182,10 @@ impl Engine {
         let now = self.now();
         let mut started = 0;
         for event in &events {
+            // Branches waiting on this record (approvals) resume in this transaction.
+            if self.resume_waits(&mut conn, event, now).await? {
+                started += 1;
+            }
             if event.event.actor == DEMO_ACTOR {
                 continue;
             }

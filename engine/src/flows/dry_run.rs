@@ -182,7 +182,8 @@ impl Engine {
                                 .map(str::to_string)
                                 .collect()
                         }
-                        Next::Stop => Vec::new(),
+                        // Nothing is waited for in a dry run: the path stops here.
+                        Next::Stop | Next::Wait { .. } => Vec::new(),
                         Next::End => {
                             ended = "end";
                             queue.clear();

@@ -15,8 +15,10 @@ pub mod runs;
 pub mod schema;
 mod scope;
 pub mod service;
+pub mod tasks;
 pub mod templates;
 pub mod timers;
+mod waits;
 mod worker;
 
 #[cfg(test)]

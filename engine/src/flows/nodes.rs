@@ -32,6 +32,13 @@ pub(crate) enum Next {
     Stop,
     /// The whole run ends here.
     End,
+    /// The branch waits on a record (an approval's task) until a change resumes it or, with
+    /// `timeout`, until then (`waits`).
+    Wait {
+        entity: String,
+        record_id: Uuid,
+        timeout: Option<OffsetDateTime>,
+    },
 }
 
 #[derive(Debug)]
@@ -296,8 +303,46 @@ impl NodeRun<'_> {
                     due.as_ref(),
                     priority.as_deref(),
                     target.as_deref(),
+                    None,
                 )
                 .await
+            }
+            NodeKind::Approval {
+                title,
+                description,
+                assignee,
+                outcomes,
+                due,
+                timeout,
+                priority,
+                target,
+            } => {
+                let timeout = timeout.map(|t| self.after(t)).transpose()?;
+                let mut d = self
+                    .create_task(
+                        conn,
+                        title,
+                        description.as_deref(),
+                        assignee,
+                        due.as_ref(),
+                        priority.as_deref(),
+                        target.as_deref(),
+                        Some(outcomes),
+                    )
+                    .await?;
+                let id = d
+                    .output
+                    .values
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                    .unwrap_or(Uuid::nil());
+                d.next = Next::Wait {
+                    entity: TASK_ENTITY.into(),
+                    record_id: id,
+                    timeout,
+                };
+                Ok(d)
             }
             NodeKind::Delay { duration } => {
                 let due = self.after(*duration)?;
@@ -789,6 +834,7 @@ impl NodeRun<'_> {
         due: Option<&Due>,
         priority: Option<&str>,
         target: Option<&str>,
+        outcomes: Option<&[String]>,
     ) -> NodeResult {
         let acting = if self.scope.record.is_some() {
             Some(self.acting(conn, target).await?)
@@ -797,6 +843,9 @@ impl NodeRun<'_> {
         };
         let mut data = Map::new();
         data.insert("title".into(), json!(self.render(title)?));
+        if let Some(outcomes) = outcomes {
+            data.insert("outcomes".into(), json!(outcomes));
+        }
         if let Some(d) = description {
             data.insert("description".into(), json!(self.render(d)?));
         }

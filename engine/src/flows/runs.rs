@@ -164,6 +164,8 @@ pub struct RunInfo {
     pub status: String,
     pub depth: i64,
     pub trigger: Value,
+    /// Who started the run: the actor of the triggering write, or the caller of a manual run.
+    pub started_by: Option<String>,
     pub created_at: String,
     pub finished_at: Option<String>,
     pub error: Value,
@@ -186,7 +188,7 @@ pub struct StepInfo {
 }
 
 pub(crate) const RUN_COLUMNS: &str =
-    "id, flow, flow_version, status, depth, trigger_info, entity, record_id, error, created_at, finished_at";
+    "id, flow, flow_version, status, depth, trigger_info, entity, record_id, started_by, error, created_at, finished_at";
 
 fn run_from_row(row: &DbRow) -> Result<RunInfo> {
     Ok(RunInfo {
@@ -196,6 +198,7 @@ fn run_from_row(row: &DbRow) -> Result<RunInfo> {
         status: row.req_text("status")?,
         depth: row.req_int("depth")?,
         trigger: row.req_json("trigger_info")?,
+        started_by: row.text("started_by")?,
         created_at: crate::records::wire_time(row.req_time("created_at")?),
         finished_at: row.time("finished_at")?.map(crate::records::wire_time),
         error: row.json("error")?.unwrap_or(Value::Null),
@@ -347,6 +350,8 @@ impl Engine {
             vec![Arg::from(id), Arg::from(now)],
         )
         .await?;
+        // Open approval tasks are cancelled with the run.
+        self.drop_waits(&mut conn, id, now).await?;
         conn.execute(
             "UPDATE flow_runs SET status = 'cancelled', finished_at = $2, updated_at = $2 WHERE id = $1 AND finished_at IS NULL",
             vec![Arg::from(id), Arg::from(now)],
@@ -416,6 +421,83 @@ impl Engine {
         tx.commit().await?;
         self.wake_flow_worker();
         self.get_run(principal, id).await
+    }
+
+    /// Starts a `manual` flow on a record. The caller needs `update` on the record, checked as
+    /// a `PATCH` of it is; the run acts as the flow and records who started it.
+    pub async fn start_manual_run(
+        &self,
+        principal: &Principal,
+        flow: &str,
+        record_id: Uuid,
+    ) -> Result<RunInfo> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT version, enabled FROM flows WHERE name = $1 AND deleted_at IS NULL",
+                vec![Arg::from(flow)],
+            )
+            .await?
+            .ok_or_else(|| EngineError::not_found("flow"))?;
+        let compiled = self.compiled_flow(flow, row.req_int("version")?).await?;
+        let super::definition::Trigger::Manual { entity, .. } = &compiled.def.trigger else {
+            return Err(EngineError::Conflict(format!(
+                "流程 {flow} 不是手动触发的 / the flow {flow} is not started by hand"
+            )));
+        };
+        if !row.bool("enabled")?.unwrap_or(false) {
+            return Err(EngineError::Conflict(format!(
+                "流程 {flow} 未启用 / the flow {flow} is not enabled"
+            )));
+        }
+        let rt = self.entity(entity).await?;
+        principal.require(entity, Action::Update)?;
+        let now = self.now();
+        let id = Uuid::now_v7();
+        let mut tx = self.db.begin().await?;
+        let mut conn = tx.conn();
+        let stored = crate::records::rows::load(&mut conn, &rt, record_id, false)
+            .await?
+            .filter(|s| s.deleted_at.is_none())
+            .ok_or_else(|| EngineError::not_found(format!("{entity} {record_id}")))?;
+        let trigger = json!({
+            "type": "manual", "entity": entity, "record_id": record_id,
+            "version": stored.version, "actor": principal.actor,
+        });
+        conn.execute(
+            "INSERT INTO flow_runs (id, flow, flow_version, status, depth, trigger_info, entity, record_id, \
+             started_by, created_at, updated_at) VALUES ($1, $2, $3, 'running', 0, $4, $5, $6, $7, $8, $8)",
+            vec![
+                Arg::from(id),
+                Arg::from(flow),
+                Arg::from(compiled.version),
+                Arg::Json(Some(trigger)),
+                Arg::from(entity.as_str()),
+                Arg::from(record_id),
+                Arg::from(principal.actor.as_str()),
+                Arg::from(now),
+            ],
+        )
+        .await?;
+        super::worker::enqueue_start(&mut conn, &compiled, id, now).await?;
+        crate::access::audit::append(
+            &mut conn,
+            self.clock.as_ref(),
+            &crate::access::audit::AuditEntry::new(&principal.actor, "run.start")
+                .record(entity, record_id.to_string())
+                .detail(json!({"flow": flow, "run": id})),
+        )
+        .await?;
+        let row = conn
+            .fetch_one(
+                &format!("SELECT {RUN_COLUMNS} FROM flow_runs WHERE id = $1"),
+                vec![Arg::from(id)],
+            )
+            .await?;
+        let run = run_from_row(&row)?;
+        tx.commit().await?;
+        self.wake_flow_worker();
+        Ok(run)
     }
 
     async fn require_run_writer(&self, principal: &Principal, flow: &str) -> Result<()> {

@@ -63,22 +63,36 @@ pub(crate) async fn enqueue_start(
     Ok(())
 }
 
-/// Marks the run succeeded when nothing of it is left to run.
-async fn finish_if_idle(conn: &mut Conn<'_>, run: Uuid, now: OffsetDateTime) -> Result<()> {
+/// Marks the run succeeded when nothing of it is left to run; `waiting` while only waits
+/// (and their timeouts) are left, `running` again once a step is due.
+pub(super) async fn finish_if_idle(
+    conn: &mut Conn<'_>,
+    run: Uuid,
+    now: OffsetDateTime,
+) -> Result<()> {
     let left = conn
         .fetch_one(
-            "SELECT COUNT(*) AS n FROM flow_jobs WHERE run_id = $1 AND state IN ('ready', 'running')",
-            vec![Arg::from(run)],
+            "SELECT COUNT(*) AS n FROM flow_jobs WHERE run_id = $1 AND state IN ('ready', 'running') AND kind <> $2",
+            vec![Arg::from(run), Arg::from(super::waits::TIMEOUT)],
         )
         .await?
         .req_int("n")?;
-    if left == 0 {
-        conn.execute(
-            "UPDATE flow_runs SET status = 'succeeded', finished_at = $2, updated_at = $2 WHERE id = $1 AND finished_at IS NULL",
-            vec![Arg::from(run), Arg::from(now)],
-        )
-        .await?;
-    }
+    let waits = super::waits::count(conn, run).await?;
+    let (status, finished) = match (left, waits) {
+        (0, 0) => ("succeeded", Some(now)),
+        (0, _) => ("waiting", None),
+        _ => ("running", None),
+    };
+    conn.execute(
+        "UPDATE flow_runs SET status = $2, finished_at = $3, updated_at = $4 WHERE id = $1 AND finished_at IS NULL AND status <> $2",
+        vec![
+            Arg::from(run),
+            Arg::from(status),
+            Arg::Time(finished),
+            Arg::from(now),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -221,6 +235,7 @@ impl Engine {
         match job.kind.as_str() {
             STEP => self.run_step(job).await,
             super::timers::TIMER => self.run_timer(job).await,
+            super::waits::TIMEOUT => self.run_wait_timeout(job).await,
             other => {
                 let mut tx = self.db.begin().await?;
                 jobs::fail_permanently(
@@ -398,12 +413,16 @@ impl Engine {
         .await;
         match outcome {
             Ok(done) => {
+                let status = match done.next {
+                    Next::Wait { .. } => "waiting",
+                    _ => "succeeded",
+                };
                 self.record_step(
                     &mut conn,
                     &run,
                     node.id.as_str(),
                     node.kind.kind(),
-                    "succeeded",
+                    status,
                     job.attempts,
                     done.input.clone().into_stored(),
                     done.output.clone().into_stored(),
@@ -449,13 +468,21 @@ impl Engine {
             Next::Stop => {}
             Next::End => {
                 jobs::cancel_for_run(conn, run.id, now).await?;
+                self.drop_waits(conn, run.id, now).await?;
+            }
+            Next::Wait {
+                entity,
+                record_id,
+                timeout,
+            } => {
+                super::waits::begin(conn, run.id, node, entity, *record_id, *timeout, now).await?;
             }
         }
         finish_if_idle(conn, run.id, now).await
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn record_step(
+    pub(super) async fn record_step(
         &self,
         conn: &mut Conn<'_>,
         run: &RunRow,
@@ -567,6 +594,7 @@ impl Engine {
             finish_if_idle(&mut conn, run.id, now).await?;
         } else {
             jobs::cancel_for_run(&mut conn, run.id, now).await?;
+            self.drop_waits(&mut conn, run.id, now).await?;
             let mut error = failure.json();
             error["node"] = json!(node);
             conn.execute(

@@ -19,7 +19,7 @@ mod write;
 pub use aggregate::{AggregateResult, AggregateSpec};
 pub use events::{ChangeEvent, ChangeHook, ChangeOp, CommittedChange, HookFuture};
 pub use filter::FilterExpr;
-pub use read::{Change, ListQuery, Page, SortKey, View360};
+pub use read::{Change, ListQuery, Page, SortKey, View360, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 pub use totals::{Counting, ListTotal, EXACT_TOTAL_BOUND};
 pub use transfer::{ImportColumn, ImportOptions, ImportPreview, ImportReport, ImportRowError};
 pub use write::{UniqueKey, UpsertOutcome};

@@ -131,6 +131,12 @@ impl Engine {
                 }
             }
         }
+        // The rules of a task its definition cannot say, on every path that writes one.
+        if rt.name() == crate::flows::tasks::TASK {
+            for (i, doc) in docs.iter().enumerate() {
+                errors[i].extend(crate::flows::tasks::check_task(doc, lang));
+            }
+        }
         Ok(errors)
     }
 
@@ -530,6 +536,10 @@ impl Engine {
         lang: Lang,
     ) -> Result<()> {
         let existing = projection::unseal(rt, &stored.sealed, &self.keys)?;
+        let completed = (rt.name() == crate::flows::tasks::TASK)
+            .then(|| crate::flows::tasks::on_done(&existing, data, principal, self.now()))
+            .flatten();
+        let data = completed.as_ref().unwrap_or(data);
         let plain = rt
             .compiled
             .prepare(data, Some(&existing), &self.prepare_context(lang))

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kangdao_engine::flows::runs::RunQuery;
+use kangdao_engine::flows::tasks::{TaskQuery, TaskView};
 use kangdao_engine::flows::Precondition;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -204,4 +205,79 @@ pub async fn dry_run(
             .dry_run_flow(&caller.principal, &name, record_id, body.definition)
             .await?,
     ))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartRun {
+    record_id: String,
+}
+
+/// Starts a `manual` flow on a record.
+pub async fn start_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<StartRun>,
+) -> Result<Response, ApiError> {
+    let record_id = parse_uuid(&body.record_id, "record")?;
+    let run = state
+        .engine
+        .start_manual_run(&caller.principal, &name, record_id)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(run))).into_response())
+}
+
+/// Tasks in a view: mine, my roles', overdue, or all (for holders of `read` on `task`).
+pub async fn tasks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let view = match params.get("view").map(String::as_str) {
+        None => TaskView::Mine,
+        Some(v) => TaskView::parse(v).ok_or_else(|| {
+            kangdao_engine::EngineError::bad_request(
+                "view 须为 mine、role、overdue 或 all / view must be mine, role, overdue or all",
+            )
+        })?,
+    };
+    let query = TaskQuery {
+        view,
+        status: params.get("status").cloned(),
+        page: bounded_number(&params, "page", MAX_PAGE, caller.lang)?,
+        per_page: bounded_number(&params, "per_page", MAX_PER_PAGE, caller.lang)?,
+    };
+    let page = state.engine.list_tasks(&caller.principal, &query).await?;
+    Ok(Json(json!(page)))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Complete {
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// Completes an open task, with an outcome when it has outcomes.
+pub async fn complete_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Complete>,
+) -> Result<Response, ApiError> {
+    let id = parse_uuid(&id, "task")?;
+    let task = state
+        .engine
+        .complete_task(
+            &caller.principal,
+            id,
+            body.outcome,
+            body.comment,
+            caller.lang,
+        )
+        .await?;
+    Ok(crate::routes::records::with_etag(StatusCode::OK, task))
 }

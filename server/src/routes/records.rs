@@ -35,7 +35,7 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
     })
 }
 
-fn with_etag(status: StatusCode, record: Record) -> Response {
+pub(crate) fn with_etag(status: StatusCode, record: Record) -> Response {
     let tag = etag(record.version);
     (status, [tag], Json(record)).into_response()
 }

@@ -174,7 +174,7 @@ async fn subjects_link_to_live_records_of_any_entity(backend: Backend) {
     let missing = try_create(
         &ctx,
         "task",
-        json!({"title": "x", "subject": subject("patient", uuid::Uuid::now_v7())}),
+        json!({"title": "x", "assignee_role": "nurse", "subject": subject("patient", uuid::Uuid::now_v7())}),
     )
     .await
     .unwrap_err();
@@ -194,7 +194,7 @@ async fn subjects_link_to_live_records_of_any_entity(backend: Backend) {
     let deleted = try_create(
         &ctx,
         "task",
-        json!({"title": "x", "subject": subject("patient", gone.id)}),
+        json!({"title": "x", "assignee_role": "nurse", "subject": subject("patient", gone.id)}),
     )
     .await
     .unwrap_err();
@@ -205,7 +205,7 @@ async fn subjects_link_to_live_records_of_any_entity(backend: Backend) {
     let unknown = try_create(
         &ctx,
         "task",
-        json!({"title": "x", "subject": subject("nowhere", zhang.id)}),
+        json!({"title": "x", "assignee_role": "nurse", "subject": subject("nowhere", zhang.id)}),
     )
     .await
     .unwrap_err();
@@ -220,9 +220,13 @@ async fn subjects_link_to_live_records_of_any_entity(backend: Backend) {
         json!({"entity": "Patient", "id": zhang.id.to_string()}),
         json!({"entity": "patient", "id": zhang.id.to_string(), "extra": 1}),
     ] {
-        let err = try_create(&ctx, "task", json!({"title": "x", "subject": bad}))
-            .await
-            .unwrap_err();
+        let err = try_create(
+            &ctx,
+            "task",
+            json!({"title": "x", "assignee_role": "nurse", "subject": bad}),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(
             detail_codes(&err),
             [("subject".to_string(), "invalid_subject".to_string())],

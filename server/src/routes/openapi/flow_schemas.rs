@@ -58,6 +58,7 @@ fn run_schema() -> Value {
             "status": {"enum": ["pending", "running", "waiting", "succeeded", "failed", "cancelled"]},
             "depth": {"type": "integer", "minimum": 0},
             "trigger": {"type": "object", "description": "what started the run: type, entity, record_id, version, changed_fields, actor"},
+            "started_by": {"type": ["string", "null"], "description": "who started the run: the actor of the triggering write, or the caller who started a manual run"},
             "created_at": {"type": "string", "format": "date-time"},
             "finished_at": {"type": ["string", "null"], "format": "date-time"},
             "error": {"description": "why the run failed: code, message, node; null otherwise"},
@@ -126,6 +127,17 @@ pub fn components() -> Vec<(String, Value)> {
                 "node": {"type": "string"}, "type": {"type": "string"}, "input": {}, "output": {}, "would": {},
                 "would_wait_until": {"type": "string"}, "error": {}, "next": {"type": "array", "items": {"type": "string"}}}}},
             "ended": {"enum": ["no_more_edges", "end", "failed"]}}}),
+    ));
+    out.push((
+        "FlowRunStart".into(),
+        json!({"type": "object", "required": ["record_id"], "additionalProperties": false, "properties": {
+            "record_id": {"type": "string", "format": "uuid", "description": "the record to run the manual flow on; the caller needs update on it"}}}),
+    ));
+    out.push((
+        "TaskCompletion".into(),
+        json!({"type": "object", "additionalProperties": false, "properties": {
+            "outcome": {"type": "string", "maxLength": 64, "description": "one of the task's outcomes, when it has them"},
+            "comment": {"type": "string", "maxLength": 4000}}}),
     ));
     out.push(("FlowRun".into(), run_schema()));
     out.push((

@@ -202,11 +202,17 @@ pub const ROUTES: &[Operation] = &[
     op("post", "/api/v1/flows/{name}/dry-run", "The path the flow would take on a record and the actions it would perform, nothing written", B::Json("FlowDryRunRequest"), 200, A::Json("FlowDryRun")),
     op("get", "/api/v1/flows/{name}/runs", "A flow's runs, newest first", B::None, 200, A::Json("FlowRunPage"))
         .query(&["status", "record_id", "page", "per_page"]),
+    op("post", "/api/v1/flows/{name}/runs", "Start a manual flow on a record (the caller needs update on it); 409 when the flow is not manual or not enabled", B::Json("FlowRunStart"), 201, A::Json("FlowRun"))
+        .errors(&[409]),
     op("get", "/api/v1/runs/{id}", "A run with its steps: input, output and error, through the reader's field rules", B::None, 200, A::Json("FlowRun")),
     op("post", "/api/v1/runs/{id}/retry", "Retry a failed run's failed step (same idempotency key); 409 when the run has not failed", B::None, 200, A::Json("FlowRun"))
         .errors(&[409]),
     op("post", "/api/v1/runs/{id}/cancel", "Cancel a run that has not finished; 409 when it has", B::None, 200, A::Json("FlowRun"))
         .errors(&[409]),
+    op("get", "/api/v1/tasks", "Tasks as records, due first: mine (assigned to me), role (to one of my roles, about a record I may read), overdue (either, open and past due), all (needs read on task)", B::None, 200, A::Json("RecordPage"))
+        .query(&["view", "status", "page", "per_page"]),
+    op("post", "/api/v1/tasks/{id}/complete", "Complete an open task (its assignee, a member of its role, or a holder of update on task); 409 when it is not open, 422 for an outcome not among its outcomes", B::Json("TaskCompletion"), 200, A::Record)
+        .errors(&[409, 422]),
     op("get", "/api/v1/audit", "The audit log, newest first", B::None, 200, A::Json("AuditPage"))
         .query(&["page", "per_page", "actor", "action", "entity", "record_id"]),
     op("get", "/healthz", "Liveness", B::None, 200, A::Json("Health")).public(),
@@ -273,6 +279,12 @@ pub fn query_parameter(path: &str, name: &str) -> Value {
         "entity" if path == "/api/v1/list-views" => {
             json!({"in": "query", "required": true, "description": "the entity whose views to list",
                    "schema": {"type": "string"}})
+        }
+        "view" if path == "/api/v1/tasks" => {
+            json!({"in": "query", "description": "which tasks: mine, role, overdue or all", "schema": {"enum": ["mine", "role", "overdue", "all"], "default": "mine"}})
+        }
+        "status" if path == "/api/v1/tasks" => {
+            json!({"in": "query", "description": "tasks in this status", "schema": {"enum": ["open", "done", "cancelled", "expired"]}})
         }
         "status" if path.ends_with("/runs") => {
             json!({"in": "query", "description": "runs in this status", "schema": {"enum": ["pending", "running", "waiting", "succeeded", "failed", "cancelled"]}})

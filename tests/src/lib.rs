@@ -2,6 +2,7 @@
 //! backend, so tests run in parallel and never see each other's rows.
 
 pub mod backends;
+pub mod child;
 pub mod contract;
 pub mod server;
 

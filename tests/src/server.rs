@@ -107,10 +107,32 @@ impl TestServer {
         TestServer::launch(db, false).await
     }
 
+    /// [`TestServer::reopen`] with the engine reading time from `clock` (a server restarted
+    /// "later": its predecessor's leases and delays have run out).
+    pub async fn reopen_with_clock(
+        db: FreshDatabase,
+        clock: kangdao_engine::clock::SharedClock,
+    ) -> TestServer {
+        TestServer::launch_with_clock(db, false, clock).await
+    }
+
     async fn launch(db: FreshDatabase, with_admin: bool) -> TestServer {
+        TestServer::launch_with_clock(
+            db,
+            with_admin,
+            std::sync::Arc::new(kangdao_engine::clock::SystemClock),
+        )
+        .await
+    }
+
+    async fn launch_with_clock(
+        db: FreshDatabase,
+        with_admin: bool,
+        clock: kangdao_engine::clock::SharedClock,
+    ) -> TestServer {
         install_crypto();
         let config = test_config(&db.url, &db.data_dir);
-        let state = kangdao_server::build_state(config.clone())
+        let state = kangdao_server::build_state_with_clock(config.clone(), clock)
             .await
             .expect("server state");
         if with_admin {

@@ -2,13 +2,12 @@
 //! WAL synced, concurrent creates share syncs, and the record survives the server being killed
 //! right after answering.
 
+use kangdao_tests::child::ChildServer;
 use kangdao_tests::server::{
-    create_admin, json_of, patient_definition, test_config, Session, TestServer, ADMIN,
-    ADMIN_PASSWORD,
+    json_of, patient_definition, Session, TestServer, ADMIN, ADMIN_PASSWORD,
 };
 use kangdao_tests::{on_both_backends, Backend, FreshDatabase};
 use serde_json::{json, Value};
-use std::io::BufRead;
 use std::time::{Duration, Instant};
 
 /// The value of the unlabelled sample `name` in a `/metrics` scrape.
@@ -114,80 +113,11 @@ on_both_backends!(
     concurrent_creates_all_succeed_and_are_synced
 );
 
-/// The variables that make [`child_server_for_kill_tests`] serve a database.
-const CHILD_URL: &str = "KANGDAO_TEST_CHILD_DATABASE_URL";
-const CHILD_DATA_DIR: &str = "KANGDAO_TEST_CHILD_DATA_DIR";
-const CHILD_LISTENING: &str = "child server listening on ";
-
-/// Not a test of its own: run by [`ChildServer::start`] as a separate process (this test
-/// binary again), it serves the database it is given until it is killed. Without its
-/// variables it does nothing.
+/// Not a test of its own: the server [`ChildServer::start`] runs in a separate process (this
+/// test binary again). Without its variables it does nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn child_server_for_kill_tests() {
-    let (Ok(url), Ok(data_dir)) = (std::env::var(CHILD_URL), std::env::var(CHILD_DATA_DIR)) else {
-        return;
-    };
-    let state = kangdao_server::build_state(test_config(&url, std::path::Path::new(&data_dir)))
-        .await
-        .expect("server state");
-    create_admin(&state.engine).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    println!(
-        "{CHILD_LISTENING}http://{}",
-        listener.local_addr().expect("addr")
-    );
-    let _ = kangdao_server::launch(listener, state, std::future::pending()).await;
-}
-
-/// A server in a process of its own, killed (SIGKILL on Unix) when dropped.
-struct ChildServer {
-    process: std::process::Child,
-    base: String,
-}
-
-impl ChildServer {
-    async fn start(db: &FreshDatabase) -> ChildServer {
-        let mut process = std::process::Command::new(std::env::current_exe().expect("test binary"))
-            .args(["child_server_for_kill_tests", "--exact", "--nocapture"])
-            .env(CHILD_URL, &db.url)
-            .env(CHILD_DATA_DIR, &db.data_dir)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start the child server");
-        let stdout = process.stdout.take().expect("child's output");
-        let (found, base) = tokio::sync::oneshot::channel();
-        // Reads the address, then keeps reading so the child never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut found = Some(found);
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(base) = line.strip_prefix(CHILD_LISTENING) {
-                    if let Some(found) = found.take() {
-                        let _ = found.send(base.to_string());
-                    }
-                }
-            }
-        });
-        let base = tokio::time::timeout(Duration::from_secs(120), base)
-            .await
-            .expect("the child server starts")
-            .expect("the child server says where it listens");
-        ChildServer { process, base }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-impl Drop for ChildServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    kangdao_tests::child::serve_if_asked().await
 }
 
 async fn an_answered_create_survives_the_server_being_killed(backend: Backend) {

@@ -96,12 +96,10 @@ async fn concurrent_creates_all_succeed_and_are_synced(backend: Backend) {
         Backend::Sqlite => {
             assert!(commits >= 64, "every create waited for a sync: {commits}");
             // Whether two commits meet one sync depends on the machine's timing: sharing itself
-            // is pinned by `wal_sync`'s own test with a slow sync. Here: never more syncs than
-            // commits, and at least one.
-            assert!(
-                (1..=commits).contains(&syncs),
-                "{syncs} syncs for {commits} commits"
-            );
+            // is pinned by `wal_sync`'s own test with a slow sync. The flow dispatcher, reading
+            // the creates' change events, asks for syncs of its own (what it acts on must be on
+            // disk), so syncs are not bounded by commits here; at least one happened.
+            assert!(syncs >= 1, "{syncs} syncs for {commits} commits");
         }
         // PostgreSQL makes its own commits durable.
         Backend::Postgres => assert_eq!((syncs_after, commits_after), (0, 0)),

@@ -234,16 +234,14 @@ async fn commits(db: &Db) -> Option<i64> {
     db.execute("SELECT pg_stat_clear_snapshot()", vec![])
         .await
         .ok()?;
-    Some(
-        db.fetch_one(
-            "SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()",
-            vec![],
-        )
-        .await
-        .ok()?
-        .req_int("n")
-        .ok()?,
+    db.fetch_one(
+        "SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()",
+        vec![],
     )
+    .await
+    .ok()?
+    .req_int("n")
+    .ok()
 }
 
 /// Splits `ids` among [`WRITERS`] tasks running `write` on each.

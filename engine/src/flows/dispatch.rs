@@ -32,8 +32,8 @@ pub(crate) struct Enabled {
     pub enabled_at: OffsetDateTime,
 }
 
-/// The enabled flows, reloaded when a save in this process moves the generation or, for
-/// other instances' saves, after a few seconds.
+/// The enabled flows, reloaded when the `flows` table changed (a save here or on another
+/// instance).
 #[derive(Default)]
 pub(crate) struct EnabledFlows {
     state: tokio::sync::Mutex<Option<Loaded>>,
@@ -74,10 +74,9 @@ impl EnabledFlows {
     }
 }
 
-/// The flows as loaded: at which save generation, when, and what.
-type Loaded = (u64, std::time::Instant, Arc<Vec<Enabled>>);
-
-const RELOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+/// The flows as loaded: at which fingerprint of the `flows` table and which local save
+/// generation, and what.
+type Loaded = (String, u64, Arc<Vec<Enabled>>);
 
 fn matches(trigger: &Trigger, event: &CommittedChange) -> bool {
     let e = &event.event;
@@ -96,11 +95,26 @@ fn matches(trigger: &Trigger, event: &CommittedChange) -> bool {
 }
 
 impl Engine {
+    /// The enabled flows. A small query tells whether any flow changed since they were loaded
+    /// (by this instance or another), so an event is never matched against a stale list.
     pub(crate) async fn enabled_flows(&self) -> Result<Arc<Vec<Enabled>>> {
         let generation = self.flows.generation();
         let mut state = self.enabled_flows.state.lock().await;
-        if let Some((g, at, flows)) = state.as_ref() {
-            if *g == generation && at.elapsed() < RELOAD_AFTER {
+        let stamp = self
+            .db
+            .fetch_one(
+                "SELECT COUNT(*) AS n, MAX(version) AS v, MAX(updated_at) AS at FROM flows",
+                vec![],
+            )
+            .await?;
+        let fingerprint = format!(
+            "{}:{}:{:?}",
+            stamp.req_int("n")?,
+            stamp.int("v")?.unwrap_or(0),
+            stamp.time("at")?
+        );
+        if let Some((seen, seen_generation, flows)) = state.as_ref() {
+            if *seen == fingerprint && *seen_generation == generation {
                 return Ok(flows.clone());
             }
         }
@@ -121,7 +135,7 @@ impl Engine {
             flows.push(Enabled { flow, enabled_at });
         }
         let flows = Arc::new(flows);
-        *state = Some((generation, std::time::Instant::now(), flows.clone()));
+        *state = Some((fingerprint, generation, flows.clone()));
         Ok(flows)
     }
 

@@ -593,8 +593,22 @@ impl Engine {
         if let Some(flow) = self.flows.get(name, version) {
             return Ok(flow);
         }
-        let row = self
-            .db
+        let mut conn = self.db.acquire().await?;
+        self.compiled_flow_on(&mut conn.conn(), name, version).await
+    }
+
+    /// [`Self::compiled_flow`] read through `conn`: inside a transaction, so a write never
+    /// waits for a second connection of the pool.
+    pub(crate) async fn compiled_flow_on(
+        &self,
+        conn: &mut Conn<'_>,
+        name: &str,
+        version: i64,
+    ) -> Result<Arc<CompiledFlow>> {
+        if let Some(flow) = self.flows.get(name, version) {
+            return Ok(flow);
+        }
+        let row = conn
             .fetch_optional(
                 "SELECT definition FROM flow_versions WHERE flow = $1 AND version = $2",
                 vec![Arg::from(name), Arg::from(version)],

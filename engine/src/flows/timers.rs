@@ -307,10 +307,29 @@ impl Engine {
         conn: &mut Conn<'_>,
         events: &[ChangeEvent],
     ) -> Result<()> {
-        let flows = self.enabled_flows().await?;
+        // Read through the write's own connection: a write holding its transaction never waits
+        // for a second connection (many writes at once would exhaust the pool).
+        let rows = conn
+            .fetch_all(
+                "SELECT s.flow AS flow, f.version AS version FROM flow_sweeps s \
+                 JOIN flows f ON f.name = s.flow WHERE f.enabled = $1 AND f.deleted_at IS NULL",
+                vec![Arg::Bool(Some(true))],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut flows = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let name = row.req_text("flow")?;
+            flows.push(
+                self.compiled_flow_on(conn, &name, row.req_int("version")?)
+                    .await?,
+            );
+        }
         let rules: Vec<(&Arc<CompiledFlow>, DateRule<'_>)> = flows
             .iter()
-            .filter_map(|e| DateRule::of(&e.flow.def.trigger).map(|r| (&e.flow, r)))
+            .filter_map(|f| DateRule::of(&f.def.trigger).map(|r| (f, r)))
             .collect();
         if rules.is_empty() {
             return Ok(());
@@ -354,7 +373,11 @@ impl Engine {
                 if event.op == ChangeOp::Delete {
                     continue;
                 }
-                let rt: Arc<EntityRuntime> = self.entity(&event.entity).await?;
+                // The write loaded its entity a moment ago: no second connection for it.
+                let Some(rt): Option<Arc<EntityRuntime>> = self.catalog.cached(&event.entity)
+                else {
+                    continue;
+                };
                 let Some(stored) =
                     crate::records::rows::load(conn, &rt, event.record_id, false).await?
                 else {

@@ -142,10 +142,18 @@ pub(crate) struct RunRow {
     pub trigger: Value,
 }
 
+/// Reads the run in a step's transaction. On PostgreSQL the row stays locked until the
+/// transaction ends, so two branches of one run finishing at once take turns: the second sees
+/// the first's jobs done and marks the run finished (SQLite's writers take turns anyway).
 pub(crate) async fn load_run(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<RunRow>> {
+    let lock = if conn.backend() == crate::store::Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
     let row = conn
         .fetch_optional(
-            "SELECT id, flow, flow_version, status, entity, record_id, trigger_info FROM flow_runs WHERE id = $1",
+            &format!("SELECT id, flow, flow_version, status, entity, record_id, trigger_info FROM flow_runs WHERE id = $1{lock}"),
             vec![Arg::from(id)],
         )
         .await?;
@@ -537,6 +545,8 @@ impl Engine {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut conn = tx.conn();
+        // Takes the run's lock, as a step does.
+        load_run(&mut conn, run.id).await?;
         if failure.retryable {
             match jobs::retry_later(
                 &mut conn,

@@ -26,12 +26,19 @@ pub async fn take_due(
         Db::Postgres(_) => {
             let rows = db
                 .fetch_all(
+                    // Ready jobs and expired leases are found apart, each by an index in its
+                    // own order: one `OR` of the two made PostgreSQL scan and sort the whole
+                    // table for every take when many jobs were due.
                     &format!(
-                        "UPDATE flow_jobs SET state = 'running', lease_owner = $2, \
+                        "WITH ready AS (SELECT id FROM flow_jobs WHERE state = 'ready' AND due_at <= $1 \
+                         ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED), \
+                         expired AS (SELECT id FROM flow_jobs WHERE state = 'running' AND lease_until < $1 \
+                         ORDER BY lease_until LIMIT GREATEST($4 - (SELECT COUNT(*) FROM ready), 0) \
+                         FOR UPDATE SKIP LOCKED) \
+                         UPDATE flow_jobs SET state = 'running', lease_owner = $2, \
                          lease_token = gen_random_uuid(), lease_until = $3, \
                          attempts = attempts + 1, updated_at = $1 \
-                         WHERE id IN (SELECT id FROM flow_jobs WHERE {DUE} \
-                         ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                         WHERE id IN (SELECT id FROM ready UNION ALL SELECT id FROM expired) \
                          RETURNING {LEASED_COLUMNS}"
                     ),
                     vec![now.into(), owner.into(), until.into(), limit.into()],

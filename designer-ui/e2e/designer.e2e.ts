@@ -83,7 +83,7 @@ describe('the form designer in the browser', () => {
     await server?.stop()
   })
 
-  it('logs in and opens 设计 → 表单, which says what to do next', async () => {
+  it('logs in and opens 设计 → 表单, which lists the core forms', async () => {
     const { page } = b
     b.expect(WHO_AM_I)
     await page.goto('/')
@@ -94,9 +94,11 @@ describe('the form designer in the browser', () => {
     await page.locator('.el-sub-menu__title', { hasText: '设计' }).hover()
     await page.locator('.el-menu--popup .el-menu-item', { hasText: '表单' }).click()
     await page.waitForURL(/\/design\/forms$/)
-    await page.locator('[data-test="forms-empty"]').waitFor()
-    expect(await page.locator('[data-test="forms-empty"]').textContent()).toContain('还没有表单')
-    await b.screenshot('designer-01-forms-empty')
+    // A new server already has the core forms (tasks, messages, consents): the list shows them.
+    await page.locator('[data-test="forms-table"]').waitFor()
+    const listed = await page.locator('[data-test="forms-table"]').textContent()
+    for (const core of ['任务', '消息', '知情同意']) expect(listed).toContain(core)
+    await b.screenshot('designer-01-forms-core')
     expect(b.takeProblems()).toEqual([])
   })
 

@@ -92,13 +92,7 @@ impl Engine {
             self.get_record(principal, entity, id, &[], crate::Lang::Zh)
                 .await?;
         }
-        let entities: std::collections::HashMap<_, _> = self
-            .catalog
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|rt| (rt.name().to_string(), rt))
-            .collect();
+        let entities = self.entity_map().await?;
         let actor = flow_principal(&flow, &entities);
         let run = RunRow {
             id: Uuid::nil(),

@@ -206,26 +206,6 @@ fn run_from_row(row: &DbRow) -> Result<RunInfo> {
     })
 }
 
-/// Cancels a flow's unfinished runs (the flow was deleted) and their pending jobs.
-pub(crate) async fn cancel_unfinished_runs(
-    conn: &mut Conn<'_>,
-    flow: &str,
-    now: OffsetDateTime,
-) -> Result<u64> {
-    conn.execute(
-        "UPDATE flow_jobs SET state = 'cancelled', updated_at = $2 WHERE state IN ('ready', 'running') \
-         AND run_id IN (SELECT id FROM flow_runs WHERE flow = $1 AND finished_at IS NULL)",
-        vec![Arg::from(flow), Arg::from(now)],
-    )
-    .await?;
-    conn.execute(
-        "UPDATE flow_runs SET status = 'cancelled', finished_at = $2, updated_at = $2 \
-         WHERE flow = $1 AND finished_at IS NULL",
-        vec![Arg::from(flow), Arg::from(now)],
-    )
-    .await
-}
-
 /// Query of a flow's runs.
 #[derive(Debug, Clone, Default)]
 pub struct RunQuery {
@@ -345,18 +325,7 @@ impl Engine {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut conn = tx.conn();
-        conn.execute(
-            "UPDATE flow_jobs SET state = 'cancelled', updated_at = $2 WHERE run_id = $1 AND state IN ('ready', 'running')",
-            vec![Arg::from(id), Arg::from(now)],
-        )
-        .await?;
-        // Open approval tasks are cancelled with the run.
-        self.drop_waits(&mut conn, id, now).await?;
-        conn.execute(
-            "UPDATE flow_runs SET status = 'cancelled', finished_at = $2, updated_at = $2 WHERE id = $1 AND finished_at IS NULL",
-            vec![Arg::from(id), Arg::from(now)],
-        )
-        .await?;
+        self.cancel_in(&mut conn, id, now).await?;
         crate::access::audit::append(
             &mut conn,
             self.clock.as_ref(),
@@ -366,6 +335,43 @@ impl Engine {
         .await?;
         tx.commit().await?;
         self.get_run(principal, id).await
+    }
+
+    /// Cancels one run in the caller's transaction: its unfinished jobs (a running step then
+    /// commits nothing), its waits with their open approval tasks, and the run itself.
+    pub(crate) async fn cancel_in(
+        &self,
+        conn: &mut Conn<'_>,
+        run: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        crate::jobs::cancel_for_run(conn, run, now).await?;
+        self.drop_waits(conn, run, now).await?;
+        conn.execute(
+            "UPDATE flow_runs SET status = 'cancelled', finished_at = $2, updated_at = $2 WHERE id = $1 AND finished_at IS NULL",
+            vec![Arg::from(run), Arg::from(now)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Cancels a flow's unfinished runs (the flow was deleted), each as a run cancel does.
+    pub(crate) async fn cancel_unfinished_runs(
+        &self,
+        conn: &mut Conn<'_>,
+        flow: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let runs = conn
+            .fetch_all(
+                "SELECT id FROM flow_runs WHERE flow = $1 AND finished_at IS NULL",
+                vec![Arg::from(flow)],
+            )
+            .await?;
+        for row in &runs {
+            self.cancel_in(conn, row.req_uuid("id")?, now).await?;
+        }
+        Ok(())
     }
 
     /// Retries a failed run: its failed step is made ready again, with the same idempotency key.
@@ -511,13 +517,7 @@ impl Engine {
             .ok_or_else(|| EngineError::not_found("flow"))?;
         let def: super::FlowDefinition = serde_json::from_value(row.req_json("definition")?)
             .map_err(|e| EngineError::internal(format!("stored flow unreadable: {e}")))?;
-        let entities: std::collections::HashMap<_, _> = self
-            .catalog
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|rt| (rt.name().to_string(), rt))
-            .collect();
+        let entities = self.entity_map().await?;
         for entity in super::checks::named_entities(&def, &entities) {
             principal.require(&entity, Action::Design)?;
         }

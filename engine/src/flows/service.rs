@@ -134,7 +134,9 @@ fn meaning(doc: &Value) -> Value {
 }
 
 impl Engine {
-    async fn entity_map(&self) -> Result<HashMap<String, Arc<crate::entities::EntityRuntime>>> {
+    pub(crate) async fn entity_map(
+        &self,
+    ) -> Result<HashMap<String, Arc<crate::entities::EntityRuntime>>> {
         Ok(self
             .catalog
             .all(&self.db)
@@ -526,7 +528,7 @@ impl Engine {
                 current: current + 1,
             });
         }
-        super::runs::cancel_unfinished_runs(&mut conn, name, now).await?;
+        self.cancel_unfinished_runs(&mut conn, name, now).await?;
         self.reset_sweep(&mut conn, name, false, now).await?;
         audit::append(
             &mut conn,

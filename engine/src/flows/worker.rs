@@ -397,13 +397,7 @@ impl Engine {
                 )
                 .await;
         };
-        let entities: std::collections::HashMap<_, _> = self
-            .catalog
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|rt| (rt.name().to_string(), rt))
-            .collect();
+        let entities = self.entity_map().await?;
         let principal = flow_principal(&flow, &entities);
         let mut scope = self
             .scope_for(&mut conn, &flow, &run, node, now, true)

@@ -317,6 +317,71 @@ async fn endless_loop_fails_the_run(backend: Backend) {
 }
 on_both_backends!(an_endless_loop_fails_its_run, endless_loop_fails_the_run);
 
+/// The steps a success makes due run in its transaction; one that fails there is rolled back
+/// alone and goes the job way, its `error` edge included, while the steps before it stand.
+async fn failing_step_after_local_steps_fails_alone(backend: Backend) {
+    let (server, admin) = server_with_patients(backend).await;
+    let flow = json!({"name": "chain", "enabled": true,
+        "trigger": {"type": "record_created", "entity": "patient"},
+        "nodes": [{"id": "check", "type": "condition", "expr": "record.total_spent >= 0"},
+                  {"id": "mark", "type": "update_record", "set": {"tier": "VIP"}},
+                  {"id": "spin", "type": "condition", "expr": "loop { } ; true"},
+                  {"id": "never", "type": "update_record", "set": {"tier": "normal"}},
+                  {"id": "flag", "type": "update_record", "set": {"vip_since": "2026-01-01"}}],
+        "edges": [{"from": "trigger", "to": "check"}, {"from": "check", "to": "mark", "when": "true"},
+                  {"from": "mark", "to": "spin"}, {"from": "spin", "to": "never", "when": "true"},
+                  {"from": "spin", "to": "flag", "when": "error"}]});
+    let (status, body) = status_and_body(admin.post("/api/v1/flows", &flow).await).await;
+    assert_eq!(status, 201, "{body}");
+    let (id, _) = create_patient(&admin, "赵六", "13600002222", 10.0).await;
+    let runs = settled_runs(&admin, "chain", 1).await;
+    assert_eq!(runs[0]["status"], "succeeded", "{runs:?}");
+    let run = get(
+        &admin,
+        &format!("/api/v1/runs/{}", runs[0]["id"].as_str().unwrap()),
+    )
+    .await;
+    let steps: Vec<(&str, &str)> = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["node"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("check", "succeeded"),
+            ("mark", "succeeded"),
+            ("spin", "failed"),
+            ("flag", "succeeded")
+        ],
+        "{run}"
+    );
+    assert_eq!(run["steps"][2]["error"]["code"], "too_many_operations");
+    assert_eq!(
+        run["steps"][2]["attempts"], 1,
+        "a deterministic failure is not retried"
+    );
+    let patient = get(&admin, &format!("/api/v1/records/patient/{id}")).await;
+    assert_eq!(
+        patient["data"]["tier"], "VIP",
+        "the step before the failure stands"
+    );
+    assert_eq!(
+        patient["data"]["vip_since"], "2026-01-01",
+        "the error edge was taken"
+    );
+    assert_eq!(
+        patient["version"], 3,
+        "mark and flag wrote once each: {patient}"
+    );
+    server.stop().await;
+}
+on_both_backends!(
+    a_failing_step_after_local_steps_fails_alone,
+    failing_step_after_local_steps_fails_alone
+);
+
 async fn readers_see_runs_through_their_field_rules(backend: Backend) {
     let (server, admin) = server_with_patients(backend).await;
     let (status, body) = status_and_body(admin.post("/api/v1/flows", &vip_flow()).await).await;

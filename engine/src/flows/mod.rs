@@ -15,6 +15,7 @@ pub mod runs;
 pub mod schema;
 mod scope;
 pub mod service;
+mod step;
 pub mod tasks;
 pub mod templates;
 pub mod timers;

@@ -39,3 +39,33 @@ pub async fn enqueue(
         .await?;
     Ok((inserted == 1).then_some(id))
 }
+
+/// A job run in the transaction that made it: written as done at once, one attempt, never
+/// leased. Answers whether this caller holds its `dedupe_key` (false: another job holds it,
+/// nothing is written, and the caller must not run the work).
+pub async fn finished_in_place(
+    conn: &mut Conn<'_>,
+    job: NewJob,
+    now: OffsetDateTime,
+) -> Result<bool> {
+    let inserted = conn
+        .execute(
+            "INSERT INTO flow_jobs (id, run_id, node, kind, payload, due_at, state, attempts, \
+             max_attempts, dedupe_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'done', 1, $7, $8, $9, $9) \
+             ON CONFLICT (dedupe_key) DO NOTHING",
+            vec![
+                Uuid::now_v7().into(),
+                job.run_id.into(),
+                job.node.into(),
+                job.kind.into(),
+                job.payload.into(),
+                job.due_at.into(),
+                job.max_attempts.into(),
+                job.dedupe_key.into(),
+                now.into(),
+            ],
+        )
+        .await?;
+    Ok(inserted == 1)
+}

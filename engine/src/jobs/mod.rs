@@ -37,7 +37,7 @@ mod upkeep;
 mod wake;
 
 pub use cancel::{cancel_by_dedupe_prefix, cancel_for_run};
-pub use enqueue::enqueue;
+pub use enqueue::{enqueue, finished_in_place};
 pub use finish::{complete, extend_lease, fail_permanently, retry_later, step_backoff, Retried};
 pub use keys::{timer_key, timer_prefix};
 pub use load::{load, Job};

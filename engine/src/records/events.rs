@@ -179,6 +179,12 @@ impl Engine {
         self.move_timers(conn, events).await
     }
 
+    /// Call after committing a write that recorded events: the flow dispatcher looks at
+    /// once instead of at its next poll.
+    pub(crate) fn events_committed(&self) {
+        self.wake_flow_worker();
+    }
+
     /// Committed events after `position` (0 for the beginning), in commit order, at most
     /// `limit`. Every event committed before the call is returned by it or a later call that
     /// starts from the last position seen; none is returned twice. Each is on disk before it is

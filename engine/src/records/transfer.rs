@@ -532,6 +532,7 @@ impl Engine {
         tx.commit()
             .await
             .map_err(|e| super::write::map_write_error(&rt, e))?;
+        self.events_committed();
         self.refresh_statistics(&rt, report.imported).await;
         Ok(report)
     }

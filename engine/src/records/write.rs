@@ -344,6 +344,7 @@ impl Engine {
             .ok_or_else(|| EngineError::internal("no record inserted"))?;
         let stored = live_record(&mut tx.conn(), &rt, id).await?;
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
+        self.events_committed();
         self.written_answer(&rt, principal, &stored, &data)
     }
 
@@ -523,6 +524,7 @@ impl Engine {
             .map_err(|e| map_write_error(&rt, e))?;
         let stored = live_record(&mut tx.conn(), &rt, id).await?;
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
+        self.events_committed();
         self.written_answer(&rt, principal, &stored, &data)
     }
 
@@ -639,6 +641,7 @@ impl Engine {
         self.set_deleted(&mut tx.conn(), &rt, principal, &stored, true)
             .await?;
         tx.commit().await?;
+        self.events_committed();
         Ok(())
     }
 
@@ -669,6 +672,7 @@ impl Engine {
             .map_err(|e| map_write_error(&rt, e))?;
         let restored = live_record(&mut tx.conn(), &rt, id).await?;
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
+        self.events_committed();
         self.written_answer(&rt, principal, &restored, &Map::new())
     }
 
@@ -870,6 +874,7 @@ impl Engine {
         };
         let stored = live_record(&mut tx.conn(), rt, id).await?;
         tx.commit().await.map_err(|e| map_write_error(rt, e))?;
+        self.events_committed();
         Ok(UpsertOutcome {
             record: self.written_answer(rt, principal, &stored, data)?,
             created,
@@ -1115,6 +1120,7 @@ impl Engine {
         )
         .await?;
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
+        self.events_committed();
         self.refresh_statistics(&rt, ids.len()).await;
         Ok(ids)
     }

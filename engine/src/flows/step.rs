@@ -1,0 +1,371 @@
+//! Running a step job: the node, then every node its success makes due at once, in the one
+//! transaction that fences on the job's lease. So a run's local steps (condition → update →
+//! message) commit together, each with its own step row, and a worker whose lease was lost
+//! commits none of them. A failure goes through the job queue's retries and `error` edges.
+
+use super::compiled::CompiledFlow;
+use super::definition::Node;
+use super::nodes::{Done, Failure, Next, NodeRun};
+use super::worker::{enqueue_step, finish_if_idle, flow_principal, load_run, RunRow, STEP};
+use crate::access::Principal;
+use crate::engine::Engine;
+use crate::error::{EngineError, Result};
+use crate::jobs::{self, LeasedJob, NewJob, Retried};
+use crate::store::{Arg, Conn};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use time::OffsetDateTime;
+
+/// Nodes run in one step job's transaction at most, the job's own included: a long chain
+/// still commits in parts, well inside the lease.
+const IN_PLACE_STEPS: usize = 16;
+
+/// Whether a node made due by an earlier one runs in that one's transaction. A
+/// `webhook_call` waits on the network with its lease extended, so it runs as its own job.
+fn runs_in_place(node: &Node) -> bool {
+    node.kind.kind() != "webhook_call"
+}
+
+impl Engine {
+    pub(super) async fn run_step(&self, job: LeasedJob) -> Result<()> {
+        let (Some(run_id), Some(node_id)) = (job.run_id, job.node.clone()) else {
+            let mut tx = self.db.begin().await?;
+            jobs::fail_permanently(
+                &mut tx.conn(),
+                &job,
+                self.now(),
+                "a step job needs a run and a node",
+            )
+            .await?;
+            return tx.commit().await;
+        };
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut conn = tx.conn();
+        match jobs::complete(&mut conn, &job, now).await {
+            Err(EngineError::LeaseLost { .. }) => return Ok(()),
+            other => other?,
+        }
+        let Some(run) = load_run(&mut conn, run_id).await? else {
+            return tx.commit().await;
+        };
+        if super::runs::FINISHED.contains(&run.status.as_str()) {
+            return tx.commit().await;
+        }
+        let flow = self.compiled_flow(&run.flow, run.version).await?;
+        let Some(node) = flow.node(&node_id) else {
+            drop(tx);
+            return self
+                .fail_run(
+                    &job,
+                    &run,
+                    &node_id,
+                    "",
+                    &Failure {
+                        code: "unknown_node".into(),
+                        message: format!("节点 {node_id} 不存在 / no node {node_id}"),
+                        retryable: false,
+                    },
+                )
+                .await;
+        };
+        let entities = self.entity_map().await?;
+        let principal = flow_principal(&flow, &entities);
+        let step = Step {
+            flow: &flow,
+            run: &run,
+            principal: &principal,
+            now,
+        };
+        match self.run_node(&mut conn, &step, node, job.attempts).await? {
+            Ok(done) => {
+                let mut due_now = VecDeque::new();
+                self.follow(&mut conn, &step, &node.id, &done, &mut due_now)
+                    .await?;
+                self.run_due_now(&mut conn, &step, due_now).await?;
+                finish_if_idle(&mut conn, run.id, now).await?;
+                tx.commit().await?;
+                self.wake_flow_worker();
+                Ok(())
+            }
+            Err(failure) => {
+                // The node's partial effects roll back with this transaction.
+                drop(tx);
+                self.fail_run(&job, &run, &node.id, node.kind.kind(), &failure)
+                    .await
+            }
+        }
+    }
+
+    /// Runs `node` and, on success, stores its step row. A failure leaves its partial effects
+    /// for the caller to roll back.
+    async fn run_node(
+        &self,
+        conn: &mut Conn<'_>,
+        step: &Step<'_>,
+        node: &Node,
+        attempts: i64,
+    ) -> Result<std::result::Result<Done, Failure>> {
+        let mut scope = self
+            .scope_for(conn, step.flow, step.run, node, step.now, true)
+            .await?;
+        let outcome = NodeRun {
+            engine: self,
+            flow: step.flow,
+            node,
+            run_id: step.run.id,
+            principal: step.principal,
+            scope: &mut scope,
+            dry: false,
+        }
+        .execute(conn)
+        .await;
+        if let Ok(done) = &outcome {
+            let status = match done.next {
+                Next::Wait { .. } => "waiting",
+                _ => "succeeded",
+            };
+            self.record_step(
+                conn,
+                step.run,
+                node.id.as_str(),
+                node.kind.kind(),
+                status,
+                attempts,
+                done.input.clone().into_stored(),
+                done.output.clone().into_stored(),
+                Value::Null,
+                step.now,
+            )
+            .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Runs the nodes made due now in this transaction, each inside a savepoint: one that
+    /// fails is rolled back alone and enqueued as a job of its own, whose attempts, backoff
+    /// and `error` edge then apply as to any step. A node reached by several branches still
+    /// runs once: it is written as a finished job under the run's key for it first.
+    async fn run_due_now(
+        &self,
+        conn: &mut Conn<'_>,
+        step: &Step<'_>,
+        mut due_now: VecDeque<String>,
+    ) -> Result<()> {
+        let mut ran = 1;
+        while let Some(id) = due_now.pop_front() {
+            let node = step.flow.node(&id).filter(|n| runs_in_place(n));
+            let Some(node) = node.filter(|_| ran < IN_PLACE_STEPS) else {
+                enqueue_step(conn, step.run.id, &id, step.now, step.now).await?;
+                continue;
+            };
+            ran += 1;
+            conn.execute("SAVEPOINT flow_step", vec![]).await?;
+            let claimed = jobs::finished_in_place(
+                conn,
+                NewJob::new(STEP, json!({}), step.now)
+                    .for_node(step.run.id, id.as_str())
+                    .dedupe(format!("{}:{id}", step.run.id)),
+                step.now,
+            )
+            .await?;
+            if !claimed {
+                conn.execute("RELEASE SAVEPOINT flow_step", vec![]).await?;
+                continue;
+            }
+            match self.run_node(conn, step, node, 1).await? {
+                Ok(done) => {
+                    conn.execute("RELEASE SAVEPOINT flow_step", vec![]).await?;
+                    self.follow(conn, step, &node.id, &done, &mut due_now)
+                        .await?;
+                }
+                Err(_) => {
+                    conn.execute("ROLLBACK TO SAVEPOINT flow_step", vec![])
+                        .await?;
+                    conn.execute("RELEASE SAVEPOINT flow_step", vec![]).await?;
+                    enqueue_step(conn, step.run.id, &id, step.now, step.now).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the branch goes after `node`: nodes due now are handed back in `due_now`, later
+    /// ones enqueued, a wait begun, or the run ended.
+    async fn follow(
+        &self,
+        conn: &mut Conn<'_>,
+        step: &Step<'_>,
+        node: &str,
+        done: &Done,
+        due_now: &mut VecDeque<String>,
+    ) -> Result<()> {
+        let (flow, run, now) = (step.flow, step.run, step.now);
+        match &done.next {
+            Next::Edge(when) => {
+                due_now.extend(
+                    flow.graph
+                        .next(&flow.def, node, when.as_deref())
+                        .into_iter()
+                        .map(str::to_string),
+                );
+            }
+            Next::After(due) => {
+                for next in flow.graph.next(&flow.def, node, None) {
+                    enqueue_step(conn, run.id, next, *due, now).await?;
+                }
+            }
+            Next::Stop => {}
+            Next::End => {
+                due_now.clear();
+                jobs::cancel_for_run(conn, run.id, now).await?;
+                self.drop_waits(conn, run.id, now).await?;
+            }
+            Next::Wait {
+                entity,
+                record_id,
+                timeout,
+            } => {
+                super::waits::begin(conn, run.id, node, entity, *record_id, *timeout, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn record_step(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &RunRow,
+        node: &str,
+        node_type: &str,
+        status: &str,
+        attempts: i64,
+        input: Value,
+        output: Value,
+        error: Value,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let seq = conn
+            .fetch_one(
+                "SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM flow_steps WHERE run_id = $1",
+                vec![Arg::from(run.id)],
+            )
+            .await?
+            .req_int("n")?;
+        conn.execute(
+            "INSERT INTO flow_steps (run_id, node, node_type, status, attempts, input, output, error, seq, started_at, finished_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             ON CONFLICT (run_id, node) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, \
+             input = excluded.input, output = excluded.output, error = excluded.error, finished_at = excluded.finished_at",
+            vec![
+                Arg::from(run.id),
+                Arg::from(node),
+                Arg::from(node_type),
+                Arg::from(status),
+                Arg::from(attempts),
+                Arg::Json(Some(input)),
+                Arg::Json(Some(output)),
+                Arg::Json((!error.is_null()).then_some(error)),
+                Arg::from(seq),
+                Arg::from(now),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A failed step: retried later when the failure may pass, else the `error` edge is taken
+    /// or the run fails.
+    async fn fail_run(
+        &self,
+        job: &LeasedJob,
+        run: &RunRow,
+        node: &str,
+        node_type: &str,
+        failure: &Failure,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut conn = tx.conn();
+        // Takes the run's lock, as a step does.
+        load_run(&mut conn, run.id).await?;
+        if failure.retryable {
+            match jobs::retry_later(
+                &mut conn,
+                job,
+                now,
+                &failure.code,
+                jobs::step_backoff(job.attempts),
+            )
+            .await
+            {
+                Err(EngineError::LeaseLost { .. }) => return Ok(()),
+                Err(e) => return Err(e),
+                Ok(Retried::At(_)) => {
+                    self.record_step(
+                        &mut conn,
+                        run,
+                        node,
+                        node_type,
+                        "ready",
+                        job.attempts,
+                        Value::Null,
+                        Value::Null,
+                        failure.json(),
+                        now,
+                    )
+                    .await?;
+                    return tx.commit().await;
+                }
+                Ok(Retried::Dead) => {}
+            }
+        } else {
+            match jobs::fail_permanently(&mut conn, job, now, &failure.code).await {
+                Err(EngineError::LeaseLost { .. }) => return Ok(()),
+                other => other?,
+            }
+        }
+        self.record_step(
+            &mut conn,
+            run,
+            node,
+            node_type,
+            "failed",
+            job.attempts,
+            Value::Null,
+            Value::Null,
+            failure.json(),
+            now,
+        )
+        .await?;
+        let flow = self.compiled_flow(&run.flow, run.version).await?;
+        if flow.graph.has_edge(&flow.def, node, "error") {
+            for next in flow.graph.next(&flow.def, node, Some("error")) {
+                enqueue_step(&mut conn, run.id, next, now, now).await?;
+            }
+            finish_if_idle(&mut conn, run.id, now).await?;
+        } else {
+            jobs::cancel_for_run(&mut conn, run.id, now).await?;
+            self.drop_waits(&mut conn, run.id, now).await?;
+            let mut error = failure.json();
+            error["node"] = json!(node);
+            conn.execute(
+                "UPDATE flow_runs SET status = 'failed', error = $2, finished_at = $3, updated_at = $3 WHERE id = $1 AND finished_at IS NULL",
+                vec![Arg::from(run.id), Arg::Json(Some(error)), Arg::from(now)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.wake_flow_worker();
+        Ok(())
+    }
+}
+
+/// What every node of one step job shares: its flow version, run, actor and time.
+struct Step<'a> {
+    flow: &'a CompiledFlow,
+    run: &'a RunRow,
+    principal: &'a Principal,
+    now: OffsetDateTime,
+}

@@ -215,6 +215,11 @@ impl FlowGraph {
     }
 
     /// Whether `from` has an edge for `when`.
+    /// Whether more than one edge leads into `node`: only then can two branches reach it.
+    pub fn joins(&self, def: &FlowDefinition, node: &str) -> bool {
+        def.edges.iter().filter(|e| e.to == node).nth(1).is_some()
+    }
+
     pub fn has_edge(&self, def: &FlowDefinition, from: &str, when: &str) -> bool {
         def.edges
             .iter()

@@ -144,8 +144,8 @@ impl Engine {
 
     /// Runs the nodes made due now in this transaction, each inside a savepoint: one that
     /// fails is rolled back alone and enqueued as a job of its own, whose attempts, backoff
-    /// and `error` edge then apply as to any step. A node reached by several branches still
-    /// runs once: it is written as a finished job under the run's key for it first.
+    /// and `error` edge then apply as to any step. A node several edges lead into still runs
+    /// once: it is written as a finished job under the run's key for it first.
     async fn run_due_now(
         &self,
         conn: &mut Conn<'_>,
@@ -161,14 +161,16 @@ impl Engine {
             };
             ran += 1;
             conn.execute("SAVEPOINT flow_step", vec![]).await?;
-            let claimed = jobs::finished_in_place(
-                conn,
-                NewJob::new(STEP, json!({}), step.now)
-                    .for_node(step.run.id, id.as_str())
-                    .dedupe(format!("{}:{id}", step.run.id)),
-                step.now,
-            )
-            .await?;
+            // A node with one edge in is reached once, as the node before it ran once.
+            let claimed = !step.flow.graph.joins(&step.flow.def, &id)
+                || jobs::finished_in_place(
+                    conn,
+                    NewJob::new(STEP, json!({}), step.now)
+                        .for_node(step.run.id, id.as_str())
+                        .dedupe(format!("{}:{id}", step.run.id)),
+                    step.now,
+                )
+                .await?;
             if !claimed {
                 conn.execute("RELEASE SAVEPOINT flow_step", vec![]).await?;
                 continue;
@@ -246,16 +248,9 @@ impl Engine {
         error: Value,
         now: OffsetDateTime,
     ) -> Result<()> {
-        let seq = conn
-            .fetch_one(
-                "SELECT COALESCE(MAX(seq), 0) + 1 AS n FROM flow_steps WHERE run_id = $1",
-                vec![Arg::from(run.id)],
-            )
-            .await?
-            .req_int("n")?;
         conn.execute(
             "INSERT INTO flow_steps (run_id, node, node_type, status, attempts, input, output, error, seq, started_at, finished_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, COALESCE(MAX(seq), 0) + 1, $9, $9 FROM flow_steps WHERE run_id = $1 \
              ON CONFLICT (run_id, node) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, \
              input = excluded.input, output = excluded.output, error = excluded.error, finished_at = excluded.finished_at",
             vec![
@@ -267,7 +262,6 @@ impl Engine {
                 Arg::Json(Some(input)),
                 Arg::Json(Some(output)),
                 Arg::Json((!error.is_null()).then_some(error)),
-                Arg::from(seq),
                 Arg::from(now),
             ],
         )

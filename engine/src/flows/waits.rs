@@ -64,16 +64,6 @@ pub(super) async fn begin(
     Ok(())
 }
 
-/// How many branches of `run` wait.
-pub(super) async fn count(conn: &mut Conn<'_>, run: Uuid) -> Result<i64> {
-    conn.fetch_one(
-        "SELECT COUNT(*) AS n FROM flow_waits WHERE run_id = $1",
-        vec![Arg::from(run)],
-    )
-    .await?
-    .req_int("n")
-}
-
 /// Deletes the wait; true for the one caller that deleted it (it resumes the branch).
 async fn take(conn: &mut Conn<'_>, run: Uuid, node: &str) -> Result<bool> {
     Ok(conn

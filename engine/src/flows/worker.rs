@@ -71,12 +71,12 @@ pub(super) async fn finish_if_idle(
 ) -> Result<()> {
     let left = conn
         .fetch_one(
-            "SELECT COUNT(*) AS n FROM flow_jobs WHERE run_id = $1 AND state IN ('ready', 'running') AND kind <> $2",
+            "SELECT (SELECT COUNT(*) FROM flow_jobs WHERE run_id = $1 AND state IN ('ready', 'running') AND kind <> $2) AS jobs, \
+             (SELECT COUNT(*) FROM flow_waits WHERE run_id = $1) AS waits",
             vec![Arg::from(run), Arg::from(super::waits::TIMEOUT)],
         )
-        .await?
-        .req_int("n")?;
-    let waits = super::waits::count(conn, run).await?;
+        .await?;
+    let (left, waits) = (left.req_int("jobs")?, left.req_int("waits")?);
     let (status, finished) = match (left, waits) {
         (0, 0) => ("succeeded", Some(now)),
         (0, _) => ("waiting", None),

@@ -276,6 +276,7 @@ impl Engine {
             followed: Default::default(),
             old: None,
             steps: Map::new(),
+            body: None,
             time,
         };
         if let (Some(entity), Some(id)) = (&run.entity, run.record_id) {
@@ -346,11 +347,14 @@ impl Engine {
                 )
                 .await?;
             for r in rows {
-                if let Some(Value::Object(mut out)) = r.json("output")? {
-                    out.remove("$fields");
-                    scope.steps.insert(r.req_text("node")?, Value::Object(out));
+                if let Some(out @ Value::Object(_)) = r.json("output")? {
+                    let out = super::runs::opened(out, &self.keys);
+                    scope.steps.insert(r.req_text("node")?, out);
                 }
             }
+        }
+        if matches!(flow.def.trigger, super::definition::Trigger::Webhook { .. }) {
+            scope.body = Some(self.webhook_body(conn, run.id).await?);
         }
         Ok(scope)
     }
@@ -397,6 +401,13 @@ impl Engine {
                 )
                 .await;
         };
+        if matches!(node.kind, super::definition::NodeKind::WebhookCall { .. }) {
+            // A call waits on the network: it is sent with no transaction open.
+            drop(tx);
+            return self
+                .run_webhook_call(job, run, flow.clone(), &node_id)
+                .await;
+        }
         let entities = self.entity_map().await?;
         let principal = flow_principal(&flow, &entities);
         let mut scope = self
@@ -447,7 +458,7 @@ impl Engine {
         }
     }
 
-    async fn follow(
+    pub(super) async fn follow(
         &self,
         conn: &mut Conn<'_>,
         flow: &CompiledFlow,
@@ -528,7 +539,7 @@ impl Engine {
 
     /// A failed step: retried later when the failure may pass, else the `error` edge is taken
     /// or the run fails.
-    async fn fail_run(
+    pub(super) async fn fail_run(
         &self,
         job: &LeasedJob,
         run: &RunRow,

@@ -231,7 +231,9 @@ async fn access_log(
 }
 
 pub fn app(state: AppState) -> Router {
-    use routes::{auth, entities, flows, health, list_views, openapi, people, records, reports};
+    use routes::{
+        auth, entities, flows, health, hooks, list_views, openapi, people, records, reports,
+    };
     let import_limit = state.config.max_import_bytes;
     let api = Router::new()
         .route("/auth/login", post(auth::login_handler))
@@ -293,6 +295,12 @@ pub fn app(state: AppState) -> Router {
             get(flows::runs).post(flows::start_run),
         )
         .route("/flows/{name}/dry-run", post(flows::dry_run))
+        .route(
+            "/hooks/{flow}",
+            post(hooks::receive).layer(DefaultBodyLimit::max(
+                kangdao_engine::flows::webhooks::MAX_BODY_BYTES,
+            )),
+        )
         .route("/runs/{id}", get(flows::run))
         .route("/runs/{id}/retry", post(flows::retry))
         .route("/runs/{id}/cancel", post(flows::cancel))

@@ -101,6 +101,30 @@ impl TestServer {
         }
     }
 
+    /// [`TestServer::start_with_clock`] with the configuration changed by `configure` first
+    /// (an allow list, a limit).
+    pub async fn start_configured(
+        backend: Backend,
+        clock: kangdao_engine::clock::SharedClock,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        install_crypto();
+        let db = FreshDatabase::new(backend).await;
+        let mut config = test_config(&db.url, &db.data_dir);
+        configure(&mut config);
+        let state = kangdao_server::build_state_with_clock(config.clone(), clock)
+            .await
+            .expect("server state");
+        create_admin(&state.engine).await;
+        let (base, running) = serve(state).await;
+        TestServer {
+            base,
+            db,
+            config,
+            running,
+        }
+    }
+
     /// A server on a database another server left (stopped or killed), administrator
     /// included.
     pub async fn reopen(db: FreshDatabase) -> TestServer {

@@ -36,6 +36,7 @@ pub const RUNNABLE_TRIGGERS: &[&str] = &[
     "record_deleted",
     "date_relative",
     "manual",
+    "webhook",
 ];
 pub const RUNNABLE_NODES: &[&str] = &[
     "condition",
@@ -47,6 +48,7 @@ pub const RUNNABLE_NODES: &[&str] = &[
     "add_tag",
     "remove_tag",
     "delay",
+    "webhook_call",
     "approval",
     "end",
 ];

@@ -67,14 +67,21 @@ impl Engine {
         out
     }
 
-    /// Dry-runs flow `name` (or the draft `definition`, checked as on save) on a record.
+    /// Dry-runs flow `name` (or the draft `definition`, checked as on save) on a record, or,
+    /// for a `webhook` trigger, on a request `body`.
     pub async fn dry_run_flow(
         &self,
         principal: &Principal,
         name: &str,
         record_id: Option<Uuid>,
         definition: Option<Value>,
+        body: Option<Value>,
     ) -> Result<Value> {
+        if body.as_ref().is_some_and(|b| !b.is_object()) {
+            return Err(EngineError::bad_request(
+                "body 须为 JSON 对象 / body must be a JSON object",
+            ));
+        }
         let saved = self.get_flow(principal, name).await?;
         let flow: std::sync::Arc<CompiledFlow> = match definition {
             Some(draft) => std::sync::Arc::new(self.check_flow(principal, &draft).await?),
@@ -127,8 +134,13 @@ impl Engine {
             let mut current = match scope.take() {
                 Some(s) => s,
                 None => {
-                    self.scope_for(&mut conn, &flow, &run, node, now, false)
-                        .await?
+                    let mut fresh = self
+                        .scope_for(&mut conn, &flow, &run, node, now, false)
+                        .await?;
+                    if matches!(flow.def.trigger, Trigger::Webhook { .. }) {
+                        fresh.body = Some(body.clone().unwrap_or_else(|| json!({})));
+                    }
+                    fresh
                 }
             };
             for name in super::scope::followed_references(node) {

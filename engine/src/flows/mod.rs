@@ -1,7 +1,7 @@
 //! The flow engine: "when X, if Y, do Z" as data (docs/flows.md). A definition is checked on
 //! save (`schema`, `graph`, `checks`), kept in versions (`service`), compiled once per version
 //! (`compiled`), and carried out durably by the runtime (`runs`, `dispatch`, `worker`,
-//! `nodes`) on the job table (`crate::jobs`).
+//! `nodes`, `webhooks`) on the job table (`crate::jobs`).
 
 pub mod checks;
 pub mod compiled;
@@ -20,6 +20,7 @@ pub mod tasks;
 pub mod templates;
 pub mod timers;
 mod waits;
+pub mod webhooks;
 mod worker;
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ fn done(next: Next) -> Done {
 }
 
 impl NodeRun<'_> {
-    fn eval(&self, source: &str) -> std::result::Result<Dynamic, Failure> {
+    pub(super) fn eval(&self, source: &str) -> std::result::Result<Dynamic, Failure> {
         let ast = self
             .flow
             .expr(source)
@@ -352,6 +352,12 @@ impl NodeRun<'_> {
                 Ok(d)
             }
             NodeKind::End {} => Ok(done(Next::End)),
+            NodeKind::WebhookCall { .. } if self.dry => self.webhook_dry_run(),
+            // The worker sends calls outside the step's transaction (`webhooks::call`).
+            NodeKind::WebhookCall { .. } => Err(Failure::fixed(
+                "internal",
+                "a webhook_call is not run inside a step transaction",
+            )),
             other => Err(Failure::fixed(
                 "not_supported",
                 format!(

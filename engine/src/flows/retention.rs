@@ -1,7 +1,8 @@
 //! Pruning: finished runs (with their steps), finished jobs and the change events the
 //! dispatcher has passed are deleted once older than `retention_days`, a thousand per
-//! transaction so no prune holds the write turn for long. Records the flows made (tasks,
-//! messages) and their history are kept.
+//! transaction so no prune holds the write turn for long; so are inbound webhooks' replay
+//! records once past their window. Records the flows made (tasks, messages) and their history
+//! are kept.
 
 use crate::engine::Engine;
 use crate::error::Result;
@@ -48,6 +49,7 @@ impl Engine {
             tx.commit().await?;
         }
         deleted += crate::jobs::prune(&self.db, cutoff).await?;
+        deleted += self.prune_webhook_replays().await?;
         let cursor = self
             .db
             .fetch_optional(

@@ -14,6 +14,10 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// What `$fields` ties a sealed value to: no field, so no field rule can show it; every reader
+/// sees `***`.
+const SEALED: &str = "$sealed";
+
 /// Run statuses that are final.
 pub const FINISHED: &[&str] = &["succeeded", "failed", "cancelled"];
 
@@ -49,6 +53,30 @@ impl Traced {
         insert_path(&mut self.values, path, stored);
         self.fields
             .insert(path.to_string(), Value::String(format!("{entity}.{field}")));
+        self
+    }
+
+    /// A plain value at a dotted path (`body.mrn`).
+    pub fn plain_at(mut self, path: &str, value: Value) -> Traced {
+        insert_path(&mut self.values, path, value);
+        self
+    }
+
+    /// A value that may hold a sensitive one without being any one field's (a webhook body
+    /// reading patient fields, an answer from another system): stored as ciphertext, shown to
+    /// every reader as `***`. Steps of the same run read it opened (`opened`).
+    pub fn sealed(mut self, path: &str, value: &Value, keys: &Keyring) -> Traced {
+        if value.is_null() {
+            insert_path(&mut self.values, path, Value::Null);
+            return self;
+        }
+        insert_path(
+            &mut self.values,
+            path,
+            Value::String(keys.encrypt(&value.to_string())),
+        );
+        self.fields
+            .insert(path.to_string(), Value::String(SEALED.into()));
         self
     }
 
@@ -111,6 +139,12 @@ pub(crate) fn present(engine: &Engine, principal: &Principal, stored: Option<Val
         _ => Map::new(),
     };
     for (path, tied) in fields {
+        if tied.as_str() == Some(SEALED) {
+            if let Some(slot) = take_path(&mut values, &path) {
+                *slot = Value::String("***".into());
+            }
+            continue;
+        }
         let Some((entity, field)) = tied.as_str().and_then(|t| t.split_once('.')) else {
             remove_path(&mut values, &path);
             continue;
@@ -150,6 +184,34 @@ pub(crate) fn present(engine: &Engine, principal: &Principal, stored: Option<Val
             }
         } else {
             plain
+        };
+    }
+    Value::Object(values)
+}
+
+/// A stored output as later steps of the same run read it (`steps.<id>`): the flow acts on
+/// plain values, so ciphertext is opened (a sealed value back to the JSON it was).
+pub(crate) fn opened(stored: Value, keys: &Keyring) -> Value {
+    let Value::Object(mut values) = stored else {
+        return stored;
+    };
+    let fields = match values.remove("$fields") {
+        Some(Value::Object(f)) => f,
+        _ => Map::new(),
+    };
+    for (path, tied) in fields {
+        let Some(slot) = take_path(&mut values, &path) else {
+            continue;
+        };
+        let Value::String(s) = &*slot else { continue };
+        if !Keyring::is_ciphertext(s) {
+            continue;
+        }
+        let Ok(plain) = keys.decrypt(s) else { continue };
+        *slot = if tied.as_str() == Some(SEALED) {
+            serde_json::from_str(&plain).unwrap_or(Value::String(plain))
+        } else {
+            Value::String(plain)
         };
     }
     Value::Object(values)

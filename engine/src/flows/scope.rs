@@ -108,12 +108,14 @@ pub(crate) struct Scope {
     pub followed: HashMap<String, Loaded>,
     pub old: Option<Map<String, Value>>,
     pub steps: Map<String, Value>,
+    /// The request body of a run started by a `webhook` trigger.
+    pub body: Option<Value>,
     pub time: TimeContext,
 }
 
 impl Scope {
     pub fn variables(&self) -> Vec<(&'static str, Dynamic)> {
-        let mut vars = Vec::with_capacity(3);
+        let mut vars = Vec::with_capacity(4);
         vars.push((
             "record",
             self.record.as_ref().map_or_else(
@@ -125,6 +127,9 @@ impl Scope {
             vars.push(("old", json_to_dynamic(&Value::Object(old.clone()))));
         }
         vars.push(("steps", json_to_dynamic(&Value::Object(self.steps.clone()))));
+        if let Some(body) = &self.body {
+            vars.push(("body", json_to_dynamic(body)));
+        }
         vars
     }
 
@@ -138,6 +143,7 @@ impl Scope {
             "record": record,
             "old": self.old.clone().unwrap_or_default(),
             "steps": self.steps,
+            "body": self.body.clone().unwrap_or_default(),
             "now": crate::forms::checks::format_datetime_utc(self.time.now),
         })
     }

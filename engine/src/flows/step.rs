@@ -69,6 +69,13 @@ impl Engine {
                 )
                 .await;
         };
+        if matches!(node.kind, super::definition::NodeKind::WebhookCall { .. }) {
+            // A call waits on the network: it is sent with no transaction open.
+            drop(tx);
+            return self
+                .run_webhook_call(job, run, flow.clone(), &node_id)
+                .await;
+        }
         let entities = self.entity_map().await?;
         let principal = flow_principal(&flow, &entities);
         let step = Step {
@@ -95,6 +102,31 @@ impl Engine {
                     .await
             }
         }
+    }
+
+    /// After `node` of `run` succeeded outside a step's usual path (a `webhook_call`, whose
+    /// answer commits in a transaction of its own): its branch goes on as after any step.
+    pub(super) async fn after_node(
+        &self,
+        conn: &mut Conn<'_>,
+        flow: &CompiledFlow,
+        run: &RunRow,
+        node: &str,
+        done: &Done,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let entities = self.entity_map().await?;
+        let principal = flow_principal(flow, &entities);
+        let step = Step {
+            flow,
+            run,
+            principal: &principal,
+            now,
+        };
+        let mut due_now = VecDeque::new();
+        self.follow(conn, &step, node, done, &mut due_now).await?;
+        self.run_due_now(conn, &step, due_now).await?;
+        finish_if_idle(conn, run.id, now).await
     }
 
     /// Runs `node` and, on success, stores its step row. A failure leaves its partial effects
@@ -271,7 +303,7 @@ impl Engine {
 
     /// A failed step: retried later when the failure may pass, else the `error` edge is taken
     /// or the run fails.
-    async fn fail_run(
+    pub(super) async fn fail_run(
         &self,
         job: &LeasedJob,
         run: &RunRow,

@@ -275,6 +275,7 @@ impl Engine {
             followed: Default::default(),
             old: None,
             steps: Map::new(),
+            body: None,
             time,
         };
         if let (Some(entity), Some(id)) = (&run.entity, run.record_id) {
@@ -345,11 +346,14 @@ impl Engine {
                 )
                 .await?;
             for r in rows {
-                if let Some(Value::Object(mut out)) = r.json("output")? {
-                    out.remove("$fields");
-                    scope.steps.insert(r.req_text("node")?, Value::Object(out));
+                if let Some(out @ Value::Object(_)) = r.json("output")? {
+                    let out = super::runs::opened(out, &self.keys);
+                    scope.steps.insert(r.req_text("node")?, out);
                 }
             }
+        }
+        if matches!(flow.def.trigger, super::definition::Trigger::Webhook { .. }) {
+            scope.body = Some(self.webhook_body(conn, run.id).await?);
         }
         Ok(scope)
     }

@@ -185,6 +185,9 @@ pub struct DryRun {
     record_id: Option<String>,
     #[serde(default)]
     definition: Option<Value>,
+    /// For a `webhook` trigger: the request body the dry run starts from.
+    #[serde(default)]
+    body: Option<Value>,
 }
 
 /// The path the flow would take on a record and what it would do; nothing is written.
@@ -202,7 +205,13 @@ pub async fn dry_run(
     Ok(Json(
         state
             .engine
-            .dry_run_flow(&caller.principal, &name, record_id, body.definition)
+            .dry_run_flow(
+                &caller.principal,
+                &name,
+                record_id,
+                body.definition,
+                body.body,
+            )
             .await?,
     ))
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod entities;
 pub mod flows;
 pub mod health;
+pub mod hooks;
 pub mod list_views;
 pub mod openapi;
 pub mod people;

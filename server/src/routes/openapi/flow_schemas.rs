@@ -117,7 +117,17 @@ pub fn components() -> Vec<(String, Value)> {
         "FlowDryRunRequest".into(),
         json!({"type": "object", "additionalProperties": false, "properties": {
             "record_id": {"type": "string", "format": "uuid", "description": "required when the trigger has a record"},
-            "definition": {"description": "a draft to try instead of the saved version, checked as on save"}}}),
+            "definition": {"description": "a draft to try instead of the saved version, checked as on save"},
+            "body": {"type": "object", "description": "for a webhook trigger: the request body, in scope as `body`"}}}),
+    ));
+    out.push((
+        "WebhookBody".into(),
+        json!({"type": "object", "description": "any JSON object of at most 256 KiB; the run sees it as `body`, and stores it as ciphertext"}),
+    ));
+    out.push((
+        "WebhookAccepted".into(),
+        json!({"type": "object", "required": ["run_id"], "additionalProperties": false,
+               "properties": {"run_id": {"type": "string", "format": "uuid"}}}),
     ));
     out.push((
         "FlowDryRun".into(),

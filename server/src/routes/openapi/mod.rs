@@ -104,6 +104,14 @@ fn operation(op: &Operation) -> Value {
         parameters.push(json!({"name": "If-Match", "in": "header", "required": false,
             "description": "optional: the version the update expects", "schema": {"type": "string"}}));
     }
+    if op.path == "/api/v1/hooks/{flow}" {
+        parameters.push(json!({"name": "X-Kangdao-Signature", "in": "header", "required": true,
+            "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>; t must be within the trigger's window_seconds (default 300) of the server's clock",
+            "schema": {"type": "string", "examples": ["t=1764032523,v1=5d41402abc4b2a76b9719d911017c592b3c0e9d5a2a4c4b9f1e5c3c1f0e9d8a7"]}}));
+        parameters.push(json!({"name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "the sender's key for this delivery (at most 200 characters): sent again, it answers the first run's id and starts nothing",
+            "schema": {"type": "string", "maxLength": 200}}));
+    }
     if !parameters.is_empty() {
         out["parameters"] = json!(parameters);
     }

@@ -204,6 +204,8 @@ pub const ROUTES: &[Operation] = &[
         .query(&["status", "record_id", "page", "per_page"]),
     op("post", "/api/v1/flows/{name}/runs", "Start a manual flow on a record (the caller needs update on it); 409 when the flow is not manual or not enabled", B::Json("FlowRunStart"), 201, A::Json("FlowRun"))
         .errors(&[409]),
+    op("post", "/api/v1/hooks/{flow}", "Inbound webhook: starts a run of a flow whose trigger is `webhook`. No session and no CSRF token: the sender signs with the flow's secret in X-Kangdao-Signature. 401 alike for an unknown or disabled flow, a bad signature or a time outside the window (no oracle); 409 for a signature already used (replay); an Idempotency-Key already seen for the flow answers the first run again (checked before the replay); 400 for a body that is not a JSON object; 413 past 256 KiB", B::Json("WebhookBody"), 202, A::Json("WebhookAccepted"))
+        .public().errors(&[401, 409]),
     op("get", "/api/v1/runs/{id}", "A run with its steps: input, output and error, through the reader's field rules", B::None, 200, A::Json("FlowRun")),
     op("post", "/api/v1/runs/{id}/retry", "Retry a failed run's failed step (same idempotency key); 409 when the run has not failed", B::None, 200, A::Json("FlowRun"))
         .errors(&[409]),
@@ -312,6 +314,7 @@ pub fn path_parameter(name: &str) -> Value {
             json!({"type": "string", "description": "the field's value", "examples": ["M0001"]})
         }
         "name" => json!({"type": "string", "description": "a role's or a flow's name"}),
+        "flow" => json!({"type": "string", "description": "a flow's name"}),
         "version" => {
             json!({"type": "integer", "minimum": 1, "description": "a definition version", "examples": [1]})
         }

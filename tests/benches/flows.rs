@@ -15,7 +15,7 @@ mod common;
 use common::*;
 use kangdao_engine::access::Principal;
 use kangdao_engine::clock::SystemClock;
-use kangdao_engine::expr::{compile, eval, json_to_dynamic, TimeContext};
+use kangdao_engine::expr::{compile, eval, json_to_dynamic, money_to_dynamic, TimeContext};
 use kangdao_engine::store::{Arg, Backend as DbBackend, Db, DbOptions};
 use kangdao_engine::{Engine, Lang, Settings};
 use kangdao_tests::{Backend, FreshDatabase};
@@ -118,9 +118,16 @@ fn conditions(n: usize) -> String {
             d
         })
         .collect();
+    // Money reads as an exact decimal, as the worker's scope gives it.
     let records: Vec<_> = docs
         .iter()
-        .map(|d| json_to_dynamic(&Value::Object(d.clone())))
+        .map(|d| {
+            let mut record = json_to_dynamic(&Value::Object(d.clone()))
+                .try_cast::<rhai::Map>()
+                .expect("a map");
+            record.insert("total_spent".into(), money_to_dynamic(&d["total_spent"]));
+            rhai::Dynamic::from_map(record)
+        })
         .collect();
 
     let t = Instant::now();

@@ -319,12 +319,14 @@ on_both_backends!(an_endless_loop_fails_its_run, endless_loop_fails_the_run);
 
 /// The steps a success makes due run in its transaction; one that fails there is rolled back
 /// alone and goes the job way, its `error` edge included, while the steps before it stand.
+/// On the way, an amount is computed exactly and rounded to the fen.
 async fn failing_step_after_local_steps_fails_alone(backend: Backend) {
     let (server, admin) = server_with_patients(backend).await;
     let flow = json!({"name": "chain", "enabled": true,
         "trigger": {"type": "record_created", "entity": "patient"},
         "nodes": [{"id": "check", "type": "condition", "expr": "record.total_spent >= 0"},
-                  {"id": "mark", "type": "update_record", "set": {"tier": "VIP"}},
+                  {"id": "mark", "type": "update_record",
+                   "set": {"tier": "VIP", "total_spent": {"expr": "record.total_spent * 1.5"}}},
                   {"id": "spin", "type": "condition", "expr": "loop { } ; true"},
                   {"id": "never", "type": "update_record", "set": {"tier": "normal"}},
                   {"id": "flag", "type": "update_record", "set": {"vip_since": "2026-01-01"}}],
@@ -333,7 +335,7 @@ async fn failing_step_after_local_steps_fails_alone(backend: Backend) {
                   {"from": "spin", "to": "flag", "when": "error"}]});
     let (status, body) = status_and_body(admin.post("/api/v1/flows", &flow).await).await;
     assert_eq!(status, 201, "{body}");
-    let (id, _) = create_patient(&admin, "赵六", "13600002222", 10.0).await;
+    let (id, _) = create_patient(&admin, "赵六", "13600002222", 0.01).await;
     let runs = settled_runs(&admin, "chain", 1).await;
     assert_eq!(runs[0]["status"], "succeeded", "{runs:?}");
     let run = get(

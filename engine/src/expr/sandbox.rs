@@ -44,6 +44,7 @@ fn build_engine() -> Engine {
     // An empty field compared by order is false, as `ne`/`lt` treat empty values in filters:
     // `record.tier != "VIP"` holds for an empty tier, `record.total > 5000` does not.
     register_unit_comparisons(&mut engine);
+    super::money::register(&mut engine);
     dates::register(&mut engine);
     engine
 }

@@ -42,6 +42,9 @@ pub fn dynamic_to_json(d: &Dynamic) -> Option<Value> {
     if let Ok(x) = d.as_float() {
         return Number::from_f64(x).map(Value::Number);
     }
+    if let Some(x) = d.clone().try_cast::<rust_decimal::Decimal>() {
+        return super::decimal_to_json(x);
+    }
     if let Some(s) = d.read_lock::<rhai::ImmutableString>() {
         return Some(Value::String(s.to_string()));
     }

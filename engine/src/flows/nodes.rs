@@ -436,7 +436,18 @@ impl NodeRun<'_> {
         let mut out = Map::new();
         for (name, value) in set {
             let field = rt.definition().field(name);
+            let money = field.is_some_and(|f| f.value_type() == FieldType::Money);
             let mut v = match as_expr(value) {
+                Some(source) if money => {
+                    let d = self.eval(source)?;
+                    if d.is_unit() {
+                        Value::Null
+                    } else {
+                        crate::expr::dynamic_to_fen(&d)
+                            .map(crate::forms::checks::fen_to_json)
+                            .ok_or_else(|| Failure::fixed("arithmetic", format!("节点 {}：{name} 不是金额或超出范围 / {name} is no amount or out of range", self.node.id)))?
+                    }
+                }
                 Some(source) => {
                     let d = self.eval(source)?;
                     dynamic_to_json(&d).ok_or_else(|| Failure::fixed("wrong_result_type", format!("节点 {}：{name} 的值无法保存 / the value for {name} cannot be stored", self.node.id)))?
@@ -447,7 +458,7 @@ impl NodeRun<'_> {
                 match (f.value_type(), &v) {
                     (FieldType::Money, Value::Number(n)) if n.is_f64() => {
                         let x = n.as_f64().unwrap_or_default();
-                        v = crate::forms::checks::money_to_fen((x * 100.0).round() / 100.0)
+                        v = crate::expr::dynamic_to_fen(&Dynamic::from_float(x))
                             .map(crate::forms::checks::fen_to_json)
                             .ok_or_else(|| Failure::fixed("arithmetic", format!("节点 {}：{name} 超出金额范围 / {name} is out of the money range", self.node.id)))?;
                     }

@@ -57,7 +57,7 @@ impl Loaded {
         m
     }
 
-    /// The record as an expression sees it: money in yuan, a reference as `#{id}` unless
+    /// The record as an expression sees it: money as exact yuan, a reference as `#{id}` unless
     /// `followed` holds its record.
     pub fn dynamic(&self, followed: &HashMap<String, Loaded>) -> Dynamic {
         let mut map = RhaiMap::new();
@@ -65,7 +65,7 @@ impl Loaded {
             let name = f.name.as_str();
             let value = self.plain.get(name).unwrap_or(&Value::Null);
             let d = match f.value_type() {
-                FieldType::Money => value.as_f64().map_or(Dynamic::UNIT, Dynamic::from_float),
+                FieldType::Money => crate::expr::money_to_dynamic(value),
                 FieldType::Reference => match (followed.get(name), value.as_str()) {
                     (Some(r), _) => r.dynamic(&HashMap::new()),
                     (None, Some(id)) => {

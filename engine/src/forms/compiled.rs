@@ -469,10 +469,10 @@ fn check_range(f: &FieldDef, v: &Value) -> Option<Problem> {
     None
 }
 
-/// A field's value as formulas see it: money always as a yuan float.
+/// A field's value as formulas see it: money always as an exact decimal of yuan.
 fn formula_value(f: &FieldDef, v: &Value) -> rhai::Dynamic {
-    match (f.value_type(), v.as_f64()) {
-        (FieldType::Money, Some(x)) => rhai::Dynamic::from_float(x),
+    match f.value_type() {
+        FieldType::Money => crate::expr::money_to_dynamic(v),
         _ => formula::json_to_dynamic(v),
     }
 }
@@ -1470,9 +1470,13 @@ mod tests {
         );
         assert_eq!(
             doc["note"],
-            json!("total 125.0"),
-            "money is a float in formulas"
+            json!("total 125"),
+            "money is an exact decimal in formulas"
         );
+        let exact = order
+            .prepare(&obj(json!({"price": 19.99, "qty": 3})), None, &en())
+            .unwrap();
+        assert_eq!(exact["total"], json!(59.97), "no binary float drift");
     }
 
     #[test]

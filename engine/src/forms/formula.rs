@@ -2,7 +2,7 @@
 //! sees one variable, `record`: a map of the record's non-sensitive fields (money in yuan as a
 //! float, dates as `YYYY-MM-DD` strings, a missing field reads as `()`).
 
-use super::checks::{fen_to_json, format_date, money_to_fen, parse_date};
+use super::checks::{fen_to_json, format_date, parse_date};
 use super::definition::FormulaResult;
 use crate::expr::{self, ExprError, Root, TimeContext};
 use rhai::{Dynamic, Map, AST, FLOAT, INT};
@@ -40,6 +40,8 @@ pub fn eval_formula(ast: &AST, record: &Map, ctx: &TimeContext) -> Result<Dynami
 fn as_number(d: &Dynamic) -> Option<f64> {
     if let Some(i) = d.clone().try_cast::<INT>() {
         Some(i as f64)
+    } else if let Some(x) = d.clone().try_cast::<rust_decimal::Decimal>() {
+        rust_decimal::prelude::ToPrimitive::to_f64(&x)
     } else {
         d.clone().try_cast::<FLOAT>()
     }
@@ -76,14 +78,12 @@ pub fn to_result(d: Dynamic, result: FormulaResult) -> Result<Value, ExprError> 
             }
         }
         FormulaResult::Money => {
-            let x = as_number(&d).ok_or_else(wrong)?;
             // A computed amount is rounded to the fen, not rejected for sub-fen digits.
-            let fen = if x.is_finite() && (x * 100.0).abs() <= super::checks::MAX_FEN {
-                money_to_fen((x * 100.0).round() / 100.0)
-            } else {
-                None
-            };
-            let fen = fen.ok_or_else(|| ExprError::new("arithmetic"))?;
+            if as_number(&d).is_none() {
+                return Err(wrong());
+            }
+            let fen =
+                crate::expr::dynamic_to_fen(&d).ok_or_else(|| ExprError::new("arithmetic"))?;
             Ok(fen_to_json(fen))
         }
         FormulaResult::Text => match d.clone().into_immutable_string() {

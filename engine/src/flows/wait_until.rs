@@ -325,6 +325,17 @@ impl Engine {
                     else {
                         continue;
                     };
+                    // Most writes leave the time where it was: the job stays.
+                    let unchanged = conn
+                        .fetch_optional(
+                            "SELECT id FROM flow_jobs WHERE dedupe_key = $1 AND state = 'ready'",
+                            vec![Arg::from(due_key(*run_id, node_id, due))],
+                        )
+                        .await?
+                        .is_some();
+                    if unchanged {
+                        continue;
+                    }
                     jobs::cancel_by_dedupe_prefix(conn, &timeout_key(*run_id, node_id), now)
                         .await?;
                     Self::schedule_until(conn, *run_id, node_id, due, now).await?;

@@ -1,7 +1,8 @@
 //! Time-driven flows with the clock moved by hand: a cron flow fires at its slot in Beijing
 //! time and not before, enabling never replays a past slot, slots missed while no server ran
 //! fire once at start-up and two instances never fire one slot twice; a segment batch starts
-//! one run per matching record, keyed so a batch written again doubles nothing.
+//! one run per matching record, 1,000 per transaction, keyed so a batch written again doubles
+//! nothing.
 
 use crate::support::*;
 use kangdao_engine::access::{Action, EntityPermission, FieldRule, Principal, RowScope};
@@ -17,7 +18,8 @@ use uuid::Uuid;
 
 on_both_backends!(
     a_cron_flow_fires_at_its_slot_once_and_catches_up_once,
-    a_segment_batch_runs_once_per_matching_record
+    a_segment_batch_runs_once_per_matching_record,
+    a_large_segment_is_written_in_batches_and_resumes_without_doubles
 );
 
 async fn at(ctx: &Ctx, when: OffsetDateTime) {
@@ -304,4 +306,69 @@ async fn a_segment_batch_runs_once_per_matching_record(backend: Backend) {
     let fired = runs(&ctx.engine, &ctx.admin, "vip_review").await;
     assert_eq!(fired.len(), 7, "{fired:?}");
     assert_eq!(tags(&ctx, later).await, json!(["季度回访"]));
+}
+
+async fn run_counts(ctx: &Ctx) -> (i64, i64) {
+    let row = ctx
+        .db()
+        .fetch_one(
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT record_id) AS d FROM flow_runs WHERE flow = 'member_sweep'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (row.req_int("n").unwrap(), row.req_int("d").unwrap())
+}
+
+async fn a_large_segment_is_written_in_batches_and_resumes_without_doubles(backend: Backend) {
+    let ctx = open(backend).await;
+    ctx.engine
+        .create_entity(
+            &ctx.admin,
+            json!({"name": "member", "fields": [{"name": "active", "type": "boolean"}]}),
+            Lang::En,
+        )
+        .await
+        .unwrap();
+    // More than two batches of 1,000 match; a few do not.
+    let docs = (0..2_060)
+        .map(|i| obj(json!({"active": i % 40 != 0})))
+        .collect();
+    let ids = ctx
+        .engine
+        .create_records_bulk(&ctx.admin, "member", docs, Lang::En)
+        .await
+        .unwrap();
+    let matching = ids.iter().enumerate().filter(|(i, _)| i % 40 != 0).count() as i64;
+    assert!(matching > 2_000);
+    ctx.engine
+        .create_flow(
+            &ctx.admin,
+            json!({"name": "member_sweep", "enabled": true,
+                "trigger": {"type": "segment_batch", "entity": "member", "cron": "30 6 * * *",
+                            "filter": {"field": "active", "op": "eq", "value": true}},
+                "nodes": [{"id": "done", "type": "end"}],
+                "edges": [{"from": "trigger", "to": "done"}]}),
+        )
+        .await
+        .unwrap();
+    at(&ctx, datetime!(2026-11-25 06:30:05 +08:00)).await;
+    assert_eq!(run_counts(&ctx).await, (matching, matching));
+
+    // A crash after the first batch lost its position: the batch goes on from an earlier id
+    // and starts nobody twice.
+    let mut sorted = ids.clone();
+    sorted.sort();
+    ctx.db()
+        .execute(
+            "UPDATE flow_schedules SET batch_fire = $1, batch_after = $2 WHERE flow = 'member_sweep'",
+            vec![
+                datetime!(2026-11-25 06:30 +08:00).into(),
+                sorted[500].into(),
+            ],
+        )
+        .await
+        .unwrap();
+    at(&ctx, datetime!(2026-11-25 06:30:10 +08:00)).await;
+    assert_eq!(run_counts(&ctx).await, (matching, matching));
 }

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 on_both_backends!(
     an_until_wait_resumes_at_its_time_and_moves_with_the_record,
-    a_change_wait_resumes_on_the_change_or_times_out
+    a_change_wait_resumes_on_the_change_or_times_out,
+    a_reply_to_the_message_an_earlier_node_sent_resumes_its_wait
 );
 
 async fn at(ctx: &Ctx, when: OffsetDateTime) {
@@ -234,4 +235,80 @@ async fn a_change_wait_resumes_on_the_change_or_times_out(backend: Backend) {
     assert_eq!(run["steps"][0]["output"]["outcome"], "timeout");
     // The discharged stay's timeout was cancelled: it stays in time.
     assert_eq!(field(&ctx, "stay", leaves, "outcome").await, "in_time");
+}
+
+async fn a_reply_to_the_message_an_earlier_node_sent_resumes_its_wait(backend: Backend) {
+    let ctx = open(backend).await;
+    ctx.engine
+        .create_entity(
+            &ctx.admin,
+            json!({"name": "stay", "fields": [
+                {"name": "phone", "type": "phone", "sensitive": true},
+                {"name": "outcome", "type": "select", "options": [{"value": "replied"}, {"value": "no_reply"}]}]}),
+            Lang::En,
+        )
+        .await
+        .unwrap();
+    ctx.engine
+        .create_flow(
+            &ctx.admin,
+            json!({"name": "rehab_reply", "enabled": true,
+                "trigger": {"type": "record_created", "entity": "stay"},
+                "nodes": [
+                    {"id": "rehab", "type": "send_message", "channel": "sms", "purpose": "clinical_follow_up",
+                     "to": {"expr": "record.phone"}, "template": "请按康复指导锻炼，如有不适请回复。"},
+                    {"id": "await_reply", "type": "wait_until", "timeout": {"days": 2},
+                     "change": {"node": "rehab", "fields": ["replied_at"]}},
+                    {"id": "replied", "type": "update_record", "set": {"outcome": "replied"}},
+                    {"id": "no_reply", "type": "update_record", "set": {"outcome": "no_reply"}}],
+                "edges": [{"from": "trigger", "to": "rehab"}, {"from": "rehab", "to": "await_reply"},
+                          {"from": "await_reply", "to": "replied"},
+                          {"from": "await_reply", "to": "no_reply", "when": "timeout"}]}),
+        )
+        .await
+        .expect("a wait on an earlier node's message is saved");
+    let id = ctx
+        .engine
+        .create_record(
+            &ctx.admin,
+            "stay",
+            obj(json!({"phone": "13800138000"})),
+            Lang::En,
+        )
+        .await
+        .unwrap()
+        .id;
+    at(&ctx, datetime!(2026-11-24 09:00:05 +08:00)).await;
+    let run = run_of(&ctx, "rehab_reply", id).await;
+    assert_eq!(run["status"], "waiting", "{run}");
+    let message: Uuid = run["steps"][0]["output"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(run["steps"][1]["output"]["id"], message.to_string());
+
+    ctx.clock.set(datetime!(2026-11-25 10:00 +08:00));
+    let version = ctx
+        .engine
+        .get_record(&ctx.admin, "message", message, &[], Lang::En)
+        .await
+        .unwrap()
+        .version;
+    ctx.engine
+        .update_record(
+            &ctx.admin,
+            "message",
+            message,
+            obj(json!({"replied_at": "2026-11-25T10:00:00+08:00"})),
+            version,
+            Lang::En,
+        )
+        .await
+        .unwrap();
+    at(&ctx, datetime!(2026-11-25 10:00:05 +08:00)).await;
+    assert_eq!(field(&ctx, "stay", id, "outcome").await, "replied");
+    at(&ctx, datetime!(2026-11-27 10:00 +08:00)).await;
+    assert_eq!(field(&ctx, "stay", id, "outcome").await, "replied");
+    assert_eq!(run_of(&ctx, "rehab_reply", id).await["status"], "succeeded");
 }

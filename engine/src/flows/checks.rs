@@ -4,7 +4,7 @@
 //! each naming its node.
 
 use super::compiled::{node_exprs, node_templates, CompiledFlow};
-use super::definition::{as_expr, Assignee, FlowDefinition, NodeKind, Trigger};
+use super::definition::{as_expr, Assignee, FlowDefinition, NodeKind, Trigger, WatchChange};
 use super::graph::{FlowGraph, TRIGGER};
 use super::templates;
 use crate::entities::EntityRuntime;
@@ -35,8 +35,10 @@ pub const RUNNABLE_TRIGGERS: &[&str] = &[
     "record_updated",
     "record_deleted",
     "date_relative",
+    "cron",
     "manual",
     "webhook",
+    "segment_batch",
 ];
 pub const RUNNABLE_NODES: &[&str] = &[
     "condition",
@@ -49,6 +51,7 @@ pub const RUNNABLE_NODES: &[&str] = &[
     "remove_tag",
     "delay",
     "webhook_call",
+    "wait_until",
     "approval",
     "end",
 ];
@@ -189,6 +192,18 @@ impl<'a> Checker<'a> {
                     "required",
                     "入站 Webhook 需要密钥".into(),
                     "an inbound webhook needs a secret".into(),
+                );
+            }
+            Trigger::Cron { cron, .. } | Trigger::SegmentBatch { cron, .. }
+                if super::schedules::CronSchedule::parse(cron).is_err() =>
+            {
+                self.push(
+                    node,
+                    "trigger.cron".into(),
+                    "bad_cron",
+                    "定时规则无效：须为 5 段（分 时 日 月 周）".into(),
+                    "the schedule is not a valid 5-field cron pattern (minute hour day month weekday)"
+                        .into(),
                 );
             }
             Trigger::SegmentBatch {
@@ -640,6 +655,7 @@ impl<'a> Checker<'a> {
                 change: Some(change),
                 ..
             } => {
+                self.check_watch(id, &path, change);
                 if let Some(watched) = &change.node {
                     let earlier = self.graph.is_none_or(|g| g.precedes(watched, id));
                     let makes = self.def.nodes.iter().any(|n| {
@@ -705,6 +721,51 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The entity a `change` wait watches: the record an earlier node made, or the trigger's.
+    fn watched_entity(&self, change: &WatchChange) -> Option<&'a Arc<EntityRuntime>> {
+        match &change.node {
+            None => self.trigger_entity(),
+            Some(watched) => {
+                self.def
+                    .nodes
+                    .iter()
+                    .find(|n| &n.id == watched)
+                    .and_then(|n| match &n.kind {
+                        NodeKind::SendMessage { .. } => self.entity(MESSAGE_ENTITY),
+                        NodeKind::CreateTask { .. } => self.entity(TASK_ENTITY),
+                        NodeKind::CreateRecord { entity, .. } => self.entity(entity),
+                        _ => None,
+                    })
+            }
+        }
+    }
+
+    /// A `change` wait's fields and filter exist on the record it watches; without `node` the
+    /// trigger must have a record.
+    fn check_watch(&mut self, id: &str, path: &str, change: &WatchChange) {
+        if change.node.is_none() && !self.def.trigger.has_live_record() {
+            self.push(
+                Some(id),
+                format!("{path}.change"),
+                "no_record",
+                "该触发器没有可等待变化的记录".into(),
+                "this trigger has no record whose change could be waited for".into(),
+            );
+            return;
+        }
+        let Some(rt) = self.watched_entity(change) else {
+            return;
+        };
+        for (i, f) in change.fields.iter().enumerate() {
+            if Self::field(rt, f).is_none() {
+                self.unknown_field(Some(id), format!("{path}.change.fields.{i}"), rt, f);
+            }
+        }
+        if let Some(filter) = &change.filter {
+            self.check_filter(Some(id), format!("{path}.change.filter"), rt, filter);
+        }
+    }
+
     fn check_assignee(&mut self, id: &str, path: &str, assignee: &Assignee) {
         match assignee {
             Assignee::User { user } if !self.ctx.users.contains(user) => {
@@ -762,6 +823,18 @@ pub fn named_entities(
     let trigger = def.trigger.entity().and_then(|e| entities.get(e));
     if let Some(e) = def.trigger.entity() {
         add(e);
+    }
+    // A segment's `exists` tests read other entities: the flow reads them as it selects.
+    if let Trigger::SegmentBatch {
+        filter: Some(filter),
+        ..
+    } = &def.trigger
+    {
+        if let Ok(parsed) = crate::query::FilterExpr::parse(filter.clone()) {
+            for e in parsed.related_entities() {
+                add(&e);
+            }
+        }
     }
     let referenced = |field: &str| -> Option<String> {
         trigger

@@ -1,7 +1,8 @@
 //! The flow engine: "when X, if Y, do Z" as data (docs/flows.md). A definition is checked on
 //! save (`schema`, `graph`, `checks`), kept in versions (`service`), compiled once per version
 //! (`compiled`), and carried out durably by the runtime (`runs`, `dispatch`, `worker`,
-//! `nodes`, `webhooks`) on the job table (`crate::jobs`).
+//! `nodes`, `webhooks`) on the job table (`crate::jobs`); time drives runs through `timers`
+//! (date-relative), `schedules` (cron and segment batches) and `wait_until`.
 
 pub mod checks;
 pub mod compiled;
@@ -12,6 +13,7 @@ pub mod graph;
 mod nodes;
 mod retention;
 pub mod runs;
+pub mod schedules;
 pub mod schema;
 mod scope;
 pub mod service;
@@ -19,6 +21,7 @@ mod step;
 pub mod tasks;
 pub mod templates;
 pub mod timers;
+mod wait_until;
 mod waits;
 pub mod webhooks;
 mod worker;

@@ -32,12 +32,13 @@ pub(crate) enum Next {
     Stop,
     /// The whole run ends here.
     End,
-    /// The branch waits on a record (an approval's task) until a change resumes it or, with
-    /// `timeout`, until then (`waits`).
+    /// The branch waits on a record (an approval's task, a watched record) until a change
+    /// resumes it or, with `timeout`, until then; a `wait_until` time is its timeout (`waits`).
     Wait {
         entity: String,
         record_id: Uuid,
         timeout: Option<OffsetDateTime>,
+        kind: super::waits::WaitKind,
     },
 }
 
@@ -59,7 +60,7 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    fn fixed(code: &str, message: impl Into<String>) -> Failure {
+    pub(super) fn fixed(code: &str, message: impl Into<String>) -> Failure {
         Failure {
             code: code.to_string(),
             message: message.into(),
@@ -67,7 +68,7 @@ impl Failure {
         }
     }
 
-    fn expr(node: &str, e: &ExprError) -> Failure {
+    pub(super) fn expr(node: &str, e: &ExprError) -> Failure {
         Failure::fixed(e.code, format!("节点 {node}：{}", e.message()))
     }
 
@@ -115,7 +116,7 @@ pub(crate) struct NodeRun<'a> {
     pub dry: bool,
 }
 
-fn done(next: Next) -> Done {
+pub(super) fn done(next: Next) -> Done {
     Done {
         next,
         input: Traced::default(),
@@ -341,6 +342,7 @@ impl NodeRun<'_> {
                     entity: TASK_ENTITY.into(),
                     record_id: id,
                     timeout,
+                    kind: super::waits::WaitKind::Approval,
                 };
                 Ok(d)
             }
@@ -351,6 +353,14 @@ impl NodeRun<'_> {
                     Traced::default().plain("until", Value::String(format_datetime_utc(due)));
                 Ok(d)
             }
+            NodeKind::WaitUntil {
+                until,
+                change,
+                timeout,
+            } => {
+                self.wait_until(conn, until.as_ref(), change.as_ref(), *timeout)
+                    .await
+            }
             NodeKind::End {} => Ok(done(Next::End)),
             NodeKind::WebhookCall { .. } if self.dry => self.webhook_dry_run(),
             // The worker sends calls outside the step's transaction (`webhooks::call`).
@@ -358,19 +368,11 @@ impl NodeRun<'_> {
                 "internal",
                 "a webhook_call is not run inside a step transaction",
             )),
-            other => Err(Failure::fixed(
-                "not_supported",
-                format!(
-                    "节点类型 {} 尚未提供 / node type {} is not available yet",
-                    other.kind(),
-                    other.kind()
-                ),
-            )),
         }
     }
 
     /// `now` plus a span: days are calendar days in the configured zone.
-    fn after(&self, span: Span) -> std::result::Result<OffsetDateTime, Failure> {
+    pub(super) fn after(&self, span: Span) -> std::result::Result<OffsetDateTime, Failure> {
         let now = self.scope.time.now;
         let local = now.to_offset(self.engine.utc_offset_at(now));
         let date = local

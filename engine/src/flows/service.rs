@@ -200,7 +200,63 @@ impl Engine {
             roles: &roles,
             webhook_allow: &self.settings.flow_webhook_allow,
         };
-        checks::check(def, &ctx).map_err(bad)
+        let flow = checks::check(def, &ctx).map_err(bad)?;
+        self.check_segment_filter(principal, &flow.def, &entities)?;
+        Ok(flow)
+    }
+
+    /// A segment batch's filter is compiled to SQL: it is checked on save by the records'
+    /// compiler for the saver, as a list filter would be, so a field hidden from them (or
+    /// matched in a way their rules refuse) is refused here and not found out at the first fire.
+    fn check_segment_filter(
+        &self,
+        principal: &Principal,
+        def: &FlowDefinition,
+        entities: &HashMap<String, Arc<crate::entities::EntityRuntime>>,
+    ) -> Result<()> {
+        let super::definition::Trigger::SegmentBatch {
+            entity,
+            filter: Some(filter),
+            ..
+        } = &def.trigger
+        else {
+            return Ok(());
+        };
+        let Some(rt) = entities.get(entity.as_str()) else {
+            return Ok(());
+        };
+        let refused = |e: EngineError| match e {
+            EngineError::BadRequest { details, message } => bad(if details.is_empty() {
+                vec![FieldError::in_node(
+                    Some(super::graph::TRIGGER),
+                    "trigger.filter",
+                    "bad_filter",
+                    message,
+                )]
+            } else {
+                details
+                    .into_iter()
+                    .map(|d| {
+                        FieldError::in_node(
+                            Some(super::graph::TRIGGER),
+                            "trigger.filter",
+                            &d.code,
+                            d.message,
+                        )
+                    })
+                    .collect()
+            }),
+            other => other,
+        };
+        let parsed = crate::query::FilterExpr::parse(filter.clone()).map_err(refused)?;
+        for related in parsed.related_entities() {
+            principal.require(&related, Action::Read)?;
+        }
+        let all: Vec<Arc<crate::entities::EntityRuntime>> = entities.values().cloned().collect();
+        self.filter_context(rt, &all, principal)
+            .compile(&parsed)
+            .map_err(refused)?;
+        Ok(())
     }
 
     /// The readable flow, or 404 for a flow that does not exist or the caller may not read
@@ -363,6 +419,8 @@ impl Engine {
         );
         self.reset_sweep(&mut conn, &name, enabled && dated, now)
             .await?;
+        self.reset_schedule(&mut conn, &flow.def, enabled, now)
+            .await?;
         tx.commit().await?;
         self.flows_changed();
         self.get_flow(principal, &name).await
@@ -487,6 +545,9 @@ impl Engine {
         );
         self.reset_sweep(&mut conn, name, enabled && dated, now)
             .await?;
+        // Likewise a schedule's next fire is the first after the save.
+        self.reset_schedule(&mut conn, &flow.def, enabled, now)
+            .await?;
         tx.commit().await?;
         self.flows_changed();
         self.get_flow(principal, name).await
@@ -530,6 +591,7 @@ impl Engine {
         }
         self.cancel_unfinished_runs(&mut conn, name, now).await?;
         self.reset_sweep(&mut conn, name, false, now).await?;
+        self.reset_schedule(&mut conn, &def, false, now).await?;
         audit::append(
             &mut conn,
             self.clock.as_ref(),

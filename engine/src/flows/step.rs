@@ -259,8 +259,10 @@ impl Engine {
                 entity,
                 record_id,
                 timeout,
+                kind,
             } => {
-                super::waits::begin(conn, run.id, node, entity, *record_id, *timeout, now).await?;
+                super::waits::begin(conn, run.id, node, entity, *record_id, *timeout, *kind, now)
+                    .await?;
             }
         }
         Ok(())

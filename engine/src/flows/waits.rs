@@ -1,4 +1,5 @@
-//! Branches that wait on a record: an `approval` waits for its task. The step writes a
+//! Branches that wait on a record: an `approval` waits for its task, a `wait_until` for a
+//! change of a record or for a time (`wait_until.rs`). The step writes a
 //! `flow_waits` row (and, with a timeout, a timeout job) in its fenced transaction; the
 //! dispatcher matches every change event against the waits and resumes a branch in the
 //! event's dispatch transaction; the timeout job expires the task and takes the `timeout`
@@ -21,14 +22,52 @@ use uuid::Uuid;
 /// The job kind of a wait's timeout.
 pub const TIMEOUT: &str = "wait_timeout";
 
-/// The kind of wait an approval makes.
-const APPROVAL: &str = "approval";
+/// What a branch waits for; stored in `flow_waits.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitKind {
+    /// An approval's task to be completed.
+    Approval,
+    /// A `wait_until` with `change`: a write changing one of its fields.
+    Change,
+    /// A `wait_until` with `until`: a time, computed again when the trigger's record changes.
+    Until,
+}
 
-fn timeout_key(run: Uuid, node: &str) -> String {
+impl WaitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitKind::Approval => "approval",
+            WaitKind::Change => "change",
+            WaitKind::Until => "until",
+        }
+    }
+
+    pub fn parse(s: &str) -> WaitKind {
+        match s {
+            "change" => WaitKind::Change,
+            "until" => WaitKind::Until,
+            _ => WaitKind::Approval,
+        }
+    }
+}
+
+/// The key of a wait's timeout job; a prefix of every timeout job of that wait.
+pub(super) fn timeout_key(run: Uuid, node: &str) -> String {
     format!("{run}:{node}:timeout")
 }
 
+/// The key of a `wait_until` due job at `due`: the time is part of it, because the wait's
+/// time moves (a new job per time) while a finished job keeps its key.
+pub(super) fn due_key(run: Uuid, node: &str, due: OffsetDateTime) -> String {
+    format!(
+        "{}:{}",
+        timeout_key(run, node),
+        crate::store::db::sqlite_timestamp(due)
+    )
+}
+
 /// Records that `node` of `run` waits on `entity`/`record_id`, with its timeout job.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn begin(
     conn: &mut Conn<'_>,
     run: Uuid,
@@ -36,6 +75,7 @@ pub(super) async fn begin(
     entity: &str,
     record_id: Uuid,
     timeout: Option<OffsetDateTime>,
+    kind: WaitKind,
     now: OffsetDateTime,
 ) -> Result<()> {
     conn.execute(
@@ -46,7 +86,7 @@ pub(super) async fn begin(
             Arg::from(node),
             Arg::from(entity),
             Arg::from(record_id),
-            Arg::from(APPROVAL),
+            Arg::from(kind.as_str()),
             Arg::from(now),
         ],
     )
@@ -56,7 +96,10 @@ pub(super) async fn begin(
             conn,
             NewJob::new(TIMEOUT, json!({}), due)
                 .for_node(run, node)
-                .dedupe(timeout_key(run, node)),
+                .dedupe(match kind {
+                    WaitKind::Approval => timeout_key(run, node),
+                    WaitKind::Change | WaitKind::Until => due_key(run, node, due),
+                }),
             now,
         )
         .await?;
@@ -65,7 +108,7 @@ pub(super) async fn begin(
 }
 
 /// Deletes the wait; true for the one caller that deleted it (it resumes the branch).
-async fn take(conn: &mut Conn<'_>, run: Uuid, node: &str) -> Result<bool> {
+pub(super) async fn take(conn: &mut Conn<'_>, run: Uuid, node: &str) -> Result<bool> {
     Ok(conn
         .execute(
             "DELETE FROM flow_waits WHERE run_id = $1 AND node = $2",
@@ -133,7 +176,8 @@ impl Engine {
     }
 
     /// Resumes the branches waiting on the record of `event` when it completed them (a task
-    /// now `done`). Runs in the dispatcher's transaction; true when a branch resumed.
+    /// now `done`, a watched field changed) and moves `wait_until` times that depend on it.
+    /// Runs in the dispatcher's transaction; true when a branch resumed.
     pub(super) async fn resume_waits(
         &self,
         conn: &mut Conn<'_>,
@@ -141,31 +185,43 @@ impl Engine {
         now: OffsetDateTime,
     ) -> Result<bool> {
         let e = &event.event;
-        if e.entity != TASK_ENTITY
-            || e.op != ChangeOp::Update
-            || !e.changed_fields.iter().any(|f| f == "status")
-        {
+        if e.op != ChangeOp::Update {
             return Ok(false);
         }
-        let waits = conn
+        let rows = conn
             .fetch_all(
-                "SELECT run_id, node FROM flow_waits WHERE entity = $1 AND record_id = $2",
-                vec![Arg::from(TASK_ENTITY), Arg::from(e.record_id)],
+                "SELECT run_id, node, kind FROM flow_waits WHERE entity = $1 AND record_id = $2",
+                vec![Arg::from(e.entity.as_str()), Arg::from(e.record_id)],
             )
             .await?;
-        if waits.is_empty() {
+        if rows.is_empty() {
             return Ok(false);
+        }
+        let mut waits = Vec::with_capacity(rows.len());
+        let mut watches = Vec::new();
+        for row in rows {
+            match WaitKind::parse(&row.req_text("kind")?) {
+                WaitKind::Approval => waits.push(row),
+                kind => watches.push((row.req_uuid("run_id")?, row.req_text("node")?, kind)),
+            }
+        }
+        let watched = self.resume_watches(conn, event, &watches, now).await?;
+        if e.entity != TASK_ENTITY
+            || !e.changed_fields.iter().any(|f| f == "status")
+            || waits.is_empty()
+        {
+            return Ok(watched);
         }
         let rt = self.entity(TASK_ENTITY).await?;
         let Some(stored) = rows::load(conn, &rt, e.record_id, false).await? else {
-            return Ok(false);
+            return Ok(watched);
         };
         let plain = crate::records::projection::unseal_owned(&rt, stored.sealed, &self.keys)?;
         if text(&plain, "status").as_deref() != Some("done") {
-            return Ok(false);
+            return Ok(watched);
         }
         let outcome = text(&plain, "outcome");
-        let mut resumed = false;
+        let mut resumed = watched;
         for w in waits {
             let run = w.req_uuid("run_id")?;
             let node = w.req_text("node")?;
@@ -202,13 +258,21 @@ impl Engine {
         };
         let Some(wait) = conn
             .fetch_optional(
-                "SELECT record_id FROM flow_waits WHERE run_id = $1 AND node = $2",
+                "SELECT record_id, kind FROM flow_waits WHERE run_id = $1 AND node = $2",
                 vec![Arg::from(run), Arg::from(node.as_str())],
             )
             .await?
         else {
             return tx.commit().await;
         };
+        let kind = WaitKind::parse(&wait.req_text("kind")?);
+        if kind != WaitKind::Approval {
+            self.wait_until_due(&mut conn, &job, run, &node, kind, now)
+                .await?;
+            tx.commit().await?;
+            self.wake_flow_worker();
+            return Ok(());
+        }
         let task = wait.req_uuid("record_id")?;
         let Some(row) = load_run(&mut conn, run).await? else {
             return tx.commit().await;
@@ -247,7 +311,7 @@ impl Engine {
     ) -> Result<()> {
         let waits = conn
             .fetch_all(
-                "SELECT node, entity, record_id FROM flow_waits WHERE run_id = $1",
+                "SELECT node, entity, record_id, kind FROM flow_waits WHERE run_id = $1",
                 vec![Arg::from(run)],
             )
             .await?;
@@ -260,7 +324,11 @@ impl Engine {
         let actor = self.flow_actor(&row.flow, row.version).await?;
         for w in waits {
             let node = w.req_text("node")?;
-            if w.req_text("entity")? == TASK_ENTITY {
+            // Only an approval's own task is cancelled: a record a `wait_until` watches is not
+            // the wait's to close.
+            if w.req_text("kind")? == WaitKind::Approval.as_str()
+                && w.req_text("entity")? == TASK_ENTITY
+            {
                 let rt = self.entity(TASK_ENTITY).await?;
                 let id = w.req_uuid("record_id")?;
                 if let Some(stored) = rows::load(conn, &rt, id, true)

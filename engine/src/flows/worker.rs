@@ -213,7 +213,7 @@ impl Engine {
     pub async fn flow_round(&self, owner: &str) -> Result<usize> {
         let dispatched = self.dispatch_events().await?;
         let swept = if self.enabled_flows.sweep_due(self.now()) {
-            self.sweep_timers().await?
+            self.sweep_timers().await? + self.fire_schedules().await?
         } else {
             0
         };

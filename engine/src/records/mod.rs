@@ -2,7 +2,7 @@
 //! reader's rights, and the queries lists and charts compile to.
 
 pub mod aggregate;
-mod dialect;
+pub(crate) mod dialect;
 pub mod events;
 mod field_access;
 pub mod filter;

@@ -416,6 +416,80 @@ on_both_backends!(
     approval_waits_for_its_task
 );
 
+/// A dry run stops at an approval unless `choose` names the edge its wait ends by; then it
+/// goes on down that edge. Nothing is written either way, and a choice the flow has no edge
+/// for is refused.
+async fn dry_runs_choose_how_waits_end(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (admin, _) = setup(&server).await;
+    let mut flow = approval_flow();
+    flow["enabled"] = json!(false);
+    post(&admin, "/api/v1/flows", &flow, 201).await;
+    let patient = create(&admin, "patient", json!({"name": "张三"})).await;
+    let id = patient["id"].as_str().unwrap();
+    let path_of = |dry: &Value| -> Vec<String> {
+        dry["path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["node"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let dry = post(
+        &admin,
+        "/api/v1/flows/vip_review/dry-run",
+        &json!({"record_id": id}),
+        200,
+    )
+    .await;
+    assert_eq!(path_of(&dry), ["review"], "{dry}");
+    assert_eq!(dry["path"][0]["would_wait"], true);
+    assert_eq!(dry["ended"], "waiting");
+
+    let dry = post(
+        &admin,
+        "/api/v1/flows/vip_review/dry-run",
+        &json!({"record_id": id, "choose": {"review": "approve"}}),
+        200,
+    )
+    .await;
+    assert_eq!(path_of(&dry), ["review", "upgrade"], "{dry}");
+    assert_eq!(dry["path"][0]["chosen"], "approve");
+    assert_eq!(dry["path"][1]["would"]["set"]["tier"], "VIP", "{dry}");
+    assert_eq!(dry["ended"], "no_more_edges");
+    let dry = post(
+        &admin,
+        "/api/v1/flows/vip_review/dry-run",
+        &json!({"record_id": id, "choose": {"review": "timeout"}}),
+        200,
+    )
+    .await;
+    assert_eq!(path_of(&dry), ["review", "mark_silent"], "{dry}");
+
+    for bad in [
+        json!({"review": "maybe"}),
+        json!({"upgrade": "approve"}),
+        json!({"review": 1}),
+    ] {
+        post(
+            &admin,
+            "/api/v1/flows/vip_review/dry-run",
+            &json!({"record_id": id, "choose": bad}),
+            400,
+        )
+        .await;
+    }
+    // Nothing was written: no task, the patient as it was.
+    let tasks = get(&admin, "/api/v1/records/task").await;
+    assert_eq!(tasks["items"].as_array().unwrap().len(), 0, "{tasks}");
+    let now = get(&admin, &format!("/api/v1/records/patient/{id}")).await;
+    assert_eq!(now["data"]["tier"], "normal");
+    assert_eq!(now["version"], patient["version"]);
+    server.stop().await;
+}
+on_both_backends!(dry_runs_choose_how_waits_end, dry_runs_choose_how_waits_end);
+
 async fn manual_runs(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (admin, users) = setup(&server).await;

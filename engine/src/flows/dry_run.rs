@@ -19,6 +19,39 @@ use uuid::Uuid;
 /// Nodes a dry run visits at most (a flow has at most 200).
 const MAX_VISITS: usize = 400;
 
+/// What `choose` names for a `wait_until` that ends normally (its edges without `when`).
+const RESUMED: &str = "resumed";
+
+/// `choose` checked against the flow: each key a waiting node, each value an edge it has.
+fn chosen_edges(
+    flow: &CompiledFlow,
+    choose: Map<String, Value>,
+) -> Result<std::collections::HashMap<String, String>> {
+    let mut out = std::collections::HashMap::new();
+    for (node, when) in choose {
+        let kind = flow.node(&node).map(|n| n.kind.kind());
+        if !matches!(kind, Some("approval" | "wait_until")) {
+            return Err(EngineError::bad_request(format!(
+                "choose：{node} 不是审批或等待节点 / choose: {node} is no approval or wait_until node"
+            )));
+        }
+        let Some(when) = when.as_str().map(str::to_string) else {
+            return Err(EngineError::bad_request(format!(
+                "choose.{node} 须为字符串 / choose.{node} must be a string"
+            )));
+        };
+        let legal = (kind == Some("wait_until") && when == RESUMED)
+            || flow.graph.has_edge(&flow.def, &node, &when);
+        if !legal {
+            return Err(EngineError::bad_request(format!(
+                "choose：{node} 没有 {when} 出边 / choose: {node} has no edge {when}"
+            )));
+        }
+        out.insert(node, when);
+    }
+    Ok(out)
+}
+
 impl Engine {
     /// `values` (a `set` or a record's data for `entity`) as `principal` may see them.
     fn shown_values(&self, principal: &Principal, entity: &str, values: &Value) -> Value {
@@ -68,7 +101,8 @@ impl Engine {
     }
 
     /// Dry-runs flow `name` (or the draft `definition`, checked as on save) on a record, or,
-    /// for a `webhook` trigger, on a request `body`.
+    /// for a `webhook` trigger, on a request `body`. A wait (approval, wait_until) stops the
+    /// path unless `choose` names the edge it ends by.
     pub async fn dry_run_flow(
         &self,
         principal: &Principal,
@@ -76,6 +110,7 @@ impl Engine {
         record_id: Option<Uuid>,
         definition: Option<Value>,
         body: Option<Value>,
+        choose: Map<String, Value>,
     ) -> Result<Value> {
         if body.as_ref().is_some_and(|b| !b.is_object()) {
             return Err(EngineError::bad_request(
@@ -87,6 +122,7 @@ impl Engine {
             Some(draft) => std::sync::Arc::new(self.check_flow(principal, &draft).await?),
             None => self.compiled_flow(name, saved.version).await?,
         };
+        let choose = chosen_edges(&flow, choose)?;
         let entity = flow.def.trigger.entity().map(str::to_string);
         if flow.def.trigger.entity().is_some() && record_id.is_none() {
             return Err(EngineError::bad_request(
@@ -172,7 +208,27 @@ impl Engine {
                     if let Some(would) = &done.would {
                         entry["would"] = self.shown_would(principal, would);
                     }
+                    let waits = matches!(node.kind.kind(), "approval" | "wait_until")
+                        && matches!(done.next, Next::Wait { .. } | Next::Stop);
                     let next: Vec<String> = match &done.next {
+                        _ if waits => {
+                            entry["would_wait"] = json!(true);
+                            match choose.get(&node.id) {
+                                Some(when) => {
+                                    entry["chosen"] = json!(when);
+                                    let when = (when != RESUMED).then_some(when.as_str());
+                                    flow.graph
+                                        .next(&flow.def, &node.id, when)
+                                        .into_iter()
+                                        .map(str::to_string)
+                                        .collect()
+                                }
+                                None => {
+                                    ended = "waiting";
+                                    Vec::new()
+                                }
+                            }
+                        }
                         Next::Edge(when) => flow
                             .graph
                             .next(&flow.def, &node.id, when.as_deref())

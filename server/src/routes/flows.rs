@@ -188,6 +188,9 @@ pub struct DryRun {
     /// For a `webhook` trigger: the request body the dry run starts from.
     #[serde(default)]
     body: Option<Value>,
+    /// The edge each named wait (approval, wait_until) ends by.
+    #[serde(default)]
+    choose: Option<serde_json::Map<String, Value>>,
 }
 
 /// The path the flow would take on a record and what it would do; nothing is written.
@@ -211,6 +214,7 @@ pub async fn dry_run(
                 record_id,
                 body.definition,
                 body.body,
+                body.choose.unwrap_or_default(),
             )
             .await?,
     ))

@@ -118,7 +118,9 @@ pub fn components() -> Vec<(String, Value)> {
         json!({"type": "object", "additionalProperties": false, "properties": {
             "record_id": {"type": "string", "format": "uuid", "description": "required when the trigger has a record"},
             "definition": {"description": "a draft to try instead of the saved version, checked as on save"},
-            "body": {"type": "object", "description": "for a webhook trigger: the request body, in scope as `body`"}}}),
+            "body": {"type": "object", "description": "for a webhook trigger: the request body, in scope as `body`"},
+            "choose": {"type": "object", "additionalProperties": {"type": "string"},
+                       "description": "for an approval or wait_until node: the edge its wait ends by (an outcome, `timeout`, `error`, or `resumed` for a wait_until ending normally); unnamed waits stop the path"}}}),
     ));
     out.push((
         "WebhookBody".into(),
@@ -135,8 +137,9 @@ pub fn components() -> Vec<(String, Value)> {
             "flow": {"type": "string"}, "version": {"type": "integer"}, "record": {}, "trigger": {"type": "object"},
             "path": {"type": "array", "items": {"type": "object", "required": ["node", "type"], "properties": {
                 "node": {"type": "string"}, "type": {"type": "string"}, "input": {}, "output": {}, "would": {},
-                "would_wait_until": {"type": "string"}, "error": {}, "next": {"type": "array", "items": {"type": "string"}}}}},
-            "ended": {"enum": ["no_more_edges", "end", "failed"]}}}),
+                "would_wait_until": {"type": "string"}, "would_wait": {"type": "boolean"}, "chosen": {"type": "string"},
+                "error": {}, "next": {"type": "array", "items": {"type": "string"}}}}},
+            "ended": {"enum": ["no_more_edges", "end", "failed", "waiting"]}}}),
     ));
     out.push((
         "FlowRunStart".into(),

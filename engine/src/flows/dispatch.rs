@@ -195,9 +195,12 @@ impl Engine {
         }
         let now = self.now();
         let mut started = 0;
+        let waited = self.waited_records(&mut conn, &events).await?;
         for event in &events {
-            // Branches waiting on this record (approvals) resume in this transaction.
-            if self.resume_waits(&mut conn, event, now).await? {
+            // Branches waiting on this record (approvals, wait_until) resume in this transaction.
+            if waited.contains(&event.event.record_id)
+                && self.resume_waits(&mut conn, event, now).await?
+            {
                 started += 1;
             }
             if event.event.actor == DEMO_ACTOR {

@@ -19,6 +19,9 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// Record ids per lookup of [`Engine::waited_records`].
+const WAITED_CHUNK: usize = 200;
+
 /// The job kind of a wait's timeout.
 pub const TIMEOUT: &str = "wait_timeout";
 
@@ -178,6 +181,46 @@ impl Engine {
     /// Resumes the branches waiting on the record of `event` when it completed them (a task
     /// now `done`, a watched field changed) and moves `wait_until` times that depend on it.
     /// Runs in the dispatcher's transaction; true when a branch resumed.
+    /// The records among `events`' updates that some branch waits on, looked up for the
+    /// whole batch at once (by the `(entity, record_id)` index): most updates resume nothing,
+    /// and then cost no query each.
+    pub(super) async fn waited_records(
+        &self,
+        conn: &mut Conn<'_>,
+        events: &[CommittedChange],
+    ) -> Result<std::collections::HashSet<Uuid>> {
+        let mut by_entity: std::collections::BTreeMap<&str, Vec<Uuid>> = Default::default();
+        for e in events.iter().filter(|e| e.event.op == ChangeOp::Update) {
+            by_entity
+                .entry(e.event.entity.as_str())
+                .or_default()
+                .push(e.event.record_id);
+        }
+        let mut waited = std::collections::HashSet::new();
+        for (entity, mut ids) in by_entity {
+            ids.sort_unstable();
+            ids.dedup();
+            for chunk in ids.chunks(WAITED_CHUNK) {
+                let marks: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+                let mut args = vec![Arg::from(entity)];
+                args.extend(chunk.iter().map(|id| Arg::from(*id)));
+                let rows = conn
+                    .fetch_all(
+                        &format!(
+                            "SELECT DISTINCT record_id FROM flow_waits WHERE entity = $1 AND record_id IN ({})",
+                            marks.join(", ")
+                        ),
+                        args,
+                    )
+                    .await?;
+                for row in rows {
+                    waited.insert(row.req_uuid("record_id")?);
+                }
+            }
+        }
+        Ok(waited)
+    }
+
     pub(super) async fn resume_waits(
         &self,
         conn: &mut Conn<'_>,

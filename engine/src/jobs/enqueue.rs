@@ -18,26 +18,7 @@ pub async fn enqueue(
     now: OffsetDateTime,
 ) -> Result<Option<Uuid>> {
     let id = Uuid::now_v7();
-    let inserted = conn
-        .execute(
-            "INSERT INTO flow_jobs (id, run_id, node, kind, payload, due_at, state, attempts, \
-             max_attempts, dedupe_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'ready', 0, $7, $8, $9, $9) \
-             ON CONFLICT (dedupe_key) DO NOTHING",
-            vec![
-                id.into(),
-                job.run_id.into(),
-                job.node.into(),
-                job.kind.into(),
-                job.payload.into(),
-                job.due_at.into(),
-                job.max_attempts.into(),
-                job.dedupe_key.into(),
-                now.into(),
-            ],
-        )
-        .await?;
-    Ok((inserted == 1).then_some(id))
+    Ok(insert(conn, id, job, "ready", 0, now).await?.then_some(id))
 }
 
 /// A job run in the transaction that made it: written as done at once, one attempt, never
@@ -48,19 +29,33 @@ pub async fn finished_in_place(
     job: NewJob,
     now: OffsetDateTime,
 ) -> Result<bool> {
+    insert(conn, Uuid::now_v7(), job, "done", 1, now).await
+}
+
+/// Writes the job unless its key is held; true when it was written.
+async fn insert(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+    job: NewJob,
+    state: &str,
+    attempts: i64,
+    now: OffsetDateTime,
+) -> Result<bool> {
     let inserted = conn
         .execute(
             "INSERT INTO flow_jobs (id, run_id, node, kind, payload, due_at, state, attempts, \
              max_attempts, dedupe_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'done', 1, $7, $8, $9, $9) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
              ON CONFLICT (dedupe_key) DO NOTHING",
             vec![
-                Uuid::now_v7().into(),
+                id.into(),
                 job.run_id.into(),
                 job.node.into(),
                 job.kind.into(),
                 job.payload.into(),
                 job.due_at.into(),
+                state.into(),
+                attempts.into(),
                 job.max_attempts.into(),
                 job.dedupe_key.into(),
                 now.into(),

@@ -409,6 +409,35 @@ async fn approval_waits_for_its_task(backend: Backend) {
     let cancelled = get(&admin, "/api/v1/tasks?view=all&status=cancelled").await;
     assert_eq!(titles(&cancelled), ["审核VIP：王五"]);
     assert!(titles(&get(&nurse, "/api/v1/tasks?view=role&status=open").await).is_empty());
+
+    // A task cancelled by hand got no answer: the branch goes on by its timeout edge at once
+    // instead of waiting for ever.
+    let zhao = create(&admin, "patient", json!({"name": "赵六"})).await;
+    let zhao_id = zhao["id"].as_str().unwrap();
+    run_of(&admin, zhao_id, "waiting").await;
+    let open = get(&admin, "/api/v1/tasks?view=all&status=open").await;
+    assert_eq!(titles(&open), ["审核VIP：赵六"]);
+    let task = &open["items"][0];
+    let (status, body) = status_and_body(
+        admin
+            .patch(
+                &format!("/api/v1/records/task/{}", task["id"].as_str().unwrap()),
+                task["version"].as_i64(),
+                &json!({"data": {"status": "cancelled"}}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let run = run_of(&admin, zhao_id, "succeeded").await;
+    assert_eq!(
+        nodes(&run),
+        [
+            ("review".into(), "succeeded".into()),
+            ("mark_silent".into(), "succeeded".into())
+        ]
+    );
+    assert_eq!(run["steps"][0]["output"]["outcome"], Value::Null);
     server.stop().await;
 }
 on_both_backends!(

@@ -19,6 +19,9 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// The edge a wait that got no answer ends by.
+const TIMEOUT_EDGE: &str = "timeout";
+
 /// Record ids per lookup of [`Engine::waited_records`].
 const WAITED_CHUNK: usize = 200;
 
@@ -178,9 +181,6 @@ impl Engine {
         finish_if_idle(conn, run, now).await
     }
 
-    /// Resumes the branches waiting on the record of `event` when it completed them (a task
-    /// now `done`, a watched field changed) and moves `wait_until` times that depend on it.
-    /// Runs in the dispatcher's transaction; true when a branch resumed.
     /// The records among `events`' updates that some branch waits on, looked up for the
     /// whole batch at once (by the `(entity, record_id)` index): most updates resume nothing,
     /// and then cost no query each.
@@ -221,6 +221,9 @@ impl Engine {
         Ok(waited)
     }
 
+    /// Resumes the branches waiting on the record of `event` when it completed them (a task
+    /// now `done`, or cancelled or expired by hand, a watched field changed) and moves `wait_until` times that depend on it.
+    /// Runs in the dispatcher's transaction; true when a branch resumed.
     pub(super) async fn resume_waits(
         &self,
         conn: &mut Conn<'_>,
@@ -260,10 +263,16 @@ impl Engine {
             return Ok(watched);
         };
         let plain = crate::records::projection::unseal_owned(&rt, stored.sealed, &self.keys)?;
-        if text(&plain, "status").as_deref() != Some("done") {
-            return Ok(watched);
-        }
-        let outcome = text(&plain, "outcome");
+        // A task cancelled or expired by hand got no answer: the wait ends as its timeout
+        // would (the `timeout` edge, or the branch ends without one), never left waiting.
+        let (outcome, when) = match text(&plain, "status").as_deref() {
+            Some("done") => {
+                let outcome = text(&plain, "outcome");
+                (outcome.clone(), outcome)
+            }
+            Some("cancelled" | "expired") => (None, Some(TIMEOUT_EDGE.to_string())),
+            _ => return Ok(watched),
+        };
         let mut resumed = watched;
         for w in waits {
             let run = w.req_uuid("run_id")?;
@@ -277,7 +286,7 @@ impl Engine {
                 &node,
                 e.record_id,
                 outcome.as_deref(),
-                outcome.as_deref(),
+                when.as_deref(),
                 now,
             )
             .await?;
@@ -336,7 +345,7 @@ impl Engine {
             }
         }
         if take(&mut conn, run, &node).await? {
-            self.resume(&mut conn, run, &node, task, None, Some("timeout"), now)
+            self.resume(&mut conn, run, &node, task, None, Some(TIMEOUT_EDGE), now)
                 .await?;
         }
         tx.commit().await?;

@@ -455,6 +455,39 @@ async fn readers_see_runs_through_their_field_rules(backend: Backend) {
     );
     assert!(!dry.to_string().contains("13822223333"));
 
+    // Nor can they save a flow that reads what is hidden from them: its effects would tell.
+    let spy = |condition: &str, filter: Value| {
+        json!({"name": "spy", "enabled": true,
+            "trigger": {"type": "record_created", "entity": "patient", "filter": filter},
+            "nodes": [{"id": "check", "type": "condition", "expr": condition},
+                      {"id": "mark", "type": "update_record", "set": {"vip_since": {"expr": "today()"}}}],
+            "edges": [{"from": "trigger", "to": "check"}, {"from": "check", "to": "mark", "when": "true"}]})
+    };
+    let everyone = json!({"field": "name", "op": "ne", "value": ""});
+    for (flow, node) in [
+        (spy("record.total_spent > 5000", everyone.clone()), "check"),
+        (
+            spy(
+                "true",
+                json!({"field": "total_spent", "op": "gt", "value": 5000}),
+            ),
+            "trigger",
+        ),
+    ] {
+        let (status, body) = status_and_body(designer.post("/api/v1/flows", &flow).await).await;
+        assert_eq!(status, 400, "{body}");
+        let details = body["error"]["details"].as_array().unwrap();
+        assert_eq!(details[0]["code"], "field_hidden", "{body}");
+        assert_eq!(details[0]["node"], node, "{body}");
+    }
+    let (status, body) = status_and_body(
+        designer
+            .post("/api/v1/flows", &spy("record.tier != \"VIP\"", everyone))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201, "what they see they may read: {body}");
+
     // Someone who may not design patients sees no flow at all.
     let role = json!({"name": "clerk", "permissions": [{"entity": "patient", "actions": ["read", "update"]}]});
     admin.post("/api/v1/roles", &role).await;

@@ -13,6 +13,7 @@ pub mod graph;
 mod nodes;
 mod retention;
 pub mod runs;
+mod saver_sight;
 pub mod schedules;
 pub mod schema;
 mod scope;

@@ -201,6 +201,10 @@ impl Engine {
             webhook_allow: &self.settings.flow_webhook_allow,
         };
         let flow = checks::check(def, &ctx).map_err(bad)?;
+        let hidden = super::saver_sight::hidden_reads(principal, &flow.def, &entities);
+        if !hidden.is_empty() {
+            return Err(bad(hidden));
+        }
         self.check_segment_filter(principal, &flow.def, &entities)?;
         Ok(flow)
     }

@@ -303,8 +303,8 @@ impl Engine {
         Ok(())
     }
 
-    /// A failed step: retried later when the failure may pass, else the `error` edge is taken
-    /// or the run fails.
+    /// A failed step: retried later (after the steps' backoff) when the failure may pass, else
+    /// the `error` edge is taken or the run fails.
     pub(super) async fn fail_run(
         &self,
         job: &LeasedJob,
@@ -313,21 +313,28 @@ impl Engine {
         node_type: &str,
         failure: &Failure,
     ) -> Result<()> {
+        let backoff = jobs::step_backoff(job.attempts);
+        self.fail_run_after(job, run, node, node_type, failure, backoff)
+            .await
+    }
+
+    /// [`Engine::fail_run`] with the node's own wait before a retry (a `webhook_call`'s).
+    pub(super) async fn fail_run_after(
+        &self,
+        job: &LeasedJob,
+        run: &RunRow,
+        node: &str,
+        node_type: &str,
+        failure: &Failure,
+        backoff: time::Duration,
+    ) -> Result<()> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let mut conn = tx.conn();
         // Takes the run's lock, as a step does.
         load_run(&mut conn, run.id).await?;
         if failure.retryable {
-            match jobs::retry_later(
-                &mut conn,
-                job,
-                now,
-                &failure.code,
-                jobs::step_backoff(job.attempts),
-            )
-            .await
-            {
+            match jobs::retry_later(&mut conn, job, now, &failure.code, backoff).await {
                 Err(EngineError::LeaseLost { .. }) => return Ok(()),
                 Err(e) => return Err(e),
                 Ok(Retried::At(_)) => {

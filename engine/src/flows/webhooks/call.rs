@@ -23,7 +23,7 @@ use crate::flows::definition::{as_expr, NodeKind};
 use crate::flows::nodes::{Done, Failure, Next, NodeRun};
 use crate::flows::runs::{Traced, FINISHED};
 use crate::flows::worker::{flow_principal, load_run, RunRow};
-use crate::jobs::{self, LeasedJob, Retried};
+use crate::jobs::{self, LeasedJob};
 use once_cell::sync::Lazy;
 use regex::Regex;
 use serde_json::{json, Map, Value};
@@ -457,6 +457,8 @@ impl Engine {
         Ok(())
     }
 
+    /// A retryable failure: its job is ready again after the call's own backoff, or, out of
+    /// attempts, the `error` edge is taken or the run fails.
     async fn retry_webhook_call(
         &self,
         job: &LeasedJob,
@@ -464,39 +466,11 @@ impl Engine {
         node: &str,
         failure: &Failure,
     ) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.db.begin().await?;
-        let mut conn = tx.conn();
-        // Takes the run's lock, as a step does.
-        load_run(&mut conn, run.id).await?;
+        let mut retryable = failure.clone();
+        retryable.retryable = true;
         let wait = backoff(job.attempts, jitter());
-        match jobs::retry_later(&mut conn, job, now, &failure.code, wait).await {
-            Err(EngineError::LeaseLost { .. }) => Ok(()),
-            Err(e) => Err(e),
-            Ok(Retried::At(_)) => {
-                self.record_step(
-                    &mut conn,
-                    run,
-                    node,
-                    KIND,
-                    "ready",
-                    job.attempts,
-                    Value::Null,
-                    Value::Null,
-                    failure.json(),
-                    now,
-                )
-                .await?;
-                tx.commit().await
-            }
-            Ok(Retried::Dead) => {
-                // Out of attempts after all (the caller checked): fail as a final failure.
-                drop(tx);
-                let mut last = failure.clone();
-                last.retryable = false;
-                self.fail_run(job, run, node, KIND, &last).await
-            }
-        }
+        self.fail_run_after(job, run, node, KIND, &retryable, wait)
+            .await
     }
 }
 

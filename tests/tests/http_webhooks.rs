@@ -610,6 +610,11 @@ async fn webhook_call_retries_then_takes_its_error_edge(backend: Backend) {
     assert_eq!(receiver.seen("flaky").len(), 1, "no retry before its time");
     clock.advance(time::Duration::seconds(13));
     receiver.wait_for("flaky", 2).await;
+    // The clock moves only once the second failure is recorded: its retry is due from then.
+    run_until(&admin, &run_id, |r| {
+        step(r, "call")["status"] == "ready" && step(r, "call")["attempts"] == 2
+    })
+    .await;
     clock.advance(time::Duration::seconds(25));
     let seen = receiver.wait_for("flaky", 3).await;
     let done = run_until(&admin, &run_id, finished).await;

@@ -480,6 +480,52 @@ async fn readers_see_runs_through_their_field_rules(backend: Backend) {
         assert_eq!(details[0]["code"], "field_hidden", "{body}");
         assert_eq!(details[0]["node"], node, "{body}");
     }
+    // Nor through the whole record, nor a wait on a hidden field's change.
+    let watches = |change: Value| {
+        json!({"name": "spy_wait", "enabled": true,
+            "trigger": {"type": "record_created", "entity": "patient"},
+            "nodes": [{"id": "watch", "type": "wait_until", "timeout": {"days": 2}, "change": change},
+                      {"id": "mark", "type": "update_record", "set": {"vip_since": {"expr": "today()"}}}],
+            "edges": [{"from": "trigger", "to": "watch"}, {"from": "watch", "to": "mark"},
+                      {"from": "watch", "to": "mark", "when": "timeout"}]})
+    };
+    for (flow, node) in [
+        (spy("type_of(record) != \"()\"", everyone.clone()), "check"),
+        (
+            spy(
+                "let k = \"total_\" + \"spent\"; record[k] > 5000",
+                everyone.clone(),
+            ),
+            "check",
+        ),
+        (watches(json!({"fields": ["total_spent"]})), "watch"),
+        (
+            watches(
+                json!({"fields": ["tier"], "filter": {"field": "total_spent", "op": "gt", "value": 5000}}),
+            ),
+            "watch",
+        ),
+    ] {
+        let (status, body) = status_and_body(designer.post("/api/v1/flows", &flow).await).await;
+        assert_eq!(status, 400, "{body}");
+        let details = body["error"]["details"].as_array().unwrap();
+        assert!(
+            details
+                .iter()
+                .any(|d| d["code"] == "field_hidden" && d["node"] == node),
+            "{body}"
+        );
+    }
+    let (status, body) = status_and_body(
+        designer
+            .post("/api/v1/flows", &watches(json!({"fields": ["tier"]})))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        status, 201,
+        "a visible field's change may be waited on: {body}"
+    );
     let (status, body) = status_and_body(
         designer
             .post("/api/v1/flows", &spy("record.tier != \"VIP\"", everyone))

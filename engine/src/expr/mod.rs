@@ -12,6 +12,6 @@ mod values;
 pub use dates::{with_context, Duration, TimeContext};
 pub use errors::ExprError;
 pub use money::{decimal_to_json, dynamic_to_fen, money_to_dynamic};
-pub use reads::{reads, Read, Root};
+pub use reads::{reads, whole_roots, Read, Root};
 pub use sandbox::{compile, engine, eval, MAX_OPERATIONS, MAX_SOURCE_CHARS};
 pub use values::{dynamic_to_json, json_to_dynamic};

@@ -98,6 +98,43 @@ pub fn reads(source: &str) -> Vec<Read> {
     unique
 }
 
+/// A root named in `source` with what follows it: a method called on it (`.values(`), `.`,
+/// `[` or nothing.
+static NAMED_ROOT: Lazy<Option<Regex>> = Lazy::new(|| {
+    Regex::new(r"\b(record|old|body|steps)\b\s*(\??\.\s*[A-Za-z_][A-Za-z0-9_]*\s*\(|\??[.\[])?")
+        .ok()
+});
+
+/// The roots `source` reads whole, which [`reads`] cannot itemise: named on their own
+/// (`to_json(record)`, `body`), indexed by a computed key (`record[k]`) or with a method called
+/// on them (`record.values()`). Any field of such a
+/// root, a sensitive or hidden one included, may be in the value. A root named inside a string
+/// literal counts too: this errs on the side of refusing.
+pub fn whole_roots(source: &str) -> Vec<Root> {
+    let (Some(named), Some(indexed)) = (NAMED_ROOT.as_ref(), INDEXED.as_ref()) else {
+        // No regex, no itemising: everything is read whole.
+        return vec![Root::Record, Root::Old, Root::Body, Root::Steps];
+    };
+    let literal_at: Vec<usize> = indexed.find_iter(source).map(|m| m.start()).collect();
+    let mut out = Vec::new();
+    for caps in named.captures_iter(source) {
+        let (Some(r), Some(at)) = (caps.get(1), caps.get(0)) else {
+            continue;
+        };
+        let whole = match caps.get(2).map(|m| m.as_str()) {
+            None => true,
+            Some(next) if next.ends_with('(') => true,
+            Some(next) if next.ends_with('[') => !literal_at.contains(&at.start()),
+            Some(_) => false,
+        };
+        let root = root(r.as_str());
+        if whole && !out.contains(&root) {
+            out.push(root);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +173,24 @@ mod tests {
             reads("steps.ask.outcome"),
             vec![r(Root::Steps, "ask", Some("outcome"))]
         );
+    }
+
+    #[test]
+    fn whole_roots_are_bare_names_and_computed_keys() {
+        assert!(
+            whole_roots("record.total_spent > 5000 && record[\"tier\"] != old?.tier").is_empty()
+        );
+        assert_eq!(whole_roots("to_json(record)"), vec![Root::Record]);
+        assert_eq!(
+            whole_roots("record[k] + body"),
+            vec![Root::Record, Root::Body]
+        );
+        assert_eq!(whole_roots("old"), vec![Root::Old]);
+        assert_eq!(
+            whole_roots("record.values().contains(9000)"),
+            vec![Root::Record]
+        );
+        assert!(whole_roots("record.name.len() > 2").is_empty());
+        assert!(whole_roots("my_record + records.x").is_empty());
     }
 }

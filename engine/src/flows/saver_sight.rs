@@ -1,7 +1,8 @@
 //! A flow reads as its own actor, but whoever saves it chooses what it reads: a condition on a
 //! field hidden from the saver, then the tag or message the flow leaves, would tell them the
 //! value. So every field a definition reads of its trigger's record (expressions, templates,
-//! filters, a date-relative trigger's date) must not be hidden from the saver.
+//! filters, a date-relative trigger's date, the whole record, a watched change) must not be
+//! hidden from the saver.
 
 use super::compiled::{node_exprs, node_templates};
 use super::definition::{FlowDefinition, NodeKind, Trigger};
@@ -47,6 +48,31 @@ pub(crate) fn hidden_reads(
         for read in record_reads {
             for (entity, field) in fields_of(rt, entities, &read) {
                 note(&node.id, path.clone(), &entity, &field);
+            }
+        }
+        // A whole record (`to_json(record)` in a call's body) reads every field of it.
+        let reads_whole = node_exprs(&node.kind).into_iter().any(|(_, source)| {
+            crate::expr::whole_roots(source)
+                .iter()
+                .any(|r| matches!(r, Root::Record | Root::Old))
+        });
+        if reads_whole {
+            for field in &rt.definition().fields {
+                note(&node.id, path.clone(), rt.name(), field.name.as_str());
+            }
+        }
+        // A `change` wait resumes when its fields change and its filter holds on the watched
+        // record: both tell the saver something of those fields.
+        if let NodeKind::WaitUntil {
+            change: Some(change),
+            ..
+        } = &node.kind
+        {
+            if let Some(watched) = watched_entity(def, rt, change.node.as_deref()) {
+                let filtered = change.filter.iter().flat_map(filter_fields);
+                for field in change.fields.iter().cloned().chain(filtered) {
+                    note(&node.id, path.clone(), &watched, &field);
+                }
             }
         }
         let filters: Vec<&serde_json::Value> = match &node.kind {
@@ -104,6 +130,22 @@ fn fields_of(
         }
     }
     out
+}
+
+/// The entity a `change` wait watches: the trigger's record, or the record node `made_by` made.
+fn watched_entity(
+    def: &FlowDefinition,
+    rt: &EntityRuntime,
+    made_by: Option<&str>,
+) -> Option<String> {
+    let Some(made_by) = made_by else {
+        return Some(rt.name().to_string());
+    };
+    match &def.nodes.iter().find(|n| n.id == made_by)?.kind {
+        NodeKind::CreateRecord { entity, .. } => Some(entity.clone()),
+        NodeKind::CreateTask { .. } => Some(super::checks::TASK_ENTITY.to_string()),
+        _ => None,
+    }
 }
 
 fn filter_fields(filter: &serde_json::Value) -> Vec<String> {

@@ -24,8 +24,6 @@ use crate::flows::nodes::{Done, Failure, Next, NodeRun};
 use crate::flows::runs::{Traced, FINISHED};
 use crate::flows::worker::{flow_principal, load_run, RunRow};
 use crate::jobs::{self, LeasedJob};
-use once_cell::sync::Lazy;
-use regex::Regex;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use time::Duration;
@@ -51,11 +49,6 @@ fn jitter() -> f64 {
     let n = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     f64::from(n) / f64::from(u32::MAX) * 2.0 - 1.0
 }
-
-/// A root named on its own (`record`, `body`), not as `root.field`: the whole of it is read,
-/// sensitive fields included, which `expr::reads` cannot itemise.
-static BARE_ROOT: Lazy<Option<Regex>> =
-    Lazy::new(|| Regex::new(r"\b(?:record|old|body|steps)\b\s*([.?\[])?").ok());
 
 /// Whether `url` starts with one of the configured prefixes.
 pub fn allowed(allow: &[String], url: &str) -> bool {
@@ -126,10 +119,7 @@ impl NodeRun<'_> {
     /// Whether an expression's value may hold a sensitive one: it reads a sensitive field, the
     /// inbound body, an earlier call's answer, or a whole root.
     fn may_hold_sensitive(&self, source: &str) -> bool {
-        let bare = BARE_ROOT
-            .as_ref()
-            .is_none_or(|re| re.captures_iter(source).any(|c| c.get(1).is_none()));
-        if bare {
+        if !crate::expr::whole_roots(source).is_empty() {
             return true;
         }
         crate::expr::reads(source)

@@ -4,6 +4,7 @@
 //! `nodes`, `webhooks`) on the job table (`crate::jobs`); time drives runs through `timers`
 //! (date-relative), `schedules` (cron and segment batches) and `wait_until`.
 
+mod batch;
 pub mod checks;
 pub mod compiled;
 pub mod definition;

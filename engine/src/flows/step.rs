@@ -14,6 +14,7 @@ use crate::jobs::{self, LeasedJob, NewJob, Retried};
 use crate::store::{Arg, Conn};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Nodes run in one step job's transaction at most, the job's own included: a long chain
@@ -26,55 +27,100 @@ fn runs_in_place(node: &Node) -> bool {
     node.kind.kind() != "webhook_call"
 }
 
+/// What running a step job in a caller's transaction came to.
+pub(super) enum StepOutcome {
+    /// Its effects, step rows and next jobs are written (or there was nothing to do): commit.
+    Written,
+    /// Another worker holds the job now: nothing of this attempt may commit.
+    LeaseLost,
+    /// The node failed: roll its effects back, then record the failure.
+    Failed {
+        run: RunRow,
+        node: String,
+        node_type: &'static str,
+        failure: Failure,
+    },
+    /// A `webhook_call`: sent with no transaction open.
+    Call {
+        run: RunRow,
+        flow: Arc<CompiledFlow>,
+        node: String,
+    },
+}
+
 impl Engine {
+    /// Runs a step job in a transaction of its own.
     pub(super) async fn run_step(&self, job: LeasedJob) -> Result<()> {
-        let (Some(run_id), Some(node_id)) = (job.run_id, job.node.clone()) else {
-            let mut tx = self.db.begin().await?;
-            jobs::fail_permanently(
-                &mut tx.conn(),
-                &job,
-                self.now(),
-                "a step job needs a run and a node",
-            )
-            .await?;
-            return tx.commit().await;
-        };
-        let now = self.now();
         let mut tx = self.db.begin().await?;
-        let mut conn = tx.conn();
-        match jobs::complete(&mut conn, &job, now).await {
-            Err(EngineError::LeaseLost { .. }) => return Ok(()),
+        match self.step_in(&mut tx.conn(), &job).await? {
+            StepOutcome::Written => {
+                tx.commit().await?;
+                self.wake_flow_worker();
+                Ok(())
+            }
+            StepOutcome::LeaseLost => Ok(()),
+            StepOutcome::Failed {
+                run,
+                node,
+                node_type,
+                failure,
+            } => {
+                // The node's partial effects roll back with this transaction.
+                drop(tx);
+                self.fail_run(&job, &run, &node, node_type, &failure).await
+            }
+            StepOutcome::Call { run, flow, node } => {
+                drop(tx);
+                self.run_webhook_call(job, run, flow, &node).await
+            }
+        }
+    }
+
+    /// Runs a step job in the caller's transaction: completes the job under its lease, then
+    /// runs its node and every node that node's success makes due now.
+    pub(super) async fn step_in(
+        &self,
+        conn: &mut Conn<'_>,
+        job: &LeasedJob,
+    ) -> Result<StepOutcome> {
+        let now = self.now();
+        let (Some(run_id), Some(node_id)) = (job.run_id, job.node.clone()) else {
+            return match jobs::fail_permanently(conn, job, now, "a step job needs a run and a node")
+                .await
+            {
+                Err(EngineError::LeaseLost { .. }) => Ok(StepOutcome::LeaseLost),
+                other => other.map(|()| StepOutcome::Written),
+            };
+        };
+        match jobs::complete(conn, job, now).await {
+            Err(EngineError::LeaseLost { .. }) => return Ok(StepOutcome::LeaseLost),
             other => other?,
         }
-        let Some(run) = load_run(&mut conn, run_id).await? else {
-            return tx.commit().await;
+        let Some(run) = load_run(conn, run_id).await? else {
+            return Ok(StepOutcome::Written);
         };
         if super::runs::FINISHED.contains(&run.status.as_str()) {
-            return tx.commit().await;
+            return Ok(StepOutcome::Written);
         }
         let flow = self.compiled_flow(&run.flow, run.version).await?;
         let Some(node) = flow.node(&node_id) else {
-            drop(tx);
-            return self
-                .fail_run(
-                    &job,
-                    &run,
-                    &node_id,
-                    "",
-                    &Failure {
-                        code: "unknown_node".into(),
-                        message: format!("节点 {node_id} 不存在 / no node {node_id}"),
-                        retryable: false,
-                    },
-                )
-                .await;
+            return Ok(StepOutcome::Failed {
+                run,
+                failure: Failure {
+                    code: "unknown_node".into(),
+                    message: format!("节点 {node_id} 不存在 / no node {node_id}"),
+                    retryable: false,
+                },
+                node: node_id,
+                node_type: "",
+            });
         };
         if matches!(node.kind, super::definition::NodeKind::WebhookCall { .. }) {
-            // A call waits on the network: it is sent with no transaction open.
-            drop(tx);
-            return self
-                .run_webhook_call(job, run, flow.clone(), &node_id)
-                .await;
+            return Ok(StepOutcome::Call {
+                run,
+                flow: flow.clone(),
+                node: node_id,
+            });
         }
         let entities = self.entity_map().await?;
         let principal = flow_principal(&flow, &entities);
@@ -84,23 +130,21 @@ impl Engine {
             principal: &principal,
             now,
         };
-        match self.run_node(&mut conn, &step, node, job.attempts).await? {
+        match self.run_node(conn, &step, node, job.attempts).await? {
             Ok(done) => {
                 let mut due_now = VecDeque::new();
-                self.follow(&mut conn, &step, &node.id, &done, &mut due_now)
+                self.follow(conn, &step, &node.id, &done, &mut due_now)
                     .await?;
-                self.run_due_now(&mut conn, &step, due_now).await?;
-                finish_if_idle(&mut conn, run.id, now).await?;
-                tx.commit().await?;
-                self.wake_flow_worker();
-                Ok(())
+                self.run_due_now(conn, &step, due_now).await?;
+                finish_if_idle(conn, run.id, now).await?;
+                Ok(StepOutcome::Written)
             }
-            Err(failure) => {
-                // The node's partial effects roll back with this transaction.
-                drop(tx);
-                self.fail_run(&job, &run, &node.id, node.kind.kind(), &failure)
-                    .await
-            }
+            Err(failure) => Ok(StepOutcome::Failed {
+                node: node.id.to_string(),
+                node_type: node.kind.kind(),
+                failure,
+                run,
+            }),
         }
     }
 
@@ -328,18 +372,40 @@ impl Engine {
         failure: &Failure,
         backoff: time::Duration,
     ) -> Result<()> {
-        let now = self.now();
         let mut tx = self.db.begin().await?;
-        let mut conn = tx.conn();
+        if self
+            .fail_run_in(&mut tx.conn(), job, run, node, node_type, failure, backoff)
+            .await?
+        {
+            tx.commit().await?;
+            self.wake_flow_worker();
+        }
+        Ok(())
+    }
+
+    /// Records a failed step in the caller's transaction; false when the lease was lost and
+    /// nothing of it may commit.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn fail_run_in(
+        &self,
+        conn: &mut Conn<'_>,
+        job: &LeasedJob,
+        run: &RunRow,
+        node: &str,
+        node_type: &str,
+        failure: &Failure,
+        backoff: time::Duration,
+    ) -> Result<bool> {
+        let now = self.now();
         // Takes the run's lock, as a step does.
-        load_run(&mut conn, run.id).await?;
+        load_run(conn, run.id).await?;
         if failure.retryable {
-            match jobs::retry_later(&mut conn, job, now, &failure.code, backoff).await {
-                Err(EngineError::LeaseLost { .. }) => return Ok(()),
+            match jobs::retry_later(conn, job, now, &failure.code, backoff).await {
+                Err(EngineError::LeaseLost { .. }) => return Ok(false),
                 Err(e) => return Err(e),
                 Ok(Retried::At(_)) => {
                     self.record_step(
-                        &mut conn,
+                        conn,
                         run,
                         node,
                         node_type,
@@ -351,18 +417,18 @@ impl Engine {
                         now,
                     )
                     .await?;
-                    return tx.commit().await;
+                    return Ok(true);
                 }
                 Ok(Retried::Dead) => {}
             }
         } else {
-            match jobs::fail_permanently(&mut conn, job, now, &failure.code).await {
-                Err(EngineError::LeaseLost { .. }) => return Ok(()),
+            match jobs::fail_permanently(conn, job, now, &failure.code).await {
+                Err(EngineError::LeaseLost { .. }) => return Ok(false),
                 other => other?,
             }
         }
         self.record_step(
-            &mut conn,
+            conn,
             run,
             node,
             node_type,
@@ -377,12 +443,12 @@ impl Engine {
         let flow = self.compiled_flow(&run.flow, run.version).await?;
         if flow.graph.has_edge(&flow.def, node, "error") {
             for next in flow.graph.next(&flow.def, node, Some("error")) {
-                enqueue_step(&mut conn, run.id, next, now, now).await?;
+                enqueue_step(conn, run.id, next, now, now).await?;
             }
-            finish_if_idle(&mut conn, run.id, now).await?;
+            finish_if_idle(conn, run.id, now).await?;
         } else {
-            jobs::cancel_for_run(&mut conn, run.id, now).await?;
-            self.drop_waits(&mut conn, run.id, now).await?;
+            jobs::cancel_for_run(conn, run.id, now).await?;
+            self.drop_waits(conn, run.id, now).await?;
             let mut error = failure.json();
             error["node"] = json!(node);
             conn.execute(
@@ -391,9 +457,7 @@ impl Engine {
             )
             .await?;
         }
-        tx.commit().await?;
-        self.wake_flow_worker();
-        Ok(())
+        Ok(true)
     }
 }
 

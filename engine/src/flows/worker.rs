@@ -219,11 +219,7 @@ impl Engine {
         };
         let taken = jobs::take_due(&self.db, owner, self.now(), BATCH, jobs::LEASE).await?;
         let n = taken.len();
-        for job in taken {
-            if let Err(e) = self.run_job(job).await {
-                tracing::warn!(error = %e, "flow step failed to run");
-            }
-        }
+        self.run_taken(taken).await;
         Ok(dispatched + swept + n)
     }
 
@@ -238,7 +234,7 @@ impl Engine {
         Err(EngineError::internal("flows did not settle"))
     }
 
-    async fn run_job(&self, job: LeasedJob) -> Result<()> {
+    pub(super) async fn run_job(&self, job: LeasedJob) -> Result<()> {
         match job.kind.as_str() {
             STEP => self.run_step(job).await,
             super::timers::TIMER => self.run_timer(job).await,

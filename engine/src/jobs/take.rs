@@ -2,7 +2,7 @@
 
 use super::{LeasedJob, LEASED_COLUMNS};
 use crate::error::Result;
-use crate::store::{Arg, Db};
+use crate::store::Db;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -10,8 +10,8 @@ use uuid::Uuid;
 /// expired (its worker died or stalled). `$1` is now.
 const DUE: &str = "(state = 'ready' AND due_at <= $1) OR (state = 'running' AND lease_until < $1)";
 
-/// Leases at most `limit` due jobs, earliest due first, to `owner` until `now + lease`, each
-/// with a fresh token, and counts the attempt. Several workers, in one process or several,
+/// Leases at most `limit` due jobs, earliest due first, to `owner` until `now + lease`, under
+/// a token no earlier take used, and counts the attempt. Several workers, in one process or several,
 /// never take the same job: on PostgreSQL the rows are locked with `SKIP LOCKED` in the one
 /// statement that leases them; on SQLite this is one write transaction, and writers take turns.
 pub async fn take_due(
@@ -49,37 +49,32 @@ pub async fn take_due(
                 .collect::<Result<Vec<_>>>()?
         }
         Db::Sqlite(_) => {
-            // SQLite cannot give each row of one UPDATE its own token: the ids are chosen and
-            // leased one by one, inside one write transaction no other writer interleaves.
+            // One token for the whole take: the fence names the job's id beside it, and a
+            // later take of any of these jobs draws a new token. The write transaction keeps
+            // the take in this process's write turn.
             let mut tx = db.begin().await?;
-            let due = tx
+            let rows = tx
                 .fetch_all(
-                    &format!("SELECT id FROM flow_jobs WHERE {DUE} ORDER BY due_at LIMIT $2"),
-                    vec![now.into(), limit.into()],
+                    &format!(
+                        "UPDATE flow_jobs SET state = 'running', lease_owner = $2, \
+                         lease_token = $3, lease_until = $4, attempts = attempts + 1, \
+                         updated_at = $1 WHERE id IN \
+                         (SELECT id FROM flow_jobs WHERE {DUE} ORDER BY due_at LIMIT $5) \
+                         RETURNING {LEASED_COLUMNS}"
+                    ),
+                    vec![
+                        now.into(),
+                        owner.into(),
+                        Uuid::new_v4().into(),
+                        until.into(),
+                        limit.into(),
+                    ],
                 )
                 .await?;
-            let mut jobs = Vec::with_capacity(due.len());
-            for row in due {
-                let leased = tx
-                    .fetch_one(
-                        &format!(
-                            "UPDATE flow_jobs SET state = 'running', lease_owner = $2, \
-                             lease_token = $3, lease_until = $4, attempts = attempts + 1, \
-                             updated_at = $1 WHERE id = $5 RETURNING {LEASED_COLUMNS}"
-                        ),
-                        vec![
-                            now.into(),
-                            owner.into(),
-                            Uuid::new_v4().into(),
-                            until.into(),
-                            Arg::Uuid(Some(row.req_uuid("id")?)),
-                        ],
-                    )
-                    .await?;
-                jobs.push(LeasedJob::from_row(&leased)?);
-            }
             tx.commit().await?;
-            jobs
+            rows.iter()
+                .map(LeasedJob::from_row)
+                .collect::<Result<Vec<_>>>()?
         }
     };
     // RETURNING keeps no order.

@@ -29,6 +29,7 @@ mod concurrency;
 mod core_pack;
 mod definitions;
 mod filter_agreement;
+mod flow_batches;
 mod flow_history;
 mod flow_schedules;
 mod flow_timers;

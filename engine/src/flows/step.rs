@@ -326,11 +326,23 @@ impl Engine {
         error: Value,
         now: OffsetDateTime,
     ) -> Result<()> {
+        // PostgreSQL numbers steps from a sequence (the column's default); SQLite from the
+        // run's highest number so far, found through the primary key.
+        let insert = match conn.backend() {
+            crate::store::Backend::Postgres => {
+                "INSERT INTO flow_steps (run_id, node, node_type, status, attempts, input, output, error, started_at, finished_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
+            }
+            crate::store::Backend::Sqlite => {
+                "INSERT INTO flow_steps (run_id, node, node_type, status, attempts, input, output, error, seq, started_at, finished_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, COALESCE(MAX(seq), 0) + 1, $9, $9 FROM flow_steps WHERE run_id = $1"
+            }
+        };
         conn.execute(
-            "INSERT INTO flow_steps (run_id, node, node_type, status, attempts, input, output, error, seq, started_at, finished_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, COALESCE(MAX(seq), 0) + 1, $9, $9 FROM flow_steps WHERE run_id = $1 \
-             ON CONFLICT (run_id, node) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, \
-             input = excluded.input, output = excluded.output, error = excluded.error, finished_at = excluded.finished_at",
+            &format!(
+                "{insert} ON CONFLICT (run_id, node) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, \
+                 input = excluded.input, output = excluded.output, error = excluded.error, finished_at = excluded.finished_at"
+            ),
             vec![
                 Arg::from(run.id),
                 Arg::from(node),

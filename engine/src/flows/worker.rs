@@ -69,25 +69,18 @@ pub(super) async fn finish_if_idle(
     run: Uuid,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let left = conn
-        .fetch_one(
-            "SELECT (SELECT COUNT(*) FROM flow_jobs WHERE run_id = $1 AND state IN ('ready', 'running') AND kind <> $2) AS jobs, \
-             (SELECT COUNT(*) FROM flow_waits WHERE run_id = $1) AS waits",
-            vec![Arg::from(run), Arg::from(super::waits::TIMEOUT)],
-        )
-        .await?;
-    let (left, waits) = (left.req_int("jobs")?, left.req_int("waits")?);
-    let (status, finished) = match (left, waits) {
-        (0, 0) => ("succeeded", Some(now)),
-        (0, _) => ("waiting", None),
-        _ => ("running", None),
-    };
+    // One statement: what is left, and the status it makes, read and written together.
+    const LEFT: &str = "CASE WHEN EXISTS (SELECT 1 FROM flow_jobs WHERE run_id = $1 AND state IN ('ready', 'running') AND kind <> $2) THEN 'running' \
+         WHEN EXISTS (SELECT 1 FROM flow_waits WHERE run_id = $1) THEN 'waiting' ELSE 'succeeded' END";
     conn.execute(
-        "UPDATE flow_runs SET status = $2, finished_at = $3, updated_at = $4 WHERE id = $1 AND finished_at IS NULL AND status <> $2",
+        &format!(
+            "UPDATE flow_runs SET status = {LEFT}, \
+             finished_at = CASE WHEN {LEFT} = 'succeeded' THEN $3 END, updated_at = $3 \
+             WHERE id = $1 AND finished_at IS NULL AND status <> {LEFT}"
+        ),
         vec![
             Arg::from(run),
-            Arg::from(status),
-            Arg::Time(finished),
+            Arg::from(super::waits::TIMEOUT),
             Arg::from(now),
         ],
     )

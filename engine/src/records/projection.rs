@@ -199,14 +199,24 @@ impl<'a> ProjectionWriter<'a> {
             .collect()
     }
 
-    /// Replaces a stored record's side-table rows with those of `plain`.
+    /// Replaces a stored record's side-table rows with those of `plain`; with `previous` (the
+    /// stored document), only those of the fields whose value changed.
     pub async fn replace_side_rows(
         &self,
         conn: &mut Conn<'_>,
         id: Uuid,
         plain: &Map<String, Value>,
+        previous: Option<&Map<String, Value>>,
     ) -> Result<()> {
-        for (side, values) in self.side_rows(plain) {
+        for fs in &self.fields {
+            let StorageKind::SideTable(side) = &fs.kind else {
+                continue;
+            };
+            if previous.is_some_and(|p| p.get(&fs.field) == plain.get(&fs.field)) {
+                continue;
+            }
+            let values = side_values(fs, plain.get(&fs.field));
+            let side = side.as_str();
             conn.execute(
                 &format!("DELETE FROM {} WHERE record_id = $1", q(side)),
                 vec![id.into()],
@@ -251,6 +261,6 @@ impl<'a> ProjectionWriter<'a> {
             )
             .await?;
         }
-        self.replace_side_rows(conn, id, plain).await
+        self.replace_side_rows(conn, id, plain, None).await
     }
 }

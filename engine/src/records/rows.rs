@@ -216,7 +216,8 @@ pub(crate) fn push_placeholders(sql: &mut String, backend: Backend, start: usize
     sql.push(')');
 }
 
-/// Rewrites an existing row after an update, delete or restore, guarded by the version read.
+/// Rewrites an existing row after an update, delete or restore, guarded by the version read;
+/// `previous` is the document as read, so side tables of unchanged fields are left alone.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn update_row(
     conn: &mut Conn<'_>,
@@ -224,6 +225,7 @@ pub(crate) async fn update_row(
     id: Uuid,
     expected_version: i64,
     plain: &Map<String, Value>,
+    previous: &Map<String, Value>,
     sealed: &Map<String, Value>,
     deleted_at: Option<OffsetDateTime>,
     actor: &str,
@@ -256,7 +258,9 @@ pub(crate) async fn update_row(
     if updated == 0 {
         return Ok(false);
     }
-    writer.replace_side_rows(conn, id, plain).await?;
+    writer
+        .replace_side_rows(conn, id, plain, Some(previous))
+        .await?;
     Ok(true)
 }
 

@@ -197,15 +197,21 @@ impl Engine {
         Ok(())
     }
 
-    /// A unique field's value must not be held by another live record.
+    /// A unique field's value must not be held by another live record; with `only`, the
+    /// unique fields among those names.
     pub(crate) async fn check_unique(
         &self,
         conn: &mut Conn<'_>,
         rt: &EntityRuntime,
         plain: &Map<String, Value>,
         except: Option<Uuid>,
+        only: Option<&[String]>,
     ) -> Result<()> {
-        for fs in rt.columns().filter(|fs| fs.unique_index.is_some()) {
+        let checked = |field: &str| only.is_none_or(|names| names.iter().any(|n| n == field));
+        for fs in rt
+            .columns()
+            .filter(|fs| fs.unique_index.is_some() && checked(&fs.field))
+        {
             let arg = projection::scalar_arg(fs, plain.get(&fs.field), &self.keys);
             if arg.is_null() {
                 continue;
@@ -423,7 +429,7 @@ impl Engine {
             return Err(EngineError::Validation { details });
         }
         if docs.len() == 1 {
-            self.check_unique(conn, rt, &docs[0], None).await?;
+            self.check_unique(conn, rt, &docs[0], None, None).await?;
         }
         let rows = self
             .insert_documents(conn, rt, &principal.actor, docs)
@@ -559,7 +565,9 @@ impl Engine {
         if let Some(details) = ref_errors.into_iter().find(|e| !e.is_empty()) {
             return Err(EngineError::Validation { details });
         }
-        self.check_unique(conn, rt, &plain, Some(stored.id)).await?;
+        // A unique value the record already held needs no check: the index holds it to one.
+        self.check_unique(conn, rt, &plain, Some(stored.id), Some(changed.as_slice()))
+            .await?;
         let sealed = projection::seal(
             rt,
             &plain,
@@ -574,6 +582,7 @@ impl Engine {
             stored.id,
             stored.version,
             &plain,
+            &existing,
             &sealed,
             None,
             &principal.actor,
@@ -665,7 +674,7 @@ impl Engine {
             ));
         }
         let plain = projection::unseal(&rt, &stored.sealed, &self.keys)?;
-        self.check_unique(&mut tx.conn(), &rt, &plain, Some(id))
+        self.check_unique(&mut tx.conn(), &rt, &plain, Some(id), None)
             .await?;
         self.set_deleted(&mut tx.conn(), &rt, principal, &stored, false)
             .await
@@ -692,6 +701,7 @@ impl Engine {
             rt,
             stored.id,
             stored.version,
+            &plain,
             &plain,
             &stored.sealed,
             deleted_at,

@@ -12,6 +12,7 @@ on_both_backends!(
     invalid_record_reports_every_field,
     update_versions_and_history,
     upsert_by_unique_field,
+    side_tables_follow_only_changed_fields,
 );
 
 async fn created_record_shape(backend: Backend) {
@@ -396,4 +397,95 @@ async fn upsert_by_unique_field(backend: Backend) {
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Validation { .. }), "{err:?}");
+}
+
+/// Tags live in a side table, rewritten only when they change: an update of another field, a
+/// delete and a restore leave them findable; a change of the tags moves them; a unique field
+/// kept through an update is not a clash, and one taken from another record still is.
+async fn side_tables_follow_only_changed_fields(backend: Backend) {
+    let ctx = open_with_entities(backend).await;
+    let tagged = |tag: &str| kangdao_engine::records::ListQuery {
+        filter: Some(
+            kangdao_engine::records::FilterExpr::parse(
+                json!({"field": "tags", "op": "eq", "value": tag}),
+            )
+            .unwrap(),
+        ),
+        ..Default::default()
+    };
+    let names = |tag: &'static str| {
+        let ctx = &ctx;
+        async move {
+            ctx.engine
+                .list_records(&ctx.admin, "patient", &tagged(tag))
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|r| r.data["name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let first = create(
+        &ctx,
+        "patient",
+        json!({"name": "王五", "tags": ["diabetes"], "mrn": "MRN-1", "id_number": id_number(7)}),
+    )
+    .await;
+    create(&ctx, "patient", json!({"name": "赵六", "mrn": "MRN-2"})).await;
+    let renamed = ctx
+        .engine
+        .update_record(
+            &ctx.admin,
+            "patient",
+            first.id,
+            obj(json!({"name": "王五一"})),
+            1,
+            Lang::En,
+        )
+        .await
+        .expect("an update keeping its unique values");
+    assert_eq!(renamed.version, 2);
+    assert_eq!(names("diabetes").await, vec!["王五一"]);
+
+    let clash = ctx
+        .engine
+        .update_record(
+            &ctx.admin,
+            "patient",
+            first.id,
+            obj(json!({"mrn": "MRN-2"})),
+            2,
+            Lang::En,
+        )
+        .await;
+    assert!(
+        matches!(clash, Err(EngineError::UniqueViolation { ref field }) if field == "mrn"),
+        "{clash:?}"
+    );
+
+    ctx.engine
+        .update_record(
+            &ctx.admin,
+            "patient",
+            first.id,
+            obj(json!({"tags": ["hypertension"]})),
+            2,
+            Lang::En,
+        )
+        .await
+        .unwrap();
+    assert!(names("diabetes").await.is_empty());
+    assert_eq!(names("hypertension").await, vec!["王五一"]);
+
+    ctx.engine
+        .delete_record(&ctx.admin, "patient", first.id, 3)
+        .await
+        .unwrap();
+    assert!(names("hypertension").await.is_empty());
+    ctx.engine
+        .restore_record(&ctx.admin, "patient", first.id, Lang::En)
+        .await
+        .unwrap();
+    assert_eq!(names("hypertension").await, vec!["王五一"]);
 }

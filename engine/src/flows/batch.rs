@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 /// on SQLite every other writer waits for it, on PostgreSQL the rows it wrote stay locked.
 const HOLD: Duration = Duration::from_millis(20);
 
+/// Jobs one shared transaction runs at most. Each job's savepoint, and each node run in place
+/// after it, is a PostgreSQL subtransaction; past 64 in one transaction every other session's
+/// snapshot must look them up in `pg_subtrans`, which slows the whole server.
+const JOBS_PER_TRANSACTION: usize = 20;
+
 /// What the jobs of one shared transaction left to do once it ended.
 #[derive(Default)]
 struct Leftover {
@@ -52,8 +57,8 @@ impl Engine {
         }
     }
 
-    /// Runs step jobs from `steps` in one transaction until [`HOLD`] has passed or none is
-    /// left, then commits.
+    /// Runs step jobs from `steps` in one transaction until [`HOLD`] has passed, it ran
+    /// [`JOBS_PER_TRANSACTION`] or none is left, then commits.
     async fn shared_transaction(
         &self,
         steps: &mut std::iter::Peekable<std::vec::IntoIter<LeasedJob>>,
@@ -64,7 +69,7 @@ impl Engine {
         let outcome: Result<()> = async {
             let mut tx = self.db.begin().await?;
             let mut conn = tx.conn();
-            while begun.elapsed() < HOLD {
+            while begun.elapsed() < HOLD && included.len() < JOBS_PER_TRANSACTION {
                 let Some(job) = steps.next() else { break };
                 included.push(job.clone());
                 self.fenced_step(&mut conn, job, &mut leftover).await?;

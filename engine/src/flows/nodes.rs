@@ -516,13 +516,12 @@ impl NodeRun<'_> {
             .filter(|r| r.deleted_at.is_none())
             .ok_or_else(|| Failure::fixed("not_found", "记录已删除 / the record is gone"))?;
         let before = stored.version;
-        self.engine
+        let written = self
+            .engine
             .apply_update(conn, &acting.rt, self.principal, &stored, &data, Lang::Zh)
             .await?;
-        let after = rows::load(conn, &acting.rt, acting.id, false)
-            .await?
-            .map_or(before, |r| r.version);
-        if after != before {
+        let after = if written { before + 1 } else { before };
+        if written {
             self.mark_events(conn, acting.rt.name(), acting.id, after)
                 .await?;
         }

@@ -534,6 +534,8 @@ impl Engine {
         self.written_answer(&rt, principal, &stored, &data)
     }
 
+    /// Writes `data` over `stored` with its history, event and audit entry; false when it
+    /// changes nothing (and nothing was written), true when the record is now one version on.
     pub(crate) async fn apply_update(
         &self,
         conn: &mut Conn<'_>,
@@ -542,7 +544,7 @@ impl Engine {
         stored: &StoredRecord,
         data: &Map<String, Value>,
         lang: Lang,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let existing = projection::unseal(rt, &stored.sealed, &self.keys)?;
         let completed = (rt.name() == crate::flows::tasks::TASK)
             .then(|| crate::flows::tasks::on_done(&existing, data, principal, self.now()))
@@ -559,7 +561,7 @@ impl Engine {
             .chain(existing.keys().filter(|k| !plain.contains_key(*k)).cloned())
             .collect();
         if changed.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let ref_errors = self.check_references(conn, rt, &[&plain], lang).await?;
         if let Some(details) = ref_errors.into_iter().find(|e| !e.is_empty()) {
@@ -628,7 +630,7 @@ impl Engine {
                 .fields(changed),
         )
         .await?;
-        Ok(())
+        Ok(true)
     }
 
     pub async fn delete_record(

@@ -65,11 +65,15 @@ impl Engine {
     ) -> Leftover {
         let mut leftover = Leftover::default();
         let mut included = Vec::new();
-        let begun = Instant::now();
         let outcome: Result<()> = async {
             let mut tx = self.db.begin().await?;
             let mut conn = tx.conn();
-            while begun.elapsed() < HOLD && included.len() < JOBS_PER_TRANSACTION {
+            // Timed from the write turn taken (SQLite's queue may have made it wait), and one
+            // job at least: a transaction that ran none would only wait for the next turn.
+            let begun = Instant::now();
+            while included.is_empty()
+                || (begun.elapsed() < HOLD && included.len() < JOBS_PER_TRANSACTION)
+            {
                 let Some(job) = steps.next() else { break };
                 included.push(job.clone());
                 self.fenced_step(&mut conn, job, &mut leftover).await?;

@@ -411,40 +411,23 @@ impl Engine {
         let now = self.now();
         // Takes the run's lock, as a step does.
         load_run(conn, run.id).await?;
-        if failure.retryable {
-            match jobs::retry_later(conn, job, now, &failure.code, backoff).await {
-                Err(EngineError::LeaseLost { .. }) => return Ok(false),
-                Err(e) => return Err(e),
-                Ok(Retried::At(_)) => {
-                    self.record_step(
-                        conn,
-                        run,
-                        node,
-                        node_type,
-                        "ready",
-                        job.attempts,
-                        Value::Null,
-                        Value::Null,
-                        failure.json(),
-                        now,
-                    )
-                    .await?;
-                    return Ok(true);
-                }
-                Ok(Retried::Dead) => {}
-            }
+        let outcome = if failure.retryable {
+            jobs::retry_later(conn, job, now, &failure.code, backoff).await
         } else {
-            match jobs::fail_permanently(conn, job, now, &failure.code).await {
-                Err(EngineError::LeaseLost { .. }) => return Ok(false),
-                other => other?,
-            }
-        }
+            jobs::fail_permanently(conn, job, now, &failure.code)
+                .await
+                .map(|()| Retried::Dead)
+        };
+        let retried = match outcome {
+            Err(EngineError::LeaseLost { .. }) => return Ok(false),
+            other => matches!(other?, Retried::At(_)),
+        };
         self.record_step(
             conn,
             run,
             node,
             node_type,
-            "failed",
+            if retried { "ready" } else { "failed" },
             job.attempts,
             Value::Null,
             Value::Null,
@@ -452,6 +435,9 @@ impl Engine {
             now,
         )
         .await?;
+        if retried {
+            return Ok(true);
+        }
         let flow = self.compiled_flow(&run.flow, run.version).await?;
         if flow.graph.has_edge(&flow.def, node, "error") {
             for next in flow.graph.next(&flow.def, node, Some("error")) {

@@ -8,15 +8,6 @@ use serde_json::json;
 
 on_both_backends!(a_failing_step_leaves_the_rest_of_its_take_committed);
 
-async fn count(ctx: &Ctx, sql: &str) -> i64 {
-    ctx.db()
-        .fetch_one(sql, vec![])
-        .await
-        .unwrap()
-        .req_int("n")
-        .unwrap()
-}
-
 async fn a_failing_step_leaves_the_rest_of_its_take_committed(backend: Backend) {
     let ctx = open_with_entities(backend).await;
     // `count` divides by zero for the oncology patients (named 坏…): their jobs fail in the same take as
@@ -57,7 +48,7 @@ async fn a_failing_step_leaves_the_rest_of_its_take_committed(backend: Backend) 
     ctx.engine.drain_flows().await.unwrap();
 
     assert_eq!(
-        count(
+        scalar_i64(
             &ctx,
             "SELECT COUNT(*) AS n FROM flow_runs WHERE status = 'succeeded'"
         )
@@ -65,7 +56,7 @@ async fn a_failing_step_leaves_the_rest_of_its_take_committed(backend: Backend) 
         9
     );
     assert_eq!(
-        count(
+        scalar_i64(
             &ctx,
             "SELECT COUNT(*) AS n FROM flow_runs WHERE status = 'failed'"
         )
@@ -73,7 +64,7 @@ async fn a_failing_step_leaves_the_rest_of_its_take_committed(backend: Backend) 
         3
     );
     assert_eq!(
-        count(
+        scalar_i64(
             &ctx,
             "SELECT COUNT(*) AS n FROM flow_steps WHERE status = 'succeeded'"
         )
@@ -81,7 +72,7 @@ async fn a_failing_step_leaves_the_rest_of_its_take_committed(backend: Backend) 
         9
     );
     assert_eq!(
-        count(
+        scalar_i64(
             &ctx,
             "SELECT COUNT(*) AS n FROM flow_steps WHERE status = 'failed'"
         )
@@ -90,7 +81,7 @@ async fn a_failing_step_leaves_the_rest_of_its_take_committed(backend: Backend) 
     );
     // Each job ran once: no step was run again after its take committed.
     assert_eq!(
-        count(
+        scalar_i64(
             &ctx,
             "SELECT COUNT(*) AS n FROM flow_jobs WHERE attempts > 1"
         )

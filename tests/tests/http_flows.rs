@@ -268,6 +268,16 @@ async fn bad_definitions_name_their_nodes(backend: Backend) {
     assert_eq!(body["error"]["details"][0]["code"], "sensitive_to_plain");
     assert_eq!(body["error"]["details"][0]["node"], "upgrade");
 
+    // A node id later expressions could not read as `steps.<id>`.
+    let mut keyword = vip_flow();
+    keyword["nodes"][0]["id"] = json!("if");
+    keyword["edges"][0]["to"] = json!("if");
+    keyword["edges"][1]["from"] = json!("if");
+    let (status, body) = status_and_body(admin.post("/api/v1/flow-checks", &keyword).await).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["code"], "reserved_id", "{body}");
+    assert_eq!(body["error"]["details"][0]["node"], "if", "{body}");
+
     // Shape problems name their node too.
     let mut shape = vip_flow();
     shape["nodes"][1]["colour"] = json!("red");

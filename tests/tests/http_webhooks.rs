@@ -260,6 +260,23 @@ async fn inbound_webhook_starts_a_run_with_its_body(backend: Backend) {
     assert_eq!(status, 413, "{large}");
     assert_eq!(large["error"]["code"], "payload_too_large");
 
+    // Each accepted call is in the audit log with the run it started, none of its body;
+    // the retry, the replay and the refusals add none.
+    let audit = get(&admin, "/api/v1/audit?action=flow.webhook").await;
+    assert_eq!(audit["total"], 2, "{audit}");
+    let entries = audit["items"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["detail"]["run_id"] == run_id.as_str()
+                && e["actor"] == "webhook:his_admission"),
+        "{audit}"
+    );
+    assert!(
+        !audit.to_string().contains("M000") && !audit.to_string().contains("张三"),
+        "{audit}"
+    );
+
     // A disabled flow answers as an unknown one.
     let mut disabled = get(&admin, "/api/v1/flows/his_admission").await;
     disabled["enabled"] = json!(false);

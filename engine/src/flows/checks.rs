@@ -893,6 +893,21 @@ pub fn check(def: FlowDefinition, ctx: &CheckContext<'_>) -> Result<CompiledFlow
         problems,
     };
     checker.check_trigger();
+    for (i, node) in def.nodes.iter().enumerate() {
+        // A later node reads this one's output as `steps.<id>`: an expression keyword there
+        // (`if`, `let`, `fn` …) does not parse.
+        if crate::expr::compile(&format!("steps.{}", node.id)).is_err() {
+            checker.problems.push(FieldError::in_node(
+                Some(&node.id),
+                format!("nodes.{i}.id"),
+                "reserved_id",
+                format!(
+                    "节点编号 {0} 是表达式保留字，steps.{0} 无法读取它，请换一个 / the node id {0} is an expression keyword, so steps.{0} cannot read it: choose another",
+                    node.id
+                ),
+            ));
+        }
+    }
     for i in 0..def.nodes.len() {
         checker.check_node(&mut flow, i);
     }

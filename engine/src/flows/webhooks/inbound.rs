@@ -4,6 +4,7 @@
 //! not even whether the flow exists.
 
 use super::signature::Signature;
+use crate::access::AuditEntry;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
 use crate::flows::definition::Trigger;
@@ -145,6 +146,17 @@ impl Engine {
                 .ok_or_else(replayed);
         }
         crate::flows::worker::enqueue_start(&mut conn, &flow, run_id, now).await?;
+        // What came in from outside and what it started, beside every other write's entry;
+        // the body itself stays sealed in the run.
+        crate::access::audit::append(
+            &mut conn,
+            self.clock.as_ref(),
+            &AuditEntry::new(format!("webhook:{}", hook.flow), "flow.webhook").detail(
+                json!({"flow": hook.flow, "run_id": run_id, "signed_at": signature.t,
+                               "bytes": hook.body.len()}),
+            ),
+        )
+        .await?;
         tx.commit().await?;
         self.wake_flow_worker();
         Ok(Received {

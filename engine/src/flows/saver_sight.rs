@@ -144,6 +144,7 @@ fn watched_entity(
     match &def.nodes.iter().find(|n| n.id == made_by)?.kind {
         NodeKind::CreateRecord { entity, .. } => Some(entity.clone()),
         NodeKind::CreateTask { .. } => Some(super::checks::TASK_ENTITY.to_string()),
+        NodeKind::SendMessage { .. } => Some(super::checks::MESSAGE_ENTITY.to_string()),
         _ => None,
     }
 }

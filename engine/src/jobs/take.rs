@@ -11,9 +11,10 @@ use uuid::Uuid;
 const DUE: &str = "(state = 'ready' AND due_at <= $1) OR (state = 'running' AND lease_until < $1)";
 
 /// Leases at most `limit` due jobs, earliest due first, to `owner` until `now + lease`, under
-/// a token no earlier take used, and counts the attempt. Several workers, in one process or several,
-/// never take the same job: on PostgreSQL the rows are locked with `SKIP LOCKED` in the one
-/// statement that leases them; on SQLite this is one write transaction, and writers take turns.
+/// a token no earlier take used, and counts the attempt. Several workers, in one process or
+/// several, never take the same job: on PostgreSQL the rows are locked with `SKIP LOCKED` in
+/// the one statement that leases them; on SQLite this is one write transaction, and writers
+/// take turns.
 pub async fn take_due(
     db: &Db,
     owner: &str,

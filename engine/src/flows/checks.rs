@@ -893,16 +893,31 @@ pub fn check(def: FlowDefinition, ctx: &CheckContext<'_>) -> Result<CompiledFlow
         problems,
     };
     checker.check_trigger();
+    let sources: Vec<&str> = def
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            super::compiled::node_exprs(&n.kind)
+                .into_iter()
+                .map(|(_, s)| s)
+        })
+        .collect();
     for (i, node) in def.nodes.iter().enumerate() {
-        // A later node reads this one's output as `steps.<id>`: an expression keyword there
-        // (`if`, `let`, `fn` …) does not parse.
-        if crate::expr::compile(&format!("steps.{}", node.id)).is_err() {
+        // `steps.<id>` does not parse when the id is an expression keyword (`if`, `call` …):
+        // an expression reading it that way gets this hint beside its compile error.
+        let dotted = format!("steps.{}", node.id);
+        let read_dotted = sources.iter().any(|s| {
+            s.match_indices(&dotted).any(|(at, _)| {
+                !s[at + dotted.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            })
+        });
+        if read_dotted && crate::expr::compile(&dotted).is_err() {
             checker.problems.push(FieldError::in_node(
                 Some(&node.id),
                 format!("nodes.{i}.id"),
                 "reserved_id",
                 format!(
-                    "节点编号 {0} 是表达式保留字，steps.{0} 无法读取它，请换一个 / the node id {0} is an expression keyword, so steps.{0} cannot read it: choose another",
+                    "节点编号 {0} 是表达式保留字，不能写作 steps.{0}：请写 steps[\"{0}\"] 或换一个编号 / the node id {0} is an expression keyword, so steps.{0} does not parse: write steps[\"{0}\"] or choose another id",
                     node.id
                 ),
             ));

@@ -122,6 +122,27 @@ mod tests {
     }
 
     #[test]
+    fn a_keyword_node_is_read_by_index_not_by_dot() {
+        // What `reserved_id` tells the designer to write instead of `steps.call`.
+        assert!(compile("steps.call.status").is_err());
+        let ctx = TimeContext {
+            now: datetime!(2026-11-25 01:02:03 UTC),
+            timezone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap(),
+        };
+        let steps = serde_json::json!({"call": {"status": 200}, "if": {"result": true}});
+        let read = |src: &str| {
+            eval(
+                &compile(src).unwrap(),
+                vec![("steps", json_to_dynamic(&steps))],
+                &ctx,
+            )
+            .unwrap()
+        };
+        assert_eq!(read("steps[\"call\"].status").as_int().unwrap(), 200);
+        assert!(read("steps[\"if\"].result").as_bool().unwrap());
+    }
+
+    #[test]
     fn an_endless_loop_stops_with_a_code() {
         let err = run("loop { }", serde_json::json!({})).unwrap_err();
         assert_eq!(err.code, "too_many_operations");

@@ -37,6 +37,8 @@ struct Args {
     jobs: usize,
     evals: usize,
     backends: Vec<Backend>,
+    /// Which of (a), (b), (c) to run (all by default).
+    parts: String,
 }
 
 fn parse() -> Args {
@@ -45,6 +47,7 @@ fn parse() -> Args {
         jobs: 100_000,
         evals: 1_000_000,
         backends: Backend::ALL.to_vec(),
+        parts: "abc".into(),
     };
     let mut it = std::env::args().skip(1);
     let number = |v: Option<String>, what: &str| -> usize {
@@ -56,6 +59,10 @@ fn parse() -> Args {
             "--patients" => args.patients = number(it.next(), "--patients"),
             "--jobs" => args.jobs = number(it.next(), "--jobs"),
             "--evals" => args.evals = number(it.next(), "--evals"),
+            "--only" => {
+                args.parts = it.next().filter(|p| !p.is_empty() && p.chars().all(|c| "abc".contains(c)))
+                    .unwrap_or_else(|| panic!("--only takes some of a, b, c (say --only b)"))
+            }
             "--backend" => {
                 args.backends = match it.next().as_deref() {
                     Some("sqlite") => vec![Backend::Sqlite],
@@ -65,7 +72,7 @@ fn parse() -> Args {
                 }
             }
             other => panic!(
-                "unknown argument {other} (use --patients N --jobs N --evals N --backend sqlite|postgres|both)"
+                "unknown argument {other} (use --patients N --jobs N --evals N --backend sqlite|postgres|both --only abc)"
             ),
         }
     }
@@ -81,10 +88,17 @@ async fn main() {
         grouped(args.patients as f64),
         grouped(args.jobs as f64)
     );
-    let mut lines = vec![conditions(args.evals)];
+    let mut lines = Vec::new();
+    if args.parts.contains('a') {
+        lines.push(conditions(args.evals));
+    }
     for &backend in &args.backends {
-        lines.push(vip_end_to_end(backend, args.patients).await);
-        lines.push(drain_jobs(backend, args.jobs).await);
+        if args.parts.contains('b') {
+            lines.push(vip_end_to_end(backend, args.patients).await);
+        }
+        if args.parts.contains('c') {
+            lines.push(drain_jobs(backend, args.jobs).await);
+        }
     }
     println!();
     for line in lines {

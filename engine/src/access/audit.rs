@@ -5,7 +5,7 @@
 use crate::access::paging::limit_offset;
 use crate::clock::Clock;
 use crate::error::{EngineError, Result};
-use crate::store::{Arg, Conn, Db, DbRow};
+use crate::store::{Arg, Conn, Db, DbRow, Together};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -88,27 +88,38 @@ pub struct AuditFilter {
 /// Appends `entry` on `conn` — a transaction's connection, so the entry commits or rolls back
 /// with the change it describes, or a pooled one. Returns the entry's id.
 pub async fn append(conn: &mut Conn<'_>, clock: &dyn Clock, entry: &AuditEntry) -> Result<i64> {
+    let args = insert_args(clock, entry)?;
+    let row = conn
+        .fetch_one(&format!("{INSERT} RETURNING id"), args)
+        .await?;
+    row.req_int("id")
+}
+
+const INSERT: &str =
+    "INSERT INTO audit_log (at, actor, action, entity, record_id, fields, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Adds `entry` to statements that run together (a record write's trail).
+pub fn push(together: &mut Together, clock: &dyn Clock, entry: &AuditEntry) -> Result<()> {
+    together.push(INSERT, insert_args(clock, entry)?);
+    Ok(())
+}
+
+fn insert_args(clock: &dyn Clock, entry: &AuditEntry) -> Result<Vec<Arg>> {
     if entry.actor.is_empty() || entry.action.is_empty() {
         return Err(EngineError::internal(
             "an audit entry needs an actor and an action",
         ));
     }
-    let row = conn
-        .fetch_one(
-            "INSERT INTO audit_log (at, actor, action, entity, record_id, fields, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            vec![
-                clock.now().into(),
-                entry.actor.clone().into(),
-                entry.action.clone().into(),
-                entry.entity.clone().into(),
-                entry.record_id.clone().into(),
-                Arg::Json(Some(serde_json::json!(entry.fields))),
-                Arg::Json(Some(entry.detail.clone())),
-            ],
-        )
-        .await?;
-    row.req_int("id")
+    Ok(vec![
+        clock.now().into(),
+        entry.actor.clone().into(),
+        entry.action.clone().into(),
+        entry.entity.clone().into(),
+        entry.record_id.clone().into(),
+        Arg::Json(Some(serde_json::json!(entry.fields))),
+        Arg::Json(Some(entry.detail.clone())),
+    ])
 }
 
 fn record_from_row(row: &DbRow) -> Result<AuditRecord> {

@@ -104,6 +104,9 @@ pub struct Principal {
     pub by_token: bool,
     /// The user's credentials epoch when loaded; a password change moves it on.
     pub credentials_epoch: i64,
+    /// The flow run acting, when a flow writes: its writes' change events name it, so a run
+    /// they start is one deeper (the depth limit).
+    pub run: Option<Uuid>,
 }
 
 impl Principal {
@@ -119,6 +122,7 @@ impl Principal {
             rights: Vec::new(),
             by_token: false,
             credentials_epoch: 0,
+            run: None,
         }
     }
 
@@ -208,6 +212,7 @@ mod tests {
             rights: vec![],
             by_token: false,
             credentials_epoch: 0,
+            run: None,
         }
     }
 

@@ -704,5 +704,6 @@ pub async fn load_principal(db: &Db, user_id: Uuid) -> Result<Principal> {
         rights,
         by_token: false,
         credentials_epoch,
+        run: None,
     })
 }

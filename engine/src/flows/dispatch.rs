@@ -273,11 +273,11 @@ impl Engine {
         now: OffsetDateTime,
     ) -> Result<bool> {
         let e = &event.event;
-        let depth = if e.actor.starts_with("flow:") {
+        let depth = if let Some(run) = e.run_id {
             let row = conn
                 .fetch_optional(
-                    "SELECT r.depth AS depth FROM change_events c JOIN flow_runs r ON r.id = c.run_id WHERE c.position = $1",
-                    vec![Arg::from(event.position)],
+                    "SELECT depth FROM flow_runs WHERE id = $1",
+                    vec![Arg::from(run)],
                 )
                 .await?;
             row.map(|r| r.req_int("depth"))

@@ -136,7 +136,7 @@ impl Engine {
                 .await?;
         }
         let entities = self.entity_map().await?;
-        let actor = flow_principal(&flow, &entities);
+        let actor = flow_principal(&flow, &entities, None);
         let run = RunRow {
             id: Uuid::nil(),
             flow: flow.def.name.clone(),
@@ -171,7 +171,14 @@ impl Engine {
                 Some(s) => s,
                 None => {
                     let mut fresh = self
-                        .scope_for(&mut conn, &flow, &run, node, now, false)
+                        .scope_for(
+                            &mut conn,
+                            &flow,
+                            &run,
+                            node,
+                            now,
+                            super::worker::RecordRead::Plain,
+                        )
                         .await?;
                     if matches!(flow.def.trigger, Trigger::Webhook { .. }) {
                         fresh.body = Some(body.clone().unwrap_or_else(|| json!({})));
@@ -184,7 +191,14 @@ impl Engine {
                     continue;
                 }
                 let fresh = self
-                    .scope_for(&mut conn, &flow, &run, node, now, false)
+                    .scope_for(
+                        &mut conn,
+                        &flow,
+                        &run,
+                        node,
+                        now,
+                        super::worker::RecordRead::Plain,
+                    )
                     .await?;
                 current.followed.extend(fresh.followed);
                 break;

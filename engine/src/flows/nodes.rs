@@ -14,7 +14,7 @@ use crate::forms::checks::format_datetime_utc;
 use crate::forms::FieldType;
 use crate::i18n::Lang;
 use crate::query::{self, FilterExpr};
-use crate::records::rows;
+use crate::records::{projection, rows};
 use crate::store::{Arg, Conn};
 use rhai::Dynamic;
 use serde_json::{json, Map, Value};
@@ -484,21 +484,6 @@ impl NodeRun<'_> {
         Ok(out)
     }
 
-    async fn mark_events(
-        &self,
-        conn: &mut Conn<'_>,
-        entity: &str,
-        id: Uuid,
-        version: i64,
-    ) -> std::result::Result<(), Failure> {
-        conn.execute(
-            "UPDATE change_events SET run_id = $1 WHERE entity = $2 AND record_id = $3 AND version = $4",
-            vec![Arg::from(self.run_id), Arg::from(entity), Arg::from(id), Arg::from(version)],
-        )
-        .await?;
-        Ok(())
-    }
-
     async fn write_update(
         &mut self,
         conn: &mut Conn<'_>,
@@ -511,21 +496,28 @@ impl NodeRun<'_> {
             }
             return Ok(acting.version);
         }
-        let stored = rows::load(conn, &acting.rt, acting.id, true)
-            .await?
-            .filter(|r| r.deleted_at.is_none())
-            .ok_or_else(|| Failure::fixed("not_found", "记录已删除 / the record is gone"))?;
-        let before = stored.version;
-        let written = self
+        let stored = match &acting.locked {
+            Some(stored) => stored.clone(),
+            None => rows::load(conn, &acting.rt, acting.id, true)
+                .await?
+                .filter(|r| r.deleted_at.is_none())
+                .ok_or_else(|| Failure::fixed("not_found", "记录已删除 / the record is gone"))?,
+        };
+        let Some(written) = self
             .engine
             .apply_update(conn, &acting.rt, self.principal, &stored, &data, Lang::Zh)
-            .await?;
-        let after = if written { before + 1 } else { before };
-        if written {
-            self.mark_events(conn, acting.rt.name(), acting.id, after)
-                .await?;
+            .await?
+        else {
+            return Ok(stored.version);
+        };
+        let version = written.version;
+        // The run's record as now written, for what follows in this step.
+        if let Some(record) = self.scope.record.as_mut().filter(|r| r.id == acting.id) {
+            record.plain = projection::unseal(&acting.rt, &written.sealed, &self.engine.keys)?;
+            record.version = version;
+            record.locked = Some(written);
         }
-        Ok(after)
+        Ok(version)
     }
 
     async fn update_record(
@@ -653,7 +645,6 @@ impl NodeRun<'_> {
             .first()
             .copied()
             .ok_or_else(|| Failure::fixed("internal", "no record inserted"))?;
-        self.mark_events(conn, entity, id, 1).await?;
         Ok(id)
     }
 

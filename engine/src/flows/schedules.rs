@@ -274,7 +274,7 @@ impl Engine {
             .get(entity.as_str())
             .cloned()
             .ok_or_else(|| EngineError::not_found(format!("entity {entity}")))?;
-        let principal = flow_principal(flow, entities);
+        let principal = flow_principal(flow, entities, None);
         principal.require(entity, Action::Read)?;
         let table = Alias::new(rt.table.clone());
         let mut condition = Expr::col((table.clone(), Alias::new("deleted_at"))).is_null();

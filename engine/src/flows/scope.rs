@@ -24,6 +24,9 @@ pub(crate) struct Loaded {
     pub id: Uuid,
     pub version: i64,
     pub plain: Map<String, Value>,
+    /// The stored row when it was read under the step's row lock: a write by this step can
+    /// start from it instead of reading the row again.
+    pub locked: Option<crate::records::StoredRecord>,
 }
 
 impl Loaded {
@@ -40,12 +43,14 @@ impl Loaded {
         if stored.deleted_at.is_some() {
             return Ok(None);
         }
+        let locked = lock.then(|| stored.clone());
         let plain = projection::unseal_owned(&rt, stored.sealed, &engine.keys)?;
         Ok(Some(Loaded {
             rt,
             id,
             version: stored.version,
             plain,
+            locked,
         }))
     }
 

@@ -6,7 +6,10 @@
 use super::compiled::CompiledFlow;
 use super::definition::Node;
 use super::nodes::{Done, Failure, Next, NodeRun};
-use super::worker::{enqueue_step, finish_if_idle, flow_principal, load_run, RunRow, STEP};
+use super::scope::Loaded;
+use super::worker::{
+    enqueue_step, finish_if_idle, flow_principal, load_run, RecordRead, RunRow, STEP,
+};
 use crate::access::Principal;
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
@@ -123,12 +126,13 @@ impl Engine {
             });
         }
         let entities = self.entity_map().await?;
-        let principal = flow_principal(&flow, &entities);
+        let principal = flow_principal(&flow, &entities, Some(run.id));
         let step = Step {
             flow: &flow,
             run: &run,
             principal: &principal,
             now,
+            record: Default::default(),
         };
         match self.run_node(conn, &step, node, job.attempts).await? {
             Ok(done) => {
@@ -160,12 +164,13 @@ impl Engine {
         now: OffsetDateTime,
     ) -> Result<()> {
         let entities = self.entity_map().await?;
-        let principal = flow_principal(flow, &entities);
+        let principal = flow_principal(flow, &entities, Some(run.id));
         let step = Step {
             flow,
             run,
             principal: &principal,
             now,
+            record: Default::default(),
         };
         let mut due_now = VecDeque::new();
         self.follow(conn, &step, node, done, &mut due_now).await?;
@@ -182,8 +187,12 @@ impl Engine {
         node: &Node,
         attempts: i64,
     ) -> Result<std::result::Result<Done, Failure>> {
+        let read = match step.take_record() {
+            Some(kept) => RecordRead::Kept(kept),
+            None => RecordRead::Locked,
+        };
         let mut scope = self
-            .scope_for(conn, step.flow, step.run, node, step.now, true)
+            .scope_for(conn, step.flow, step.run, node, step.now, read)
             .await?;
         let outcome = NodeRun {
             engine: self,
@@ -196,6 +205,9 @@ impl Engine {
         }
         .execute(conn)
         .await;
+        if outcome.is_ok() && keeps_record(node) {
+            step.keep_record(scope.record.take());
+        }
         if let Ok(done) = &outcome {
             let status = match done.next {
                 Next::Wait { .. } => "waiting",
@@ -252,8 +264,10 @@ impl Engine {
                 continue;
             }
             match self.run_node(conn, step, node, 1).await? {
+                // The savepoint stays open: releasing it would only cost a round trip, as it
+                // ends with the job's savepoint or the transaction, and a later one of the
+                // same name is the one a rollback finds.
                 Ok(done) => {
-                    conn.execute("RELEASE SAVEPOINT flow_step", vec![]).await?;
                     self.follow(conn, step, &node.id, &done, &mut due_now)
                         .await?;
                 }
@@ -459,10 +473,43 @@ impl Engine {
     }
 }
 
-/// What every node of one step job shares: its flow version, run, actor and time.
+/// What every node of one step job shares: its flow version, run, actor and time, and the
+/// run's record as the last node left it.
 struct Step<'a> {
     flow: &'a CompiledFlow,
     run: &'a RunRow,
     principal: &'a Principal,
     now: OffsetDateTime,
+    record: std::sync::Mutex<Option<Loaded>>,
+}
+
+impl Step<'_> {
+    fn take_record(&self) -> Option<Loaded> {
+        self.record
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    fn keep_record(&self, record: Option<Loaded>) {
+        *self
+            .record
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = record;
+    }
+}
+
+/// Whether the run's record, as a node of this kind left it, may serve the next node of the
+/// step without reading it again: after a node that wrote nothing, or wrote only that record
+/// (and kept its copy up to date). A write elsewhere may change it behind the copy (a total
+/// rolled up into it), so any other node drops it.
+fn keeps_record(node: &Node) -> bool {
+    use super::definition::NodeKind;
+    match &node.kind {
+        NodeKind::Condition { .. } | NodeKind::Switch { .. } | NodeKind::Delay { .. } => true,
+        NodeKind::UpdateRecord { target, .. }
+        | NodeKind::AddTag { target, .. }
+        | NodeKind::RemoveTag { target, .. } => target.is_none(),
+        _ => false,
+    }
 }

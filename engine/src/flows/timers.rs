@@ -302,11 +302,31 @@ impl Engine {
 
     /// Inside a record write's transaction: a record whose date moved gets its pending timers
     /// moved; a deleted record loses them. Later fire times are left to the sweep.
+    /// Whether `event` could move a date-relative timer. A date rule watches one date or
+    /// datetime field (checked when the flow is saved), so a create or update that sets none
+    /// cannot, and needs no look at the sweeps. Anything not known here counts as could.
+    fn may_move_timers(&self, event: &ChangeEvent) -> bool {
+        if !matches!(event.op, ChangeOp::Create | ChangeOp::Update) {
+            return true;
+        }
+        let Some(rt) = self.catalog.cached(&event.entity) else {
+            return true;
+        };
+        event.changed_fields.iter().any(|name| {
+            rt.definition()
+                .field(name)
+                .is_none_or(|f| matches!(f.value_type(), FieldType::Date | FieldType::Datetime))
+        })
+    }
+
     pub(crate) async fn move_timers(
         &self,
         conn: &mut Conn<'_>,
         events: &[ChangeEvent],
     ) -> Result<()> {
+        if !events.iter().any(|e| self.may_move_timers(e)) {
+            return Ok(());
+        }
         // Read through the write's own connection: a write holding its transaction never waits
         // for a second connection (many writes at once would exhaust the pool).
         let rows = conn

@@ -155,8 +155,10 @@ impl Engine {
         now: OffsetDateTime,
     ) -> Result<Option<OffsetDateTime>> {
         let entities = self.entity_map().await?;
-        let principal = flow_principal(flow, &entities);
-        let mut scope = self.scope_for(conn, flow, run, node, now, false).await?;
+        let principal = flow_principal(flow, &entities, Some(run.id));
+        let mut scope = self
+            .scope_for(conn, flow, run, node, now, super::worker::RecordRead::Plain)
+            .await?;
         let run_node = NodeRun {
             engine: self,
             flow,
@@ -202,8 +204,10 @@ impl Engine {
         }
         if let Some(source) = &change.expr {
             let entities = self.entity_map().await?;
-            let principal = flow_principal(flow, &entities);
-            let mut scope = self.scope_for(conn, flow, run, node, now, false).await?;
+            let principal = flow_principal(flow, &entities, Some(run.id));
+            let mut scope = self
+                .scope_for(conn, flow, run, node, now, super::worker::RecordRead::Plain)
+                .await?;
             let run_node = NodeRun {
                 engine: self,
                 flow,

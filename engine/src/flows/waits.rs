@@ -129,7 +129,7 @@ fn text(plain: &Map<String, Value>, field: &str) -> Option<String> {
 }
 
 impl Engine {
-    async fn flow_actor(&self, flow: &str, version: i64) -> Result<Principal> {
+    async fn flow_actor(&self, flow: &str, version: i64, run: Uuid) -> Result<Principal> {
         let flow = self.compiled_flow(flow, version).await?;
         let entities: std::collections::HashMap<_, _> = self
             .catalog
@@ -138,7 +138,7 @@ impl Engine {
             .into_iter()
             .map(|rt| (rt.name().to_string(), rt))
             .collect();
-        Ok(flow_principal(&flow, &entities))
+        Ok(flow_principal(&flow, &entities, Some(run)))
     }
 
     /// Ends the waiting step of `node`: its output names the outcome, the branch follows the
@@ -335,7 +335,7 @@ impl Engine {
             match text(&plain, "status").as_deref() {
                 Some("done") => return tx.commit().await,
                 Some("open") if stored.deleted_at.is_none() => {
-                    let actor = self.flow_actor(&row.flow, row.version).await?;
+                    let actor = self.flow_actor(&row.flow, row.version, row.id).await?;
                     let mut data = Map::new();
                     data.insert("status".into(), json!("expired"));
                     self.apply_update(&mut conn, &rt, &actor, &stored, &data, Lang::Zh)
@@ -373,7 +373,7 @@ impl Engine {
         let Some(row) = load_run(conn, run).await? else {
             return Ok(());
         };
-        let actor = self.flow_actor(&row.flow, row.version).await?;
+        let actor = self.flow_actor(&row.flow, row.version, row.id).await?;
         for w in waits {
             let node = w.req_text("node")?;
             // Only an approval's own task is cancelled: a record a `wait_until` watches is not

@@ -89,10 +89,12 @@ pub(super) async fn finish_if_idle(
 }
 
 /// The flow as an actor: every action on the entities its version names (and on tasks and
-/// messages), no row scope and no field rule; the definitions' own rules still apply.
+/// messages), no row scope and no field rule; the definitions' own rules still apply. `run`
+/// is the run it acts in, which its writes' change events name.
 pub(crate) fn flow_principal(
     flow: &CompiledFlow,
     entities: &std::collections::HashMap<String, Arc<crate::entities::EntityRuntime>>,
+    run: Option<Uuid>,
 ) -> Principal {
     let mut names = checks::named_entities(&flow.def, entities);
     for core in [checks::TASK_ENTITY, checks::MESSAGE_ENTITY, "consent"] {
@@ -120,7 +122,18 @@ pub(crate) fn flow_principal(
         rights: Vec::new(),
         by_token: false,
         credentials_epoch: 0,
+        run,
     }
+}
+
+/// How a scope gets the run's record.
+pub(crate) enum RecordRead {
+    /// Read as it is (a dry run, a wait's check, a call being prepared).
+    Plain,
+    /// Read and locked until the step's transaction ends.
+    Locked,
+    /// Read under this step's lock by an earlier node of it, and kept up to date since.
+    Kept(Loaded),
 }
 
 /// What a step needs to know of its run.
@@ -253,7 +266,7 @@ impl Engine {
         run: &RunRow,
         node: &super::definition::Node,
         now: OffsetDateTime,
-        lock: bool,
+        read: RecordRead,
     ) -> Result<Scope> {
         let time = TimeContext {
             now,
@@ -269,27 +282,34 @@ impl Engine {
         };
         if let (Some(entity), Some(id)) = (&run.entity, run.record_id) {
             let rt = self.entity(entity).await?;
-            scope.record =
-                if run.trigger.get("type").and_then(Value::as_str) == Some("record_deleted") {
-                    crate::records::rows::load(conn, &rt, id, false)
-                        .await?
-                        .map(|stored| -> Result<Loaded> {
-                            let plain = crate::records::projection::unseal_owned(
-                                &rt,
-                                stored.sealed,
-                                &self.keys,
-                            )?;
-                            Ok(Loaded {
-                                rt: rt.clone(),
-                                id,
-                                version: stored.version,
-                                plain,
-                            })
+            let (lock, kept) = match read {
+                RecordRead::Plain => (false, None),
+                RecordRead::Locked => (true, None),
+                RecordRead::Kept(kept) => (true, Some(kept)),
+            };
+            scope.record = if let Some(kept) = kept.filter(|k| k.id == id) {
+                Some(kept)
+            } else if run.trigger.get("type").and_then(Value::as_str) == Some("record_deleted") {
+                crate::records::rows::load(conn, &rt, id, false)
+                    .await?
+                    .map(|stored| -> Result<Loaded> {
+                        let plain = crate::records::projection::unseal_owned(
+                            &rt,
+                            stored.sealed,
+                            &self.keys,
+                        )?;
+                        Ok(Loaded {
+                            rt: rt.clone(),
+                            id,
+                            version: stored.version,
+                            plain,
+                            locked: None,
                         })
-                        .transpose()?
-                } else {
-                    Loaded::load(self, conn, rt.clone(), id, lock).await?
-                };
+                    })
+                    .transpose()?
+            } else {
+                Loaded::load(self, conn, rt.clone(), id, lock).await?
+            };
             if let Some(record) = &scope.record {
                 for name in followed_references(node) {
                     let Some(field) = record.rt.definition().field(&name) else {

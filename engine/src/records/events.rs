@@ -17,7 +17,7 @@
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
-use crate::store::{Arg, Backend, Conn, DbRow};
+use crate::store::{Arg, Backend, Conn, DbRow, Together};
 use serde::Serialize;
 use serde_json::Value;
 use std::future::Future;
@@ -69,6 +69,9 @@ pub struct ChangeEvent {
     pub actor: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    /// The flow run that wrote, if a flow did.
+    #[serde(skip)]
+    pub run_id: Option<Uuid>,
 }
 
 /// A committed event with its position in commit order.
@@ -100,16 +103,16 @@ const SEQUENCER_LOCK: i64 = 0x6B64_6576;
 async fn insert(conn: &mut Conn<'_>, events: &[ChangeEvent]) -> Result<()> {
     for chunk in events.chunks(EVENTS_PER_STATEMENT) {
         let mut sql = String::from(
-            "INSERT INTO change_events (entity, record_id, op, changed_fields, version, actor, at) VALUES ",
+            "INSERT INTO change_events (entity, record_id, op, changed_fields, version, actor, at, run_id) VALUES ",
         );
-        let mut args = Vec::with_capacity(chunk.len() * 7);
+        let mut args = Vec::with_capacity(chunk.len() * 8);
         for (i, e) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push_str(", ");
             }
             // Plain `?` on SQLite: it looks a numbered parameter up by name, a scan of the
             // statement's parameters, which made binding a batch of events quadratic.
-            super::rows::push_placeholders(&mut sql, conn.backend(), args.len(), 7);
+            super::rows::push_placeholders(&mut sql, conn.backend(), args.len(), 8);
             args.push(Arg::from(e.entity.as_str()));
             args.push(Arg::from(e.record_id));
             args.push(Arg::from(e.op.as_str()));
@@ -117,10 +120,29 @@ async fn insert(conn: &mut Conn<'_>, events: &[ChangeEvent]) -> Result<()> {
             args.push(Arg::from(e.version));
             args.push(Arg::from(e.actor.as_str()));
             args.push(Arg::from(e.at));
+            args.push(Arg::Uuid(e.run_id));
         }
         conn.execute(&sql, args).await?;
     }
     Ok(())
+}
+
+/// Adds one event to statements that run together.
+fn push_event(together: &mut Together, e: &ChangeEvent) {
+    together.push(
+        "INSERT INTO change_events (entity, record_id, op, changed_fields, version, actor, at, run_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        vec![
+            Arg::from(e.entity.as_str()),
+            Arg::from(e.record_id),
+            Arg::from(e.op.as_str()),
+            Arg::Json(Some(Value::from(e.changed_fields.clone()))),
+            Arg::from(e.version),
+            Arg::from(e.actor.as_str()),
+            Arg::from(e.at),
+            Arg::Uuid(e.run_id),
+        ],
+    );
 }
 
 fn from_row(row: &DbRow) -> Result<CommittedChange> {
@@ -141,6 +163,7 @@ fn from_row(row: &DbRow) -> Result<CommittedChange> {
             version: row.req_int("version")?,
             actor: row.req_text("actor")?,
             at: row.req_time("at")?,
+            run_id: row.uuid("run_id")?,
         },
     })
 }
@@ -165,6 +188,25 @@ impl Engine {
             return Ok(());
         }
         insert(conn, events).await?;
+        self.after_changes(conn, events).await
+    }
+
+    /// Runs one record write's trail, its history row, change `event` and audit entry as
+    /// pushed to `trail`, in one round trip; then what follows every change.
+    pub(crate) async fn record_trail(
+        &self,
+        conn: &mut Conn<'_>,
+        mut trail: Together,
+        event: &ChangeEvent,
+    ) -> Result<()> {
+        push_event(&mut trail, event);
+        conn.execute_together(trail).await?;
+        self.after_changes(conn, std::slice::from_ref(event)).await
+    }
+
+    /// What follows recorded changes in their transaction: the change hooks, and date-relative
+    /// timers moved with their record's date.
+    async fn after_changes(&self, conn: &mut Conn<'_>, events: &[ChangeEvent]) -> Result<()> {
         let hooks: Vec<Arc<dyn ChangeHook>> = self
             .change_hooks
             .read()
@@ -175,7 +217,6 @@ impl Engine {
                 hook.on_change(conn, event).await?;
             }
         }
-        // Date-relative timers move with the record's date, in the same transaction.
         self.move_timers(conn, events).await
     }
 
@@ -202,7 +243,7 @@ impl Engine {
         let rows = self
             .db
             .fetch_all(
-                "SELECT position, entity, record_id, op, changed_fields, version, actor, at \
+                "SELECT position, entity, record_id, op, changed_fields, version, actor, at, run_id \
                  FROM change_events WHERE position > $1 ORDER BY position LIMIT $2",
                 vec![position.into(), limit.into()],
             )

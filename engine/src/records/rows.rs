@@ -6,7 +6,7 @@ use crate::crypto::Keyring;
 use crate::entities::storage::q;
 use crate::entities::EntityRuntime;
 use crate::error::{EngineError, Result};
-use crate::store::{Arg, Backend, Conn, DbRow};
+use crate::store::{Arg, Backend, Conn, DbRow, Together};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -265,8 +265,8 @@ pub(crate) async fn update_row(
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn write_change(
-    conn: &mut Conn<'_>,
+pub(crate) fn push_change(
+    together: &mut Together,
     entity: &str,
     record_id: Uuid,
     version: i64,
@@ -275,8 +275,8 @@ pub(crate) async fn write_change(
     changed_fields: Vec<String>,
     actor: &str,
     now: OffsetDateTime,
-) -> Result<()> {
-    conn.execute(
+) {
+    together.push(
         "INSERT INTO record_changes (id, entity, record_id, version, op, data, changed_fields, actor, at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         vec![
@@ -290,7 +290,5 @@ pub(crate) async fn write_change(
             actor.into(),
             now.into(),
         ],
-    )
-    .await?;
-    Ok(())
+    );
 }

@@ -498,7 +498,7 @@ impl Engine {
                 // Rows left out by the store checks, or numbers to give: built here instead.
                 _ => {
                     let docs = valid.into_iter().map(|(_, doc)| doc).collect();
-                    self.insert_documents(&mut tx.conn(), &rt, &principal.actor, docs)
+                    self.insert_documents(&mut tx.conn(), &rt, principal, docs)
                         .await
                         .map_err(|e| super::write::map_write_error(&rt, e))?;
                 }

@@ -15,7 +15,7 @@ use crate::forms::compiled::subject_parts;
 use crate::forms::{FieldType, PrepareContext};
 use crate::i18n::Lang;
 use crate::masking::mask;
-use crate::store::{Arg, Backend, Conn};
+use crate::store::{Arg, Backend, Conn, Together};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
@@ -431,9 +431,7 @@ impl Engine {
         if docs.len() == 1 {
             self.check_unique(conn, rt, &docs[0], None, None).await?;
         }
-        let rows = self
-            .insert_documents(conn, rt, &principal.actor, docs)
-            .await?;
+        let rows = self.insert_documents(conn, rt, principal, docs).await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         if let [row] = rows.as_slice() {
             audit::append(
@@ -463,9 +461,10 @@ impl Engine {
         &self,
         conn: &mut Conn<'_>,
         rt: &EntityRuntime,
-        actor: &str,
+        principal: &Principal,
         mut docs: Vec<Map<String, Value>>,
     ) -> Result<Vec<NewRow>> {
+        let actor = principal.actor.as_str();
         self.assign_autonumbers(conn, rt, &mut docs).await?;
         let now = self.now();
         let rows: Vec<NewRow> = docs
@@ -479,7 +478,7 @@ impl Engine {
         rows::insert_rows(conn, rt, &rows, actor, now, &self.keys).await?;
         let events: Vec<ChangeEvent> = rows
             .iter()
-            .map(|row| created_event(rt, row.id, &row.plain, actor, now))
+            .map(|row| created_event(rt, row.id, &row.plain, actor, now, principal.run))
             .collect();
         self.record_changes(conn, &events).await?;
         Ok(rows)
@@ -502,7 +501,7 @@ impl Engine {
         let events: Vec<ChangeEvent> = ids
             .iter()
             .zip(plain)
-            .map(|(id, plain)| created_event(rt, *id, plain, actor, now))
+            .map(|(id, plain)| created_event(rt, *id, plain, actor, now, None))
             .collect();
         self.record_changes(conn, &events).await
     }
@@ -525,17 +524,18 @@ impl Engine {
                 current: stored.version,
             });
         }
-        self.apply_update(&mut tx.conn(), &rt, principal, &stored, &data, lang)
+        let written = self
+            .apply_update(&mut tx.conn(), &rt, principal, &stored, &data, lang)
             .await
             .map_err(|e| map_write_error(&rt, e))?;
-        let stored = live_record(&mut tx.conn(), &rt, id).await?;
         tx.commit().await.map_err(|e| map_write_error(&rt, e))?;
+        let stored = written.unwrap_or(stored);
         self.events_committed();
         self.written_answer(&rt, principal, &stored, &data)
     }
 
-    /// Writes `data` over `stored` with its history, event and audit entry; false when it
-    /// changes nothing (and nothing was written), true when the record is now one version on.
+    /// Writes `data` over `stored` with its history, event and audit entry. Answers the row
+    /// as now stored, one version on, or None when `data` changes nothing (nothing written).
     pub(crate) async fn apply_update(
         &self,
         conn: &mut Conn<'_>,
@@ -544,7 +544,7 @@ impl Engine {
         stored: &StoredRecord,
         data: &Map<String, Value>,
         lang: Lang,
-    ) -> Result<bool> {
+    ) -> Result<Option<StoredRecord>> {
         let existing = projection::unseal(rt, &stored.sealed, &self.keys)?;
         let completed = (rt.name() == crate::flows::tasks::TASK)
             .then(|| crate::flows::tasks::on_done(&existing, data, principal, self.now()))
@@ -561,7 +561,7 @@ impl Engine {
             .chain(existing.keys().filter(|k| !plain.contains_key(*k)).cloned())
             .collect();
         if changed.is_empty() {
-            return Ok(false);
+            return Ok(None);
         }
         let ref_errors = self.check_references(conn, rt, &[&plain], lang).await?;
         if let Some(details) = ref_errors.into_iter().find(|e| !e.is_empty()) {
@@ -597,8 +597,9 @@ impl Engine {
                 current: stored.version + 1,
             });
         }
-        rows::write_change(
-            conn,
+        let mut trail = Together::default();
+        rows::push_change(
+            &mut trail,
             rt.name(),
             stored.id,
             stored.version + 1,
@@ -607,30 +608,35 @@ impl Engine {
             changed.clone(),
             &principal.actor,
             now,
-        )
-        .await?;
-        self.record_changes(
-            conn,
-            &[ChangeEvent {
-                entity: rt.name().to_string(),
-                record_id: stored.id,
-                op: ChangeOp::Update,
-                changed_fields: changed.clone(),
-                version: stored.version + 1,
-                actor: principal.actor.clone(),
-                at: now,
-            }],
-        )
-        .await?;
-        audit::append(
-            conn,
+        );
+        audit::push(
+            &mut trail,
             self.clock.as_ref(),
             &AuditEntry::new(&principal.actor, "record.update")
                 .record(rt.name(), stored.id.to_string())
-                .fields(changed),
-        )
-        .await?;
-        Ok(true)
+                .fields(changed.clone()),
+        )?;
+        let event = ChangeEvent {
+            entity: rt.name().to_string(),
+            record_id: stored.id,
+            op: ChangeOp::Update,
+            changed_fields: changed,
+            version: stored.version + 1,
+            actor: principal.actor.clone(),
+            at: now,
+            run_id: principal.run,
+        };
+        self.record_trail(conn, trail, &event).await?;
+        Ok(Some(StoredRecord {
+            id: stored.id,
+            version: stored.version + 1,
+            sealed,
+            created_at: stored.created_at,
+            created_by: stored.created_by.clone(),
+            updated_at: now,
+            updated_by: principal.actor.clone(),
+            deleted_at: None,
+        }))
     }
 
     pub async fn delete_record(
@@ -718,8 +724,9 @@ impl Engine {
             });
         }
         let op = if deleted { "delete" } else { "restore" };
-        rows::write_change(
-            conn,
+        let mut trail = Together::default();
+        rows::push_change(
+            &mut trail,
             rt.name(),
             stored.id,
             stored.version + 1,
@@ -728,32 +735,28 @@ impl Engine {
             Vec::new(),
             &principal.actor,
             now,
-        )
-        .await?;
-        self.record_changes(
-            conn,
-            &[ChangeEvent {
-                entity: rt.name().to_string(),
-                record_id: stored.id,
-                op: if deleted {
-                    ChangeOp::Delete
-                } else {
-                    ChangeOp::Restore
-                },
-                changed_fields: Vec::new(),
-                version: stored.version + 1,
-                actor: principal.actor.clone(),
-                at: now,
-            }],
-        )
-        .await?;
-        audit::append(
-            conn,
+        );
+        audit::push(
+            &mut trail,
             self.clock.as_ref(),
             &AuditEntry::new(&principal.actor, format!("record.{op}"))
                 .record(rt.name(), stored.id.to_string()),
-        )
-        .await?;
+        )?;
+        let event = ChangeEvent {
+            entity: rt.name().to_string(),
+            record_id: stored.id,
+            op: if deleted {
+                ChangeOp::Delete
+            } else {
+                ChangeOp::Restore
+            },
+            changed_fields: Vec::new(),
+            version: stored.version + 1,
+            actor: principal.actor.clone(),
+            at: now,
+            run_id: principal.run,
+        };
+        self.record_trail(conn, trail, &event).await?;
         Ok(())
     }
 
@@ -900,6 +903,7 @@ fn created_event(
     plain: &Map<String, Value>,
     actor: &str,
     at: time::OffsetDateTime,
+    run_id: Option<Uuid>,
 ) -> ChangeEvent {
     ChangeEvent {
         entity: rt.name().to_string(),
@@ -909,6 +913,7 @@ fn created_event(
         version: 1,
         actor: actor.to_string(),
         at,
+        run_id,
     }
 }
 

@@ -2,11 +2,13 @@
 
 pub mod db;
 mod sqlite;
+mod together;
 mod wal_sync;
 mod write_queue;
 
 pub use db::{Arg, Backend, Conn, Db, DbOptions, DbRow, Tx};
 pub use sqlite::{SqliteStore, SqliteTx};
+pub use together::Together;
 pub use wal_sync::WalSyncStats;
 
 use crate::crypto::Keyring;

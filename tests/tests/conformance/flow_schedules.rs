@@ -225,6 +225,7 @@ async fn a_segment_batch_runs_once_per_matching_record(backend: Backend) {
         rights: Vec::new(),
         by_token: false,
         credentials_epoch: 0,
+        run: None,
     };
     match ctx
         .engine

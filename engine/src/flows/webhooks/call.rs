@@ -312,11 +312,18 @@ impl Engine {
             .ok_or_else(|| EngineError::internal("the webhook_call node vanished"))?;
         let prepared = {
             let entities = self.entity_map().await?;
-            let principal = flow_principal(&flow, &entities);
+            let principal = flow_principal(&flow, &entities, Some(run.id));
             let mut pooled = self.db.acquire().await?;
             let mut conn = pooled.conn();
             let mut scope = self
-                .scope_for(&mut conn, &flow, &run, node, self.now(), false)
+                .scope_for(
+                    &mut conn,
+                    &flow,
+                    &run,
+                    node,
+                    self.now(),
+                    crate::flows::worker::RecordRead::Plain,
+                )
                 .await?;
             NodeRun {
                 engine: self,

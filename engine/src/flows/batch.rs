@@ -8,7 +8,7 @@ use super::worker::STEP;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::jobs::LeasedJob;
-use crate::store::Conn;
+use crate::store::{Backend, Conn};
 use std::time::{Duration, Instant};
 
 /// How long one shared transaction stays open at most before it commits and the next begins:
@@ -19,6 +19,9 @@ const HOLD: Duration = Duration::from_millis(20);
 /// after it, is a PostgreSQL subtransaction; past 64 in one transaction every other session's
 /// snapshot must look them up in `pg_subtrans`, which slows the whole server.
 const JOBS_PER_TRANSACTION: usize = 20;
+
+/// Shared transactions one take runs at once on PostgreSQL.
+const LANES: usize = 3;
 
 /// What the jobs of one shared transaction left to do once it ended.
 #[derive(Default)]
@@ -33,12 +36,49 @@ struct Leftover {
 impl Engine {
     /// Runs the jobs of one take: step jobs in shared transactions (in run order, so two
     /// workers lock runs in the same order), any other kind in a transaction of its own.
+    /// On PostgreSQL the steps are split into [`LANES`] runs of transactions at once: a step
+    /// waits on round trips far more than on the server, and two cores left idle are the
+    /// throughput lost. SQLite's writers take turns, so there one lane does it all.
     pub(super) async fn run_taken(&self, taken: Vec<LeasedJob>) {
         let (mut steps, others): (Vec<_>, Vec<_>) =
             taken.into_iter().partition(|job| job.kind == STEP);
         steps.sort_by_key(|job| (job.run_id, job.id));
+        let lanes = match self.db.backend() {
+            Backend::Postgres => LANES,
+            Backend::Sqlite => 1,
+        };
+        let per_lane = steps.len().div_ceil(lanes).max(1);
+        let mut lanes = tokio::task::JoinSet::new();
+        let mut chunks = Vec::new();
+        while steps.len() > per_lane {
+            let rest = steps.split_off(per_lane);
+            chunks.push(std::mem::replace(&mut steps, rest));
+        }
+        for chunk in chunks {
+            let engine = self.clone();
+            lanes.spawn(async move { engine.run_lane(chunk).await });
+        }
+        let mut alone = self.run_lane(steps).await;
+        while let Some(joined) = lanes.join_next().await {
+            match joined {
+                Ok(left) => alone.extend(left),
+                // Its jobs' leases run out and another round takes them again.
+                Err(e) => tracing::warn!(error = %e, "a lane of flow steps panicked"),
+            }
+        }
+        alone.extend(others);
+        for job in alone {
+            if let Err(e) = self.run_job(job).await {
+                tracing::warn!(error = %e, "flow step failed to run");
+            }
+        }
+    }
+
+    /// Runs `steps` in shared transactions one after another; answers the jobs left to run
+    /// alone.
+    async fn run_lane(&self, steps: Vec<LeasedJob>) -> Vec<LeasedJob> {
         let mut steps = steps.into_iter().peekable();
-        let mut alone = others;
+        let mut alone = Vec::new();
         while steps.peek().is_some() {
             let leftover = self.shared_transaction(&mut steps).await;
             for (job, outcome) in leftover.calls {
@@ -50,11 +90,7 @@ impl Engine {
             }
             alone.extend(leftover.alone);
         }
-        for job in alone {
-            if let Err(e) = self.run_job(job).await {
-                tracing::warn!(error = %e, "flow step failed to run");
-            }
-        }
+        alone
     }
 
     /// Runs step jobs from `steps` in one transaction until [`HOLD`] has passed, it ran

@@ -431,18 +431,20 @@ impl Engine {
         if docs.len() == 1 {
             self.check_unique(conn, rt, &docs[0], None, None).await?;
         }
-        let rows = self.insert_documents(conn, rt, principal, docs).await?;
+        let (rows, events) = self.write_documents(conn, rt, principal, docs).await?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-        if let [row] = rows.as_slice() {
-            audit::append(
-                conn,
+        if let ([row], [event]) = (rows.as_slice(), events.as_slice()) {
+            let mut trail = Together::default();
+            audit::push(
+                &mut trail,
                 self.clock.as_ref(),
                 &AuditEntry::new(&principal.actor, "record.create")
                     .record(rt.name(), row.id.to_string())
                     .fields(row.plain.keys().cloned().collect()),
-            )
-            .await?;
+            )?;
+            self.record_trail(conn, trail, event).await?;
         } else {
+            self.record_changes(conn, &events).await?;
             audit::append(
                 conn,
                 self.clock.as_ref(),
@@ -462,8 +464,22 @@ impl Engine {
         conn: &mut Conn<'_>,
         rt: &EntityRuntime,
         principal: &Principal,
-        mut docs: Vec<Map<String, Value>>,
+        docs: Vec<Map<String, Value>>,
     ) -> Result<Vec<NewRow>> {
+        let (rows, events) = self.write_documents(conn, rt, principal, docs).await?;
+        self.record_changes(conn, &events).await?;
+        Ok(rows)
+    }
+
+    /// [`Engine::insert_documents`] but for the change events, answered for the caller to
+    /// record.
+    async fn write_documents(
+        &self,
+        conn: &mut Conn<'_>,
+        rt: &EntityRuntime,
+        principal: &Principal,
+        mut docs: Vec<Map<String, Value>>,
+    ) -> Result<(Vec<NewRow>, Vec<ChangeEvent>)> {
         let actor = principal.actor.as_str();
         self.assign_autonumbers(conn, rt, &mut docs).await?;
         let now = self.now();
@@ -480,8 +496,7 @@ impl Engine {
             .iter()
             .map(|row| created_event(rt, row.id, &row.plain, actor, now, principal.run))
             .collect();
-        self.record_changes(conn, &events).await?;
-        Ok(rows)
+        Ok((rows, events))
     }
 
     /// Runs INSERTs built off the async thread (`rows::insert_statements`) for the records

@@ -7,7 +7,7 @@ use super::definition::Trigger;
 use super::graph::TRIGGER;
 use super::nodes::{Next, NodeRun};
 use super::runs::present;
-use super::worker::{flow_principal, RunRow};
+use super::worker::{flow_principal, RecordRead, RunRow};
 use crate::access::{Action, FieldRule, Principal};
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
@@ -171,14 +171,7 @@ impl Engine {
                 Some(s) => s,
                 None => {
                     let mut fresh = self
-                        .scope_for(
-                            &mut conn,
-                            &flow,
-                            &run,
-                            node,
-                            now,
-                            super::worker::RecordRead::Plain,
-                        )
+                        .scope_for(&mut conn, &flow, &run, node, now, RecordRead::Plain)
                         .await?;
                     if matches!(flow.def.trigger, Trigger::Webhook { .. }) {
                         fresh.body = Some(body.clone().unwrap_or_else(|| json!({})));
@@ -191,14 +184,7 @@ impl Engine {
                     continue;
                 }
                 let fresh = self
-                    .scope_for(
-                        &mut conn,
-                        &flow,
-                        &run,
-                        node,
-                        now,
-                        super::worker::RecordRead::Plain,
-                    )
+                    .scope_for(&mut conn, &flow, &run, node, now, RecordRead::Plain)
                     .await?;
                 current.followed.extend(fresh.followed);
                 break;

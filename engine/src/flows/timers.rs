@@ -300,8 +300,6 @@ impl Engine {
         Ok(written)
     }
 
-    /// Inside a record write's transaction: a record whose date moved gets its pending timers
-    /// moved; a deleted record loses them. Later fire times are left to the sweep.
     /// Whether `event` could move a date-relative timer. A date rule watches one date or
     /// datetime field (checked when the flow is saved), so a create or update that sets none
     /// cannot, and needs no look at the sweeps. Anything not known here counts as could.
@@ -319,6 +317,8 @@ impl Engine {
         })
     }
 
+    /// Inside a record write's transaction: a record whose date moved gets its pending timers
+    /// moved; a deleted record loses them. Later fire times are left to the sweep.
     pub(crate) async fn move_timers(
         &self,
         conn: &mut Conn<'_>,

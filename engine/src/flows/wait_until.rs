@@ -16,7 +16,7 @@ use super::definition::{ExprValue, Node, NodeKind, Span, WatchChange};
 use super::nodes::{done, Done, Failure, Next, NodeRun};
 use super::runs::{Traced, FINISHED};
 use super::waits::{due_key, take, timeout_key, WaitKind, TIMEOUT};
-use super::worker::{enqueue_step, finish_if_idle, flow_principal, load_run, RunRow};
+use super::worker::{enqueue_step, finish_if_idle, flow_principal, load_run, RecordRead, RunRow};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::expr::dynamic_to_json;
@@ -157,7 +157,7 @@ impl Engine {
         let entities = self.entity_map().await?;
         let principal = flow_principal(flow, &entities, Some(run.id));
         let mut scope = self
-            .scope_for(conn, flow, run, node, now, super::worker::RecordRead::Plain)
+            .scope_for(conn, flow, run, node, now, RecordRead::Plain)
             .await?;
         let run_node = NodeRun {
             engine: self,
@@ -206,7 +206,7 @@ impl Engine {
             let entities = self.entity_map().await?;
             let principal = flow_principal(flow, &entities, Some(run.id));
             let mut scope = self
-                .scope_for(conn, flow, run, node, now, super::worker::RecordRead::Plain)
+                .scope_for(conn, flow, run, node, now, RecordRead::Plain)
                 .await?;
             let run_node = NodeRun {
                 engine: self,

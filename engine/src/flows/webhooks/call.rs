@@ -22,7 +22,7 @@ use crate::flows::compiled::CompiledFlow;
 use crate::flows::definition::{as_expr, NodeKind};
 use crate::flows::nodes::{Done, Failure, Next, NodeRun};
 use crate::flows::runs::{Traced, FINISHED};
-use crate::flows::worker::{flow_principal, load_run, RunRow};
+use crate::flows::worker::{flow_principal, load_run, RecordRead, RunRow};
 use crate::jobs::{self, LeasedJob};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -316,14 +316,7 @@ impl Engine {
             let mut pooled = self.db.acquire().await?;
             let mut conn = pooled.conn();
             let mut scope = self
-                .scope_for(
-                    &mut conn,
-                    &flow,
-                    &run,
-                    node,
-                    self.now(),
-                    crate::flows::worker::RecordRead::Plain,
-                )
+                .scope_for(&mut conn, &flow, &run, node, self.now(), RecordRead::Plain)
                 .await?;
             NodeRun {
                 engine: self,

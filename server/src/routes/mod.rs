@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod people;
 pub mod records;
 pub mod reports;
+pub mod segments;
 
 use crate::error::ApiError;
 use axum::body::Bytes;
@@ -17,6 +18,20 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+
+/// The saved reports' routes: segments, charts and dashboards.
+pub fn saved_report_routes() -> axum::Router<crate::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/segments", get(segments::list).post(segments::create))
+        .route(
+            "/segments/{name}",
+            get(segments::get)
+                .put(segments::replace)
+                .delete(segments::remove),
+        )
+        .route("/segments/{name}/members", get(segments::members))
+}
 
 /// A JSON body whose rejections use the one error format: 413 when too large, 400 otherwise,
 /// and 400 naming the place (a JSON pointer) of any NUL character in a string or key.

@@ -188,6 +188,16 @@ pub const ROUTES: &[Operation] = &[
     op("put", "/api/v1/list-views/{id}", "Rename one of the caller's views and replace its state", B::Json("ListViewUpdate"), 200, A::Json("ListView"))
         .errors(&[409]),
     op("delete", "/api/v1/list-views/{id}", "Delete one of the caller's views", B::None, 204, A::Empty),
+    op("get", "/api/v1/segments", "The segments on entities the caller may read", B::None, 200, A::Json("SegmentPage")),
+    op("post", "/api/v1/segments", "Save a segment (needs design on its entity; its filter is compiled under the saver's rights); answered with version 1", B::Json("Segment"), 201, A::Json("Segment"))
+        .errors(&[409]),
+    op("get", "/api/v1/segments/{name}", "A segment with its version and member count under the caller's rights", B::None, 200, A::Json("Segment")),
+    op("put", "/api/v1/segments/{name}", "Change a segment; If-Match or the body's version is the precondition (stale → 409); a PUT changing nothing answers the same version", B::Json("Segment"), 200, A::Json("Segment"))
+        .errors(&[409]),
+    op("delete", "/api/v1/segments/{name}", "Delete a segment; If-Match is the precondition", B::None, 204, A::Empty)
+        .errors(&[409]),
+    op("get", "/api/v1/segments/{name}/members", "The segment's members in the record list shape, through the record list path (the caller's field rules and row scope apply; a filter on a field hidden from the caller is a 400)", B::None, 200, A::Json("RecordPage"))
+        .query(&["page", "per_page", "sort"]).errors(&[429]),
     op("get", "/api/v1/flows", "The flows the caller may read (design on the trigger's entity)", B::None, 200, A::Json("FlowPage")),
     op("post", "/api/v1/flows", "Create a flow; it is checked as on save (every problem at once, each naming its node) and answered with version 1", B::Json("FlowDefinition"), 201, A::Json("FlowDefinition"))
         .errors(&[409]),
@@ -313,7 +323,9 @@ pub fn path_parameter(name: &str) -> Value {
         "value" => {
             json!({"type": "string", "description": "the field's value", "examples": ["M0001"]})
         }
-        "name" => json!({"type": "string", "description": "a role's or a flow's name"}),
+        "name" => {
+            json!({"type": "string", "description": "a role's, flow's, segment's, chart's or dashboard's name"})
+        }
         "flow" => json!({"type": "string", "description": "a flow's name"}),
         "version" => {
             json!({"type": "integer", "minimum": 1, "description": "a definition version", "examples": [1]})

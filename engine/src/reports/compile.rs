@@ -3,6 +3,7 @@
 //! viewer's row scope added as one more condition. The statements are built from the plan in
 //! `kinds`.
 
+use super::custom;
 use super::derived::{self, Node};
 use super::spec::{Aggregation, Bucket, ChartSpec, ChartType, Comparison, Measure, Period};
 use super::zone::{years_back, Zone};
@@ -805,7 +806,7 @@ impl Engine {
                 Backend::Sqlite => "AVG(CASE WHEN $1 THEN 1.0 ELSE 0.0 END)",
             };
             return Ok(plan(
-                MeasureKind::Agg(Expr::cust_with_exprs(sql, [condition])),
+                MeasureKind::Agg(custom(backend, sql, [condition])),
                 FieldType::Number,
                 false,
                 None,
@@ -846,8 +847,7 @@ impl Engine {
         );
         let ordered = numeric || matches!(value_type, FieldType::Date | FieldType::Datetime);
         let dialect = Dialect(backend);
-        let column_sql =
-            |template: &str| Expr::cust_with_exprs(template.to_string(), [r.column.clone()]);
+        let column_sql = |template: &str| custom(backend, template.to_string(), [r.column.clone()]);
         let whole = matches!(value_type, FieldType::Integer | FieldType::Money);
         match agg {
             Aggregation::Sum | Aggregation::Avg | Aggregation::Median if !numeric => {
@@ -1013,11 +1013,10 @@ fn check_shape(spec: &ChartSpec) -> Result<()> {
             return wrong("a funnel has 2 to 12 stages");
         }
         let fits = spec.measures.len() == 1
-            && match (&spec.measures[0].agg, &spec.measures[0].field) {
-                (Some(Aggregation::Count), None) => true,
-                (Some(Aggregation::CountDistinct), Some(_)) => true,
-                _ => false,
-            }
+            && matches!(
+                (&spec.measures[0].agg, &spec.measures[0].field),
+                (Some(Aggregation::Count), None) | (Some(Aggregation::CountDistinct), Some(_))
+            )
             && spec.measures[0].expr.is_none();
         if !fits {
             return wrong("a funnel's one measure is count or count_distinct of a field");

@@ -4,6 +4,7 @@
 //! them.
 
 use super::compile::{ChartPlan, MeasureKind};
+use super::custom;
 use super::derived::Node;
 use super::ExplainedStatement;
 use crate::forms::FieldType;
@@ -69,7 +70,7 @@ impl Recorder {
 
 impl ChartPlan {
     /// `FROM` the entity's table, with each hopped entity's live, in-scope record joined.
-    fn from_rows(&self, select: &mut SelectStatement) {
+    fn add_rows_source(&self, select: &mut SelectStatement) {
         select.from(Alias::new(self.rt.table.clone()));
         for hop in &self.hops {
             let target = hop.target.table.clone();
@@ -89,14 +90,14 @@ impl ChartPlan {
     /// The grouped query over `dims` (indexes into the plan's dimensions).
     pub fn grouped(&self, dims: &[usize], condition: Expr) -> SelectStatement {
         let mut select = Query::select();
-        self.from_rows(&mut select);
+        self.add_rows_source(&mut select);
         for &i in dims {
             select.expr_as(self.dims[i].expr.clone(), Alias::new(dim_alias(i)));
         }
         for &i in dims {
             if let Some(key) = &self.dims[i].pinyin_key {
                 select.expr_as(
-                    Expr::cust_with_exprs("MIN($1)", [key.clone()]),
+                    custom(self.backend, "MIN($1)", [key.clone()]),
                     Alias::new(key_alias(i)),
                 );
             }
@@ -105,6 +106,15 @@ impl ChartPlan {
             if let MeasureKind::Agg(e) = &m.kind {
                 select.expr_as(e.clone(), Alias::new(measure_alias(j)));
             }
+        }
+        if dims.is_empty()
+            && !self
+                .measures
+                .iter()
+                .any(|m| matches!(m.kind, MeasureKind::Agg(_)))
+        {
+            // Only medians joined on: the one group still needs a column.
+            select.expr_as(Expr::cust("COUNT(*)"), Alias::new("n"));
         }
         select.and_where(condition);
         // By position: PostgreSQL cannot match `$1` in the select list to `$2` in GROUP BY.
@@ -123,7 +133,7 @@ impl ChartPlan {
         money: bool,
     ) -> SelectStatement {
         let mut inner = Query::select();
-        self.from_rows(&mut inner);
+        self.add_rows_source(&mut inner);
         let mut partition = String::new();
         let mut exprs = Vec::new();
         for (n, &i) in dims.iter().enumerate() {
@@ -149,11 +159,19 @@ impl ChartPlan {
         let mut with_value = exprs.clone();
         with_value.push(value.clone());
         inner.expr_as(
-            Expr::cust_with_exprs(format!("ROW_NUMBER() OVER ({})", over(true)), with_value),
+            custom(
+                self.backend,
+                format!("ROW_NUMBER() OVER ({})", over(true)),
+                with_value,
+            ),
             Alias::new("rn"),
         );
         inner.expr_as(
-            Expr::cust_with_exprs(format!("COUNT(*) OVER ({})", over(false)), exprs.clone()),
+            custom(
+                self.backend,
+                format!("COUNT(*) OVER ({})", over(false)),
+                exprs.clone(),
+            ),
             Alias::new("cnt"),
         );
         inner.and_where(condition.and(value.clone().is_not_null()));
@@ -168,7 +186,7 @@ impl ChartPlan {
             "CAST(AVG($1) AS REAL)"
         };
         middle.expr_as(
-            Expr::cust_with_exprs(avg, [col("w", "v".into())]),
+            custom(self.backend, avg, [col("w", "v".into())]),
             Alias::new("v"),
         );
         middle.and_where(Expr::cust(
@@ -201,14 +219,14 @@ impl ChartPlan {
                     .iter()
                     .position(|m| &m.name == name && !matches!(m.kind, MeasureKind::Derived(_)))
                     .unwrap_or(0);
-                let value = Expr::cust_with_exprs(real, [self.measure_ref(j)]);
+                let value = custom(self.backend, real, [self.measure_ref(j)]);
                 if self.measures[j].answer_type == FieldType::Money {
-                    Expr::cust_with_exprs("($1 / 100.0)", [value])
+                    custom(self.backend, "($1 / 100.0)", [value])
                 } else {
                     value
                 }
             }
-            Node::Neg(inner) => Expr::cust_with_exprs("(-$1)", [self.derived(inner)]),
+            Node::Neg(inner) => custom(self.backend, "(-$1)", [self.derived(inner)]),
             Node::Binary(a, op, b) => {
                 let template = match op {
                     '+' => "($1 + $2)",
@@ -216,7 +234,7 @@ impl ChartPlan {
                     '*' => "($1 * $2)",
                     _ => "($1 / NULLIF($2, 0))",
                 };
-                Expr::cust_with_exprs(template, [self.derived(a), self.derived(b)])
+                custom(self.backend, template, [self.derived(a), self.derived(b)])
             }
         }
     }
@@ -239,7 +257,8 @@ impl ChartPlan {
                     let alias = format!("md{j}");
                     let mut on = Expr::cust("1 = 1");
                     for &i in dims {
-                        on = on.and(Expr::cust_with_exprs(
+                        on = on.and(custom(
+                            self.backend,
                             "$1 IS $2",
                             [col("g", dim_alias(i)), col(&alias, dim_alias(i))],
                         ));
@@ -264,7 +283,7 @@ impl ChartPlan {
                 col("g", dim_alias(i))
             };
             if (d.text || d.pinyin_key.is_some()) && self.backend == Backend::Postgres {
-                Expr::cust_with_exprs("$1 COLLATE \"C\"", [e])
+                custom(self.backend, "$1 COLLATE \"C\"", [e])
             } else {
                 e
             }
@@ -327,15 +346,20 @@ impl ChartPlan {
     /// The funnel's one statement: each stage's count side by side.
     pub fn funnel_statement(&self) -> SelectStatement {
         let mut select = Query::select();
-        self.from_rows(&mut select);
+        self.add_rows_source(&mut select);
         let distinct = self.measures[0].value.clone();
         for (k, reached) in self.stages.iter().enumerate() {
             let e = match &distinct {
-                Some(value) => Expr::cust_with_exprs(
+                Some(value) => custom(
+                    self.backend,
                     "COUNT(DISTINCT CASE WHEN $1 THEN $2 END)",
                     [reached.clone(), value.clone()],
                 ),
-                None => Expr::cust_with_exprs("COUNT(CASE WHEN $1 THEN 1 END)", [reached.clone()]),
+                None => custom(
+                    self.backend,
+                    "COUNT(CASE WHEN $1 THEN 1 END)",
+                    [reached.clone()],
+                ),
             };
             select.expr_as(e, Alias::new(format!("s{k}")));
         }

@@ -204,6 +204,46 @@ impl Engine {
     }
 }
 
+/// A custom SQL expression whose `$1`, `$2`… name `exprs`. PostgreSQL's builder numbers its
+/// placeholders; SQLite's takes `?` in order, so the template is rewritten for it.
+pub(crate) fn custom(
+    backend: crate::store::Backend,
+    template: impl Into<String>,
+    exprs: impl IntoIterator<Item = sea_query::Expr>,
+) -> sea_query::Expr {
+    let template: String = template.into();
+    let exprs: Vec<sea_query::Expr> = exprs.into_iter().collect();
+    if backend == crate::store::Backend::Postgres {
+        return sea_query::Expr::cust_with_exprs(template, exprs);
+    }
+    let chars: Vec<char> = template.chars().collect();
+    let mut sql = String::with_capacity(template.len());
+    let mut ordered = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let digits = chars[i + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if chars[i] == '$' && digits > 0 {
+            let n: usize = chars[i + 1..i + 1 + digits]
+                .iter()
+                .collect::<String>()
+                .parse()
+                .unwrap_or(0);
+            if let Some(e) = n.checked_sub(1).and_then(|k| exprs.get(k)) {
+                ordered.push(e.clone());
+            }
+            sql.push('?');
+            i += 1 + digits;
+        } else {
+            sql.push(chars[i]);
+            i += 1;
+        }
+    }
+    sea_query::Expr::cust_with_exprs(sql, ordered)
+}
+
 fn too_many(zh: String, en: String) -> EngineError {
     EngineError::bad_request(format!("{zh}（{en}）"))
 }

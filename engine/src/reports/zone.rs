@@ -4,6 +4,7 @@
 //! `YYYY-MM-DDTHH:MM:SS.ffffffZ`), one constant where the zone keeps one offset, else a CASE
 //! over its transitions, newest first.
 
+use super::custom;
 use super::spec::Bucket;
 use crate::forms::FieldType;
 use crate::store::db::sqlite_timestamp;
@@ -47,16 +48,19 @@ impl Zone {
     /// The local date (SQL) of a datetime column.
     fn local_date(&self, column: Expr) -> Expr {
         match self.backend {
-            Backend::Postgres => Expr::cust_with_exprs(
+            Backend::Postgres => custom(
+                self.backend,
                 "(($1 AT TIME ZONE $2)::date)",
                 [
                     column,
                     Expr::val(self.tz.iana_name().unwrap_or("UTC").to_string()),
                 ],
             ),
-            Backend::Sqlite => {
-                Expr::cust_with_exprs("date($1, $2)", [column.clone(), self.sqlite_shift(column)])
-            }
+            Backend::Sqlite => custom(
+                self.backend,
+                "date($1, $2)",
+                [column.clone(), self.sqlite_shift(column)],
+            ),
         }
     }
 
@@ -89,7 +93,7 @@ impl Zone {
             ));
         }
         sql.push_str(&format!(" ELSE {} END", modifier(before_all)));
-        Expr::cust_with_exprs(sql, [column])
+        custom(self.backend, sql, [column])
     }
 
     /// The bucket's first day (SQL, a date) of a date or datetime column.
@@ -103,24 +107,26 @@ impl Zone {
             Backend::Postgres => {
                 let unit = match bucket {
                     Bucket::Day => {
-                        return Expr::cust_with_exprs("($1::date)", [local]);
+                        return custom(self.backend, "($1::date)", [local]);
                     }
                     Bucket::Week => "week",
                     Bucket::Month => "month",
                     Bucket::Quarter => "quarter",
                     Bucket::Year => "year",
                 };
-                Expr::cust_with_exprs(
+                custom(
+                    self.backend,
                     format!("(date_trunc('{unit}', ($1)::timestamp)::date)"),
                     [local],
                 )
             }
             Backend::Sqlite => match bucket {
-                Bucket::Day => Expr::cust_with_exprs("date($1)", [local]),
-                Bucket::Week => Expr::cust_with_exprs("date($1, 'weekday 0', '-6 days')", [local]),
-                Bucket::Month => Expr::cust_with_exprs("date($1, 'start of month')", [local]),
-                Bucket::Year => Expr::cust_with_exprs("date($1, 'start of year')", [local]),
-                Bucket::Quarter => Expr::cust_with_exprs(
+                Bucket::Day => custom(self.backend, "date($1)", [local]),
+                Bucket::Week => custom(self.backend, "date($1, 'weekday 0', '-6 days')", [local]),
+                Bucket::Month => custom(self.backend, "date($1, 'start of month')", [local]),
+                Bucket::Year => custom(self.backend, "date($1, 'start of year')", [local]),
+                Bucket::Quarter => custom(
+                    self.backend,
                     "date($1, 'start of month', '-' || ((CAST(strftime('%m', $1) AS INTEGER) - 1) % 3) || ' months')",
                     [local],
                 ),

@@ -262,7 +262,10 @@ pub fn query_parameter(path: &str, name: &str) -> Value {
                            "schema": {"type": "string"}})
         }
         "dry_run" => flag("check everything, write nothing", false),
-        "explain" => flag("add the statements run and their parameters' types (needs design on the entity)", false),
+        "explain" => flag(
+            "add the statements run and their parameters' types (needs design on the entity)",
+            false,
+        ),
         "intent" => {
             json!({"in": "query", "description": "create: check as POST /api/v1/entities would (409 when the entity exists); update: as PUT /api/v1/entities/{entity} would (404 when it does not); absent: whichever the definition's name calls for",
                              "schema": {"type": "string", "enum": ["create", "update"]}})

@@ -6,6 +6,7 @@
 //! record list path, so field rules and row scope apply.
 
 use super::saved::{self, SavedKind, SavedRow};
+use super::ChartSpec;
 use crate::access::{Action, Principal};
 use crate::engine::Engine;
 use crate::error::{EngineError, FieldError, Result};
@@ -100,6 +101,39 @@ impl Engine {
             .map(|(name, (_, _, version))| (name, version))
             .collect();
         Ok((expanded, versions))
+    }
+
+    /// Inlines the segments a chart spec names: in its filters, its measures' `ratio`
+    /// filters and its funnel stages. Answers the expanded spec and the segments used.
+    pub async fn expand_chart_segments(
+        &self,
+        spec: &ChartSpec,
+    ) -> Result<(ChartSpec, Vec<String>)> {
+        let (expanded, used) = self.expand_chart_segments_versioned(spec).await?;
+        Ok((expanded, used.into_keys().collect()))
+    }
+
+    /// [`Self::expand_chart_segments`] answering the version of each segment inlined.
+    pub async fn expand_chart_segments_versioned(
+        &self,
+        spec: &ChartSpec,
+    ) -> Result<(ChartSpec, SegmentVersions)> {
+        let mut out = spec.clone();
+        let mut used = SegmentVersions::new();
+        let slots = out
+            .filters
+            .iter_mut()
+            .chain(out.measures.iter_mut().filter_map(|m| m.filter.as_mut()))
+            .chain(out.stages.iter_mut().filter_map(|s| s.filter.as_mut()));
+        for slot in slots {
+            if slot.segments().is_empty() {
+                continue;
+            }
+            let (expanded, versions) = self.expand_segments_versioned(&spec.entity, slot).await?;
+            *slot = expanded;
+            used.extend(versions);
+        }
+        Ok((out, used))
     }
 
     /// The segments on entities the caller may read.

@@ -3,11 +3,16 @@
 //! the one filter compiler; answered as columns, rows and labels.
 
 mod answer;
+mod chart_export;
+mod chart_indexes;
 mod compile;
 pub mod dashboard_cache;
+mod dashboard_data;
+pub mod dashboards;
 mod derived;
 mod kinds;
 pub mod saved;
+pub mod saved_charts;
 pub mod segments;
 pub mod spec;
 mod zone;

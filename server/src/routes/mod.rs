@@ -1,6 +1,8 @@
 //! HTTP routes, one file per area; thin: parse, call the engine, shape the answer.
 
 pub mod auth;
+pub mod charts;
+pub mod dashboards;
 pub mod entities;
 pub mod flows;
 pub mod health;
@@ -31,6 +33,25 @@ pub fn saved_report_routes() -> axum::Router<crate::AppState> {
                 .delete(segments::remove),
         )
         .route("/segments/{name}/members", get(segments::members))
+        .route("/charts", get(charts::list).post(charts::create))
+        .route(
+            "/charts/{name}",
+            get(charts::get).put(charts::replace).delete(charts::remove),
+        )
+        .route("/charts/{name}/data", get(charts::data))
+        .route("/charts/{name}/export", get(charts::export))
+        .route("/reports/export", axum::routing::post(charts::export_spec))
+        .route(
+            "/dashboards",
+            get(dashboards::list).post(dashboards::create),
+        )
+        .route(
+            "/dashboards/{name}",
+            get(dashboards::get)
+                .put(dashboards::replace)
+                .delete(dashboards::remove),
+        )
+        .route("/dashboards/{name}/data", get(dashboards::data))
 }
 
 /// A JSON body whose rejections use the one error format: 413 when too large, 400 otherwise,

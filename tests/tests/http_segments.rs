@@ -244,7 +244,52 @@ async fn saving_segments_needs_design_and_follows_versions(backend: Backend) {
     assert_eq!(again["version"], 3);
 }
 
+async fn charts_filter_by_segments_under_the_viewers_rights(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (admin, desk) = clinic(&server).await;
+    created(&admin, "/api/v1/segments", lapsed_6m()).await;
+    created(&admin, "/api/v1/segments", diabetic_lapsed()).await;
+    let chart = json!({"name": "lapsed", "spec": {"entity": "patient", "chart": "kpi",
+        "filters": {"segment": "diabetic_lapsed"},
+        "measures": [{"agg": "count"},
+                     {"agg": "ratio", "name": "lapsed_share", "filter": {"segment": "lapsed_6m"}}]}});
+    created(&admin, "/api/v1/charts", chart).await;
+    let data = json_of(admin.get("/api/v1/charts/lapsed/data").await).await;
+    // 乙 and 丙 are diabetic and lapsed for 3 months; of them only 丙 for 6.
+    assert_eq!(data["rows"][0][0], 2, "{data}");
+    assert_eq!(data["rows"][0][1].as_f64(), Some(0.5), "{data}");
+
+    // The front desk cannot see the conditions the segment filters on: the chart answers a
+    // 400 naming the field, alone or in a dashboard.
+    let (status, body) = status_and_body(desk.get("/api/v1/charts/lapsed/data").await).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["field"], "chronic_conditions");
+    created(
+        &admin,
+        "/api/v1/dashboards",
+        json!({"name": "follow_up", "items": [{"chart": "lapsed"}]}),
+    )
+    .await;
+    let board = json_of(desk.get("/api/v1/dashboards/follow_up/data").await).await;
+    assert_eq!(
+        board["charts"][0]["error"]["code"], "bad_request",
+        "{board}"
+    );
+    assert!(board["charts"][0].get("data").is_none());
+
+    // A segment on another entity than the chart's is refused on save.
+    let wrong = json!({"name": "wrong", "spec": {"entity": "visit", "chart": "kpi",
+        "filters": {"segment": "lapsed_6m"}, "measures": [{"agg": "count"}]}});
+    let (status, body) = status_and_body(admin.post("/api/v1/charts", &wrong).await).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["code"], "segment_entity");
+}
+
 on_both_backends!(segments_list, segments_list_their_exact_members);
+on_both_backends!(
+    segments_in_charts,
+    charts_filter_by_segments_under_the_viewers_rights
+);
 on_both_backends!(
     segment_saving,
     saving_segments_needs_design_and_follows_versions

@@ -41,6 +41,8 @@ pub const MAX_SORT_KEYS: usize = 8;
 pub const MAX_PER_PAGE: u64 = 1000;
 /// Empty time buckets filled at most.
 pub const MAX_FILLED_BUCKETS: usize = 1000;
+/// Rows a filled chart may hold (buckets × series).
+pub const MAX_FILLED_ROWS: usize = 100_000;
 /// Funnel stages.
 pub const MIN_STAGES: usize = 2;
 pub const MAX_STAGES: usize = 12;

@@ -491,11 +491,30 @@ async fn charts_export_with_the_right_and_an_audit_entry(backend: Backend) {
             "{cells:?}"
         );
     }
+    // A spec posted for export, without saving it.
+    let posted = admin
+        .request(reqwest::Method::POST, "/api/v1/reports/export?format=csv")
+        .json(
+            &json!({"entity": "visit", "chart": "bar", "dimensions": [{"field": "dept"}],
+                      "measures": [{"agg": "count"}], "sort": [{"by": "dept", "dir": "asc"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status().as_u16(), 200);
+    let table = read_table(&posted.bytes().await.unwrap(), TabularFormat::Csv, 10).unwrap();
+    let cells: Vec<Vec<String>> = table.rows.into_iter().map(|r| r.cells).collect();
+    assert_eq!(
+        cells,
+        [["心内科", "3"], ["骨科", "1"]],
+        "select values by their labels"
+    );
     let audit = ok(&admin, "/api/v1/audit?action=chart.export").await;
     let entries = audit["items"].as_array().unwrap();
-    assert_eq!(entries.len(), 2, "{audit}");
-    assert_eq!(entries[0]["entity"], "visit");
-    assert_eq!(entries[0]["detail"]["chart"], "reasons");
+    assert_eq!(entries.len(), 3, "{audit}");
+    assert_eq!(entries[0]["detail"]["chart"], Value::Null);
+    assert_eq!(entries[1]["entity"], "visit");
+    assert_eq!(entries[1]["detail"]["chart"], "reasons");
     assert_eq!(
         admin
             .get("/api/v1/charts/reasons/export?format=pdf")

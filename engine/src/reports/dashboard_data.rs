@@ -282,6 +282,11 @@ impl Engine {
                     .map(|p| p.entity.as_str().to_string()),
             );
         }
+        // A match on a field masked for the viewer is audited and rate-limited each time it
+        // runs: such a request is never answered from the cache.
+        if planned.iter().any(|p| matches_masked(principal, p)) {
+            return Ok(None);
+        }
         let Some(changes) = self.last_changes(&read).await? else {
             return Ok(None);
         };
@@ -349,6 +354,39 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// Whether a planned chart's filters (its own, its measures' and stages', the dashboard's)
+/// test a field the viewer sees masked, on its entity or in an `exists` test.
+fn matches_masked(principal: &Principal, planned: &Planned) -> bool {
+    fn walk(principal: &Principal, entity: &str, filter: &FilterExpr) -> bool {
+        match filter {
+            FilterExpr::And { and: list } | FilterExpr::Or { or: list } => {
+                list.iter().any(|f| walk(principal, entity, f))
+            }
+            FilterExpr::Not { not } => walk(principal, entity, not),
+            FilterExpr::Exists { exists } => exists
+                .filters
+                .as_ref()
+                .is_some_and(|f| walk(principal, &exists.entity, f)),
+            FilterExpr::Condition { field, .. } => {
+                principal.field_rule(entity, field) == crate::access::FieldRule::Masked
+            }
+            FilterExpr::Segment { .. } => false,
+        }
+    }
+    if principal.is_admin {
+        return false;
+    }
+    let Ok((spec, _)) = &planned.chart.expanded else {
+        return false;
+    };
+    spec.filters
+        .iter()
+        .chain(spec.measures.iter().filter_map(|m| m.filter.as_ref()))
+        .chain(spec.stages.iter().filter_map(|s| s.filter.as_ref()))
+        .chain(planned.run.extra_filter.iter())
+        .any(|f| walk(principal, &spec.entity, f))
 }
 
 /// A chart's own error, in the one error format's shape.

@@ -78,7 +78,7 @@ pub fn components() -> Vec<(String, Value)> {
             "properties": {
                 "chart": name(),
                 "x": {"type": "integer", "minimum": 0}, "y": {"type": "integer", "minimum": 0},
-                "w": {"type": "integer", "minimum": 1}, "h": {"type": "integer", "minimum": 1}}}}
+                "w": {"type": "integer", "minimum": 0}, "h": {"type": "integer", "minimum": 0}}}}
     }));
     vec![
         (

@@ -146,6 +146,9 @@ pub enum FilterExpr {
     Condition {
         field: String,
         op: Op,
+        /// Absent for the operators that take none (`is_empty`), so a stored filter reads
+        /// back as it was sent.
+        #[serde(skip_serializing_if = "Value::is_null")]
         value: Value,
     },
     /// A saved segment by name: `{"segment": "lapsed_6m"}`. It stands for the segment's own

@@ -195,3 +195,34 @@ pub struct Stage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<FilterExpr>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_stored_spec_serialises_to_what_was_sent() {
+        for sent in [
+            json!({"entity": "visit", "chart": "bar",
+                   "dimensions": [{"field": "dept"}, {"field": "visit_time", "bucket": "month"}],
+                   "measures": [{"agg": "count"}, {"agg": "sum", "field": "amount", "name": "revenue"},
+                                {"name": "per_visit", "expr": "revenue / count"}],
+                   "filters": {"field": "status", "op": "eq", "value": "completed"},
+                   "sort": [{"by": "count", "dir": "desc"}], "limit": 10, "others": true, "fill": false}),
+            json!({"entity": "visit", "chart": "kpi", "measures": [{"agg": "ratio",
+                   "filter": {"field": "return_visit", "op": "eq", "value": true}}],
+                   "period": {"field": "visit_time", "op": "this_month"},
+                   "compare": ["previous_period", "same_period_last_year"]}),
+            json!({"entity": "member", "chart": "funnel", "measures": [{"agg": "count"}],
+                   "stages": [{"name": "a", "label": {"zh": "甲"}}, {"name": "b", "filter": {"field": "x", "op": "not_empty"}}]}),
+            json!({"entity": "p", "chart": "table", "measures": [{"agg": "count"}], "page": 2, "per_page": 20}),
+        ] {
+            let spec: ChartSpec = serde_json::from_value(sent.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&spec).unwrap(), sent);
+        }
+        let misspelt =
+            json!({"entity": "p", "chart": "bar", "measures": [{"agg": "count"}], "limt": 5});
+        assert!(serde_json::from_value::<ChartSpec>(misspelt).is_err());
+    }
+}

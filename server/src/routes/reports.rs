@@ -20,6 +20,9 @@ pub async fn query(
         lang: caller.lang,
         ..ChartRun::default()
     };
+    // A `{"segment"}` leaf stands for the saved segment's filter, compiled under the caller's
+    // rights like the rest of the spec.
+    let (spec, _) = state.engine.expand_chart_segments(&spec).await?;
     Ok(Json(
         state
             .engine

@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod masking;
 pub mod packs;
 pub mod records;
+pub mod reports;
 pub mod store;
 
 pub use engine::{Engine, Settings};

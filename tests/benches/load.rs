@@ -569,7 +569,7 @@ async fn run(
         if agg == "sum" {
             measure["field"] = json!("total_spent");
         }
-        json!({"entity": ENTITY, "dimensions": [{"field": "dept"}], "measures": [measure]})
+        json!({"entity": ENTITY, "chart": "bar", "dimensions": [{"field": "dept"}], "measures": [measure]})
             .to_string()
     };
     let reports_url = format!("{base}/api/v1/reports/query");

@@ -1,5 +1,5 @@
 //! Benchmark 2: a filtered, sorted page through `Engine::list_records` and a grouped count and
-//! sum through `Engine::aggregate`, beside the same queries in plain SQL on a plain typed table
+//! sum through `Engine::run_chart`, beside the same queries in plain SQL on a plain typed table
 //! holding the same rows with the equivalent indexes.
 //!
 //! `cargo run --release -p kangdao-tests --bin bench-query [-- --records N --backend sqlite|postgres|both]`
@@ -14,8 +14,8 @@ mod common;
 
 use common::*;
 use kangdao_engine::access::Principal;
-use kangdao_engine::records::aggregate::{Aggregation, Dimension, Measure};
-use kangdao_engine::records::{AggregateSpec, FilterExpr, ListQuery, SortKey};
+use kangdao_engine::records::{FilterExpr, ListQuery, SortKey};
+use kangdao_engine::reports::{ChartRun, ChartSpec};
 use kangdao_engine::store::Db;
 use kangdao_engine::Lang;
 use kangdao_tests::{Backend, FreshDatabase};
@@ -146,30 +146,15 @@ async fn run(backend: Backend, patients: &[Patient]) -> Vec<String> {
     );
 
     // (b) count and sum of total_spent by department.
-    let spec = AggregateSpec {
-        entity: ENTITY.into(),
-        chart: None,
-        dimensions: vec![Dimension {
-            field: "dept".into(),
-        }],
-        measures: vec![
-            Measure {
-                agg: Aggregation::Count,
-                field: None,
-            },
-            Measure {
-                agg: Aggregation::Sum,
-                field: Some("total_spent".into()),
-            },
-        ],
-        filters: None,
-        sort: Vec::new(),
-        limit: None,
-    };
+    let spec: ChartSpec = serde_json::from_value(serde_json::json!({
+        "entity": ENTITY, "chart": "bar", "dimensions": [{"field": "dept"}],
+        "measures": [{"agg": "count"}, {"agg": "sum", "field": "total_spent"}]
+    }))
+    .expect("spec");
     let engine_agg = engine
-        .aggregate(&principal, &spec)
+        .run_chart(&principal, &spec, &ChartRun::default())
         .await
-        .expect("aggregate");
+        .expect("chart");
     let floor_agg = plain_aggregate(&engine.db).await;
     let engine_rows: Vec<(String, i64, i64)> = engine_agg
         .rows
@@ -185,9 +170,9 @@ async fn run(backend: Backend, patients: &[Patient]) -> Vec<String> {
     assert_eq!(engine_rows, floor_agg, "the same groups");
     let e = time(|| async {
         engine
-            .aggregate(&principal, &spec)
+            .run_chart(&principal, &spec, &ChartRun::default())
             .await
-            .expect("aggregate")
+            .expect("chart")
             .rows
             .len()
     })

@@ -448,7 +448,7 @@ async fn money_is_exact(backend: Backend) {
             .await;
         assert_eq!(response.status(), 201);
     }
-    let spec = json!({"entity": "patient", "dimensions": [{"field": "tier"}],
+    let spec = json!({"entity": "patient", "chart": "bar", "dimensions": [{"field": "tier"}],
                       "measures": [{"agg": "count"}, {"agg": "sum", "field": "total_spent"}]});
     let result = json_of(admin.post("/api/v1/reports/query", &spec).await).await;
     assert_eq!(result["columns"][2]["name"], "sum_total_spent");

@@ -135,9 +135,9 @@ async fn hidden_fields_are_refused(backend: Backend) {
 
     // Charts: a hidden dimension, measure or filter is refused.
     for spec in [
-        json!({"entity": "patient", "dimensions": [{"field": "total_spent"}], "measures": [{"agg": "count"}]}),
-        json!({"entity": "patient", "measures": [{"agg": "sum", "field": "total_spent"}]}),
-        json!({"entity": "patient", "measures": [{"agg": "count"}], "filters": rich}),
+        json!({"entity": "patient", "chart": "bar", "dimensions": [{"field": "total_spent"}], "measures": [{"agg": "count"}]}),
+        json!({"entity": "patient", "chart": "bar", "measures": [{"agg": "sum", "field": "total_spent"}]}),
+        json!({"entity": "patient", "chart": "bar", "measures": [{"agg": "count"}], "filters": rich}),
     ] {
         refused_naming(
             desk.post("/api/v1/reports/query", &spec).await,
@@ -260,7 +260,7 @@ async fn masked_fields_take_one_audited_eq(backend: Backend) {
     refused_naming(
         desk.post(
             "/api/v1/reports/query",
-            &json!({"entity": "patient", "dimensions": [{"field": "phone"}], "measures": [{"agg": "count"}]}),
+            &json!({"entity": "patient", "chart": "bar", "dimensions": [{"field": "phone"}], "measures": [{"agg": "count"}]}),
         )
         .await,
         "phone",
@@ -503,7 +503,7 @@ async fn queries_are_bounded(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (admin, _desk, _) = clinic(&server).await;
     let many: Vec<String> = (0..40_000).map(|i| format!("M{i}")).collect();
-    let spec = json!({"entity": "patient", "measures": [{"agg": "count"}],
+    let spec = json!({"entity": "patient", "chart": "bar", "measures": [{"agg": "count"}],
         "filters": {"field": "mrn", "op": "in", "value": many}});
     refused_naming(
         admin.post("/api/v1/reports/query", &spec).await,
@@ -548,7 +548,7 @@ async fn queries_are_bounded(backend: Backend) {
     let response = admin
         .post(
             "/api/v1/reports/query",
-            &json!({"entity": "patient", "measures": measures}),
+            &json!({"entity": "patient", "chart": "bar", "measures": measures}),
         )
         .await;
     assert_eq!(response.status(), 400);
@@ -571,7 +571,7 @@ async fn queries_are_bounded(backend: Backend) {
         ("min", "patient"),
         ("max", "patient"),
     ] {
-        let spec = json!({"entity": "flagged", "measures": [{"agg": agg, "field": field}]});
+        let spec = json!({"entity": "flagged", "chart": "bar", "measures": [{"agg": agg, "field": field}]});
         refused_naming(
             admin.post("/api/v1/reports/query", &spec).await,
             field,
@@ -579,7 +579,7 @@ async fn queries_are_bounded(backend: Backend) {
         )
         .await;
     }
-    let spec = json!({"entity": "flagged", "measures": [{"agg": "max", "field": "seen_on"}]});
+    let spec = json!({"entity": "flagged", "chart": "bar", "measures": [{"agg": "max", "field": "seen_on"}]});
     let answer = json_of(admin.post("/api/v1/reports/query", &spec).await).await;
     assert_eq!(answer["rows"], json!([["2026-01-02"]]));
     server.stop().await;

@@ -162,6 +162,25 @@ impl Principal {
         }
     }
 
+    /// The widest row scope of the roles granting `read` on `entity` (`all` for the admin and
+    /// the system; `own` when no role grants read, the narrowest).
+    pub fn row_scope(&self, entity: &str) -> RowScope {
+        if self.is_admin {
+            return RowScope::All;
+        }
+        let rank = |s: RowScope| match s {
+            RowScope::Own => 0,
+            RowScope::Department => 1,
+            RowScope::All => 2,
+        };
+        self.permissions
+            .iter()
+            .filter(|p| p.entity.as_str() == entity && p.actions.contains(&Action::Read))
+            .map(|p| p.rows)
+            .max_by_key(|s| rank(*s))
+            .unwrap_or(RowScope::Own)
+    }
+
     /// The most generous rule any of the principal's roles gives `field`; unlisted fields are
     /// `write` where the role may update, else `read`.
     pub fn field_rule(&self, entity: &str, field: &str) -> FieldRule {
@@ -225,6 +244,32 @@ mod tests {
         assert!(!p.can("visit", Action::Read));
         assert!(p.require("patient", Action::Export).is_err());
         assert!(!p.has_right(SystemRight::Users));
+    }
+
+    #[test]
+    fn the_widest_reading_role_sets_the_row_scope() {
+        let mut p = nurse();
+        assert_eq!(p.row_scope("patient"), RowScope::Department);
+        assert_eq!(p.row_scope("visit"), RowScope::Own);
+        p.permissions.push(EntityPermission {
+            entity: EntityName::new("patient").unwrap(),
+            actions: vec![Action::Read],
+            rows: RowScope::Own,
+            fields: BTreeMap::new(),
+        });
+        assert_eq!(p.row_scope("patient"), RowScope::Department);
+        p.permissions.push(EntityPermission {
+            entity: EntityName::new("patient").unwrap(),
+            actions: vec![Action::Create],
+            rows: RowScope::All,
+            fields: BTreeMap::new(),
+        });
+        assert_eq!(
+            p.row_scope("patient"),
+            RowScope::Department,
+            "create alone does not widen reading"
+        );
+        assert_eq!(Principal::system().row_scope("patient"), RowScope::All);
     }
 
     #[test]

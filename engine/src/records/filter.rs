@@ -8,7 +8,7 @@
 use super::dialect::Dialect;
 use super::field_access::{self, require_plain, FieldUse, Sight};
 use super::lookups::MaskedLookup;
-use crate::access::{Action, FieldRule, Principal};
+use crate::access::{Action, FieldRule, Principal, RowScope};
 use crate::crypto::Keyring;
 use crate::entities::storage::{column_name, q};
 use crate::entities::{EntityRuntime, FieldStorage, StorageKind};
@@ -580,6 +580,49 @@ impl FilterContext<'_> {
 
 fn unsupported(op: Op, field: &str) -> EngineError {
     EngineError::bad_request(format!("the operator {op} does not apply to {field}"))
+}
+
+/// The caller's row scope on `rt` as a condition on its rows, or None for `all`. `own`: the
+/// entity's `owner_field` (default `created_by`) holds the user's id; `department`: its
+/// `department_field` holds one of the user's departments (no departments, or no such field,
+/// matches nothing). Charts apply it; the same condition serves every query path.
+pub(crate) fn row_scope_condition(rt: &EntityRuntime, principal: &Principal) -> Option<Expr> {
+    let nothing = || Expr::cust("1 = 0");
+    let column_of = |field: &str| match resolve_field(rt, field).map(|fs| fs.kind) {
+        Ok(StorageKind::Column(column)) => Some(column),
+        _ => None,
+    };
+    match principal.row_scope(rt.name()) {
+        RowScope::All => None,
+        RowScope::Own => {
+            let owner = rt
+                .definition()
+                .owner_field
+                .as_ref()
+                .map(|f| f.as_str().to_string())
+                .unwrap_or_else(|| "created_by".to_string());
+            Some(match (column_of(&owner), principal.user_id) {
+                (Some(column), Some(user)) => col(rt, &column).eq(user.to_string()),
+                _ => nothing(),
+            })
+        }
+        RowScope::Department => {
+            let column = rt
+                .definition()
+                .department_field
+                .as_ref()
+                .and_then(|f| column_of(f.as_str()));
+            Some(match column {
+                Some(column) if !principal.departments.is_empty() => col(rt, &column).is_in(
+                    principal
+                        .departments
+                        .iter()
+                        .map(|d| SeaValue::from(d.clone())),
+                ),
+                _ => nothing(),
+            })
+        }
+    }
 }
 
 /// The column of a field the caller sorts, groups or aggregates by: only a field the caller

@@ -1,10 +1,9 @@
 //! Records: every write validated and versioned with its history, every read shaped by the
 //! reader's rights, and the queries lists and charts compile to.
 
-pub mod aggregate;
 pub(crate) mod dialect;
 pub mod events;
-mod field_access;
+pub(crate) mod field_access;
 pub mod filter;
 pub mod list_views;
 pub mod lookups;
@@ -16,7 +15,6 @@ pub mod totals;
 pub mod transfer;
 mod write;
 
-pub use aggregate::{AggregateResult, AggregateSpec};
 pub use events::{ChangeEvent, ChangeHook, ChangeOp, CommittedChange, HookFuture};
 pub use filter::FilterExpr;
 pub use read::{Change, ListQuery, Page, SortKey, View360, DEFAULT_PER_PAGE, MAX_PER_PAGE};

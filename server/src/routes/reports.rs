@@ -1,19 +1,29 @@
-//! Chart queries: a chart spec in, columns and rows out.
+//! Chart queries: a chart spec in, columns, rows and labels out (docs/reports.md).
 
 use crate::caller::Caller;
 use crate::error::ApiError;
-use crate::routes::JsonBody;
+use crate::routes::{flag, JsonBody};
 use crate::AppState;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::Json;
-use kangdao_engine::records::{AggregateResult, AggregateSpec};
+use kangdao_engine::reports::{ChartAnswer, ChartRun, ChartSpec};
+use std::collections::HashMap;
 
 pub async fn query(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(spec): JsonBody<AggregateSpec>,
-) -> Result<Json<AggregateResult>, ApiError> {
+    Query(params): Query<HashMap<String, String>>,
+    JsonBody(spec): JsonBody<ChartSpec>,
+) -> Result<Json<ChartAnswer>, ApiError> {
+    let run = ChartRun {
+        explain: flag(params.get("explain").map(String::as_str), false)?,
+        lang: caller.lang,
+        ..ChartRun::default()
+    };
     Ok(Json(
-        state.engine.aggregate(&caller.principal, &spec).await?,
+        state
+            .engine
+            .run_chart(&caller.principal, &spec, &run)
+            .await?,
     ))
 }

@@ -1,7 +1,7 @@
 //! Money: yuan on the wire, whole fen in the store, exact sums.
 
 use crate::support::*;
-use kangdao_engine::records::AggregateSpec;
+use kangdao_engine::reports::{ChartRun, ChartSpec};
 use kangdao_engine::{EngineError, Lang};
 use serde_json::{json, Value};
 
@@ -25,14 +25,18 @@ async fn money_is_exact(backend: Backend) {
     )
     .await;
 
-    let spec: AggregateSpec = serde_json::from_value(json!({
-        "entity": "patient",
+    let spec: ChartSpec = serde_json::from_value(json!({
+        "entity": "patient", "chart": "bar",
         "dimensions": [{"field": "tier"}],
         "measures": [{"agg": "sum", "field": "total_spent"}, {"agg": "count"}],
         "sort": [{"by": "count", "dir": "desc"}]
     }))
     .unwrap();
-    let result = ctx.engine.aggregate(&ctx.admin, &spec).await.unwrap();
+    let result = ctx
+        .engine
+        .run_chart(&ctx.admin, &spec, &ChartRun::default())
+        .await
+        .unwrap();
     let row_of = |tier: &str| -> Vec<Value> {
         result
             .rows
@@ -73,14 +77,18 @@ async fn money_is_exact(backend: Backend) {
     assert_eq!(single, 30);
 
     // Sums over no rows and min/max/avg keep the money type.
-    let spec: AggregateSpec = serde_json::from_value(json!({
-        "entity": "patient",
+    let spec: ChartSpec = serde_json::from_value(json!({
+        "entity": "patient", "chart": "bar",
         "measures": [{"agg": "sum", "field": "total_spent"}, {"agg": "max", "field": "total_spent"},
                      {"agg": "min", "field": "total_spent"}],
         "filters": {"field": "tier", "op": "eq", "value": "VIP"}
     }))
     .unwrap();
-    let result = ctx.engine.aggregate(&ctx.admin, &spec).await.unwrap();
+    let result = ctx
+        .engine
+        .run_chart(&ctx.admin, &spec, &ChartRun::default())
+        .await
+        .unwrap();
     assert_eq!(result.rows.len(), 1);
     assert_eq!(result.rows[0][0].as_f64(), Some(1.0));
     assert_eq!(result.rows[0][1].as_f64(), Some(0.1));

@@ -7,7 +7,8 @@ use crate::support::*;
 use kangdao_engine::access::{Action, EntityPermission, FieldRule, Principal};
 use kangdao_engine::crypto::Keyring;
 use kangdao_engine::entities::storage::{index_name, LIVE_INDEX};
-use kangdao_engine::records::{AggregateSpec, ImportOptions, ListQuery, SortKey, UniqueKey};
+use kangdao_engine::records::{ImportOptions, ListQuery, SortKey, UniqueKey};
+use kangdao_engine::reports::{ChartRun, ChartSpec};
 use kangdao_engine::{Engine, Lang, Settings};
 use serde_json::{json, Value};
 
@@ -144,13 +145,17 @@ async fn names_sort_in_pinyin_order_across_pages(backend: Backend) {
         ["李四", "王五", "张三", "alice", "Bob", "张小明"]
     );
     // A chart grouped by a text field lists its groups in pinyin order too.
-    let spec: AggregateSpec = serde_json::from_value(json!({
-        "entity": "member",
+    let spec: ChartSpec = serde_json::from_value(json!({
+        "entity": "member", "chart": "bar",
         "dimensions": [{"field": "name"}],
         "measures": [{"agg": "count"}]
     }))
     .unwrap();
-    let chart = ctx.engine.aggregate(&ctx.admin, &spec).await.unwrap();
+    let chart = ctx
+        .engine
+        .run_chart(&ctx.admin, &spec, &ChartRun::default())
+        .await
+        .unwrap();
     let groups: Vec<&str> = chart.rows.iter().map(|r| r[0].as_str().unwrap()).collect();
     assert_eq!(groups, PINYIN_ORDER);
 }

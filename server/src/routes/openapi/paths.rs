@@ -163,7 +163,7 @@ pub const ROUTES: &[Operation] = &[
     op("post", "/api/v1/records/{entity}/import-preview", "Read an import file's header and first rows, and propose the field each column fills (for the import wizard's mapping step); writes and checks nothing", B::Table, 200, A::Json("ImportPreview")),
     op("get", "/api/v1/records/{entity}/export", "Export records as CSV or XLSX, masked as the caller sees them", B::None, 200, A::Table)
         .query(&["format", "filter", "sort", "columns"]).errors(&[429]),
-    op("post", "/api/v1/reports/query", "Run a chart spec: dimensions, measures (count, sum, avg, min, max), filters", B::Json("ChartSpec"), 200, A::Json("ChartAnswer"))
+    op("post", "/api/v1/reports/query", "Run a chart spec (docs/reports.md): bar, line, area, pie, table, kpi, funnel, pivot; explain=true adds the statements (needs design)", B::Json("ChartSpec"), 200, A::Json("ChartAnswer")).query(&["explain"])
         .errors(&[404, 429]),
     op("get", "/api/v1/users", "List users", B::None, 200, A::Json("UserPage")).query(PAGING),
     op("post", "/api/v1/users", "Create a user", B::Json("NewUser"), 201, A::Json("User"))
@@ -262,6 +262,10 @@ pub fn query_parameter(path: &str, name: &str) -> Value {
                            "schema": {"type": "string"}})
         }
         "dry_run" => flag("check everything, write nothing", false),
+        "explain" => flag(
+            "add the statements run and their parameters' types (needs design on the entity)",
+            false,
+        ),
         "intent" => {
             json!({"in": "query", "description": "create: check as POST /api/v1/entities would (409 when the entity exists); update: as PUT /api/v1/entities/{entity} would (404 when it does not); absent: whichever the definition's name calls for",
                              "schema": {"type": "string", "enum": ["create", "update"]}})

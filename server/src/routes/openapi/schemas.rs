@@ -82,6 +82,10 @@ fn nullable_timestamp() -> Value {
     json!({"type": ["string", "null"], "format": "date-time"})
 }
 
+fn date() -> Value {
+    json!({"type": "string", "format": "date"})
+}
+
 fn uuid() -> Value {
     json!({"type": "string", "format": "uuid"})
 }
@@ -487,36 +491,80 @@ fn definitions() -> Vec<(&'static str, Value)> {
         (
             "ChartSpec",
             json!({
-                "type": "object", "additionalProperties": false, "required": ["entity", "measures"],
-                "examples": [{"entity": "patient", "dimensions": [{"field": "dept"}],
+                "type": "object", "additionalProperties": false, "required": ["entity", "chart", "measures"],
+                "description": "docs/reports.md, sections 1 to 8",
+                "examples": [{"entity": "patient", "chart": "bar", "dimensions": [{"field": "dept"}],
                           "measures": [{"agg": "count"}, {"agg": "sum", "field": "total_spent"}],
                           "filters": {"field": "total_spent", "op": "gt", "value": 0}}],
-            "properties": {
+                "properties": {
                     "entity": {"type": "string"},
-                    "chart": {"type": "string"},
-                    "dimensions": {"type": "array", "items": {
+                    "chart": {"type": "string", "enum": ["bar", "line", "area", "pie", "table", "kpi", "funnel", "pivot"]},
+                    "dimensions": {"type": "array", "maxItems": 2, "items": {
                         "type": "object", "additionalProperties": false, "required": ["field"],
-                        "properties": {"field": {"type": "string"}}}},
-                    "measures": {"type": "array", "items": {
-                        "type": "object", "additionalProperties": false, "required": ["agg"],
-                        "properties": {"agg": {"type": "string", "enum": ["count", "sum", "avg", "min", "max"]}, "field": {"type": "string"}}}},
+                        "properties": {
+                            "field": {"type": "string", "description": "a field, or reference.field (one hop)"},
+                            "bucket": {"type": "string", "enum": ["day", "week", "month", "quarter", "year"]}}}},
+                    "measures": {"type": "array", "minItems": 1, "items": {
+                        "type": "object", "additionalProperties": false,
+                        "properties": {
+                            "agg": {"type": "string", "enum": ["count", "count_distinct", "sum", "avg", "min", "max", "median", "ratio"]},
+                            "field": {"type": "string"},
+                            "filter": reference("FilterExpr"),
+                            "expr": {"type": "string", "maxLength": 200, "description": "a derived measure over the other measures' names"},
+                            "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}}}},
                     "filters": reference("FilterExpr"),
-                    "sort": {"type": "array", "items": {
+                    "sort": {"type": "array", "maxItems": 8, "items": {
                         "type": "object", "additionalProperties": false, "required": ["by"],
                         "properties": {"by": {"type": "string"}, "dir": {"type": "string", "enum": ["asc", "desc"]}}}},
-                    "limit": {"type": "integer", "minimum": 0}
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 10000},
+                    "others": {"type": "boolean"},
+                    "fill": {"type": "boolean"},
+                    "page": {"type": "integer", "minimum": 1},
+                    "per_page": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    "period": {"type": "object", "additionalProperties": false, "required": ["field"],
+                        "properties": {"field": {"type": "string"}, "op": {"type": "string"}, "value": {},
+                                       "from": date(), "to": date()}},
+                    "compare": {"type": "array", "items": {"type": "string", "enum": ["previous_period", "same_period_last_year"]}},
+                    "stages": {"type": "array", "maxItems": 12, "items": {
+                        "type": "object", "additionalProperties": false, "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "label": reference("Label"), "filter": reference("FilterExpr")}}},
+                    "totals": {"type": "boolean"}
                 }
             }),
         ),
         (
             "ChartAnswer",
             json!({
-                "type": "object", "required": ["columns", "rows"],
+                "type": "object", "required": ["columns", "rows", "labels"],
+                "description": "docs/reports.md, section 9",
                 "properties": {
                     "columns": {"type": "array", "items": {
                         "type": "object", "required": ["name", "type"],
                         "properties": {"name": {"type": "string"}, "type": {"type": "string"}}}},
-                    "rows": {"type": "array", "items": {"type": "array", "description": "one value per column"}}
+                    "rows": {"type": "array", "items": {"type": "array", "description": "one value per column"}},
+                    "labels": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}},
+                               "description": "per column, each value's text in the caller's language"},
+                    "others": {"type": "object", "required": ["groups", "values"],
+                        "properties": {"groups": {"type": "integer", "minimum": 1}, "values": {"type": "array"}}},
+                    "period": {"type": "object", "required": ["from", "to"], "properties": {"from": date(), "to": date()}},
+                    "comparisons": {"type": "array", "items": {
+                        "type": "object", "required": ["compare", "from", "to", "values", "change", "change_ratio"],
+                        "properties": {
+                            "compare": {"type": "string", "enum": ["previous_period", "same_period_last_year"]},
+                            "from": date(), "to": date(),
+                            "values": {"type": "array"}, "change": {"type": "array"}, "change_ratio": {"type": "array"}}}},
+                    "totals": {"type": "object", "required": ["rows", "columns", "grand"],
+                        "properties": {"rows": {"type": "array", "items": {"type": "array"}},
+                                       "columns": {"type": "array", "items": {"type": "array"}},
+                                       "grand": {"type": "array"}}},
+                    "page": {"type": "integer", "minimum": 1},
+                    "per_page": {"type": "integer", "minimum": 1},
+                    "total": {"type": "integer", "minimum": 0},
+                    "filled": {"type": "boolean"},
+                    "explain": {"type": "object", "required": ["statements"],
+                        "properties": {"statements": {"type": "array", "items": {
+                            "type": "object", "required": ["sql", "params"],
+                            "properties": {"sql": {"type": "string"}, "params": strings()}}}}}
                 }
             }),
         ),

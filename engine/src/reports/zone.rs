@@ -1,0 +1,230 @@
+//! Local dates and time buckets in the configured zone, as SQL over stored instants, and the
+//! local-day bounds of periods. PostgreSQL converts with `AT TIME ZONE` and the zone's name
+//! bound; SQLite adds the zone's offset to the UTC text (fixed-width
+//! `YYYY-MM-DDTHH:MM:SS.ffffffZ`), one constant where the zone keeps one offset, else a CASE
+//! over its transitions, newest first.
+
+use super::custom;
+use super::spec::Bucket;
+use crate::forms::FieldType;
+use crate::store::db::sqlite_timestamp;
+use crate::store::Backend;
+use jiff::tz::TimeZone;
+use sea_query::Expr;
+use time::{Date, Duration, Month, OffsetDateTime};
+
+/// Transitions before this instant are left out of SQLite's CASE: records before 2000 take the
+/// offset in force then (Asia/Shanghai's summer times ended in 1991).
+const OLDEST_TRANSITION_UNIX: i64 = 946_684_800;
+/// How far ahead transitions are listed (future appointments).
+const FUTURE_YEARS: i64 = 30;
+
+/// The zone as SQL needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct Zone {
+    tz: TimeZone,
+    backend: Backend,
+}
+
+impl Zone {
+    pub fn new(tz: TimeZone, backend: Backend) -> Zone {
+        Zone { tz, backend }
+    }
+
+    /// The local midnight starting `day`, as an instant.
+    pub fn midnight(&self, day: Date) -> OffsetDateTime {
+        let civil = jiff::civil::date(
+            day.year() as i16,
+            u8::from(day.month()) as i8,
+            day.day() as i8,
+        );
+        let seconds = civil
+            .to_zoned(self.tz.clone())
+            .map(|z| z.timestamp().as_second())
+            .unwrap_or_else(|_| day.midnight().assume_utc().unix_timestamp());
+        OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// The local date (SQL) of a datetime column.
+    fn local_date(&self, column: Expr) -> Expr {
+        match self.backend {
+            Backend::Postgres => custom(
+                self.backend,
+                "(($1 AT TIME ZONE $2)::date)",
+                [
+                    column,
+                    Expr::val(self.tz.iana_name().unwrap_or("UTC").to_string()),
+                ],
+            ),
+            Backend::Sqlite => custom(
+                self.backend,
+                "date($1, $2)",
+                [column.clone(), self.sqlite_shift(column)],
+            ),
+        }
+    }
+
+    /// The SQLite `date()` modifier shifting a UTC instant to local time: `'+28800 seconds'`,
+    /// or a CASE over the zone's transitions. Every literal is ours, never the caller's.
+    fn sqlite_shift(&self, column: Expr) -> Expr {
+        let modifier = |seconds: i32| format!("'{seconds:+} seconds'");
+        let now = jiff::Timestamp::now();
+        let horizon = now
+            .checked_add(jiff::SignedDuration::from_hours(24 * 366 * FUTURE_YEARS))
+            .unwrap_or(now);
+        let oldest = jiff::Timestamp::from_second(OLDEST_TRANSITION_UNIX).unwrap_or(now);
+        let transitions: Vec<(i64, i32)> = self
+            .tz
+            .preceding(horizon)
+            .take_while(|t| t.timestamp() > oldest)
+            .map(|t| (t.timestamp().as_second(), t.offset().seconds()))
+            .collect();
+        let before_all = self.tz.to_offset(oldest).seconds();
+        if transitions.is_empty() {
+            return Expr::cust(modifier(before_all));
+        }
+        let mut sql = String::from("CASE");
+        for (at, offset) in &transitions {
+            let at = OffsetDateTime::from_unix_timestamp(*at).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            sql.push_str(&format!(
+                " WHEN $1 >= '{}' THEN {}",
+                sqlite_timestamp(at),
+                modifier(*offset)
+            ));
+        }
+        sql.push_str(&format!(" ELSE {} END", modifier(before_all)));
+        custom(self.backend, sql, [column])
+    }
+
+    /// The bucket's first day (SQL, a date) of a date or datetime column.
+    pub fn bucket(&self, column: Expr, field_type: FieldType, bucket: Bucket) -> Expr {
+        let local = if field_type == FieldType::Datetime {
+            self.local_date(column)
+        } else {
+            column
+        };
+        match self.backend {
+            Backend::Postgres => {
+                let unit = match bucket {
+                    Bucket::Day => {
+                        return custom(self.backend, "($1::date)", [local]);
+                    }
+                    Bucket::Week => "week",
+                    Bucket::Month => "month",
+                    Bucket::Quarter => "quarter",
+                    Bucket::Year => "year",
+                };
+                custom(
+                    self.backend,
+                    format!("(date_trunc('{unit}', ($1)::timestamp)::date)"),
+                    [local],
+                )
+            }
+            Backend::Sqlite => match bucket {
+                Bucket::Day => custom(self.backend, "date($1)", [local]),
+                Bucket::Week => custom(self.backend, "date($1, 'weekday 0', '-6 days')", [local]),
+                Bucket::Month => custom(self.backend, "date($1, 'start of month')", [local]),
+                Bucket::Year => custom(self.backend, "date($1, 'start of year')", [local]),
+                Bucket::Quarter => custom(
+                    self.backend,
+                    "date($1, 'start of month', '-' || ((CAST(strftime('%m', $1) AS INTEGER) - 1) % 3) || ' months')",
+                    [local],
+                ),
+            },
+        }
+    }
+}
+
+/// The first day of the bucket holding `day`.
+pub(crate) fn bucket_start(day: Date, bucket: Bucket) -> Date {
+    let first = |month: u8| {
+        Date::from_calendar_date(
+            day.year(),
+            Month::try_from(month).unwrap_or(Month::January),
+            1,
+        )
+        .unwrap_or(day)
+    };
+    match bucket {
+        Bucket::Day => day,
+        Bucket::Week => day - Duration::days(i64::from(day.weekday().number_days_from_monday())),
+        Bucket::Month => first(u8::from(day.month())),
+        Bucket::Quarter => first((u8::from(day.month()) - 1) / 3 * 3 + 1),
+        Bucket::Year => first(1),
+    }
+}
+
+/// The first day of the bucket after the one starting at `start`.
+pub(crate) fn next_bucket(start: Date, bucket: Bucket) -> Date {
+    let months = |n: u32| {
+        let m = u32::from(u8::from(start.month())) - 1 + n;
+        let year = start.year() + (m / 12) as i32;
+        Date::from_calendar_date(
+            year,
+            Month::try_from((m % 12) as u8 + 1).unwrap_or(Month::January),
+            1,
+        )
+        .unwrap_or(start)
+    };
+    match bucket {
+        Bucket::Day => start + Duration::days(1),
+        Bucket::Week => start + Duration::days(7),
+        Bucket::Month => months(1),
+        Bucket::Quarter => months(3),
+        Bucket::Year => months(12),
+    }
+}
+
+/// The same date `years` earlier; 29 February becomes 28 February.
+pub(crate) fn years_back(day: Date, years: i32) -> Date {
+    let year = day.year() - years;
+    Date::from_calendar_date(year, day.month(), day.day())
+        .or_else(|_| Date::from_calendar_date(year, day.month(), day.day() - 1))
+        .unwrap_or(day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn buckets_start_on_their_first_day_and_weeks_on_monday() {
+        assert_eq!(
+            bucket_start(date!(2026 - 10 - 31), Bucket::Month),
+            date!(2026 - 10 - 01)
+        );
+        assert_eq!(
+            bucket_start(date!(2026 - 10 - 11), Bucket::Week),
+            date!(2026 - 10 - 05)
+        );
+        assert_eq!(
+            bucket_start(date!(2026 - 10 - 05), Bucket::Week),
+            date!(2026 - 10 - 05)
+        );
+        assert_eq!(
+            bucket_start(date!(2026 - 08 - 15), Bucket::Quarter),
+            date!(2026 - 07 - 01)
+        );
+        assert_eq!(
+            bucket_start(date!(2026 - 12 - 31), Bucket::Year),
+            date!(2026 - 01 - 01)
+        );
+        assert_eq!(
+            next_bucket(date!(2026 - 10 - 01), Bucket::Quarter),
+            date!(2027 - 01 - 01)
+        );
+        assert_eq!(
+            next_bucket(date!(2026 - 12 - 01), Bucket::Month),
+            date!(2027 - 01 - 01)
+        );
+        assert_eq!(years_back(date!(2028 - 02 - 29), 1), date!(2027 - 02 - 28));
+    }
+
+    #[test]
+    fn a_beijing_midnight_is_the_utc_evening_before() {
+        let zone = Zone::new(TimeZone::get("Asia/Shanghai").unwrap(), Backend::Sqlite);
+        let at = zone.midnight(date!(2026 - 11 - 01));
+        assert_eq!(sqlite_timestamp(at), "2026-10-31T16:00:00.000000Z");
+    }
+}

@@ -13,6 +13,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod common;
 #[path = "reports/data.rs"]
 mod data;
+#[path = "reports/engine_side.rs"]
+mod engine_side;
 #[path = "reports/floor.rs"]
 mod floor;
 #[path = "reports/load.rs"]
@@ -39,6 +41,8 @@ struct Args {
     backends: Vec<Backend>,
     charts: Vec<Chart>,
     seed: u64,
+    /// Print the engine's statements for each chart.
+    explain: bool,
 }
 
 fn count(v: Option<String>, flag: &str) -> usize {
@@ -53,12 +57,14 @@ fn parse_args() -> Args {
         backends: Backend::ALL.to_vec(),
         charts: CHARTS.to_vec(),
         seed: DEFAULT_SEED,
+        explain: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--patients" => args.patients = count(it.next(), "--patients"),
             "--visits" => args.visits = Some(count(it.next(), "--visits")),
+            "--explain" => args.explain = true,
             "--seed" => args.seed = count(it.next(), "--seed") as u64,
             "--backend" => {
                 args.backends = match it.next().as_deref() {
@@ -84,7 +90,7 @@ fn parse_args() -> Args {
             }
             other => panic!(
                 "unknown argument {other} (use --patients N --visits N \
-                 --backend sqlite|postgres|both --only chart,chart --seed N)"
+                 --backend sqlite|postgres|both --only chart,chart --seed N --explain)"
             ),
         }
     }
@@ -109,7 +115,7 @@ async fn main() {
     );
     let mut lines = Vec::new();
     for &backend in &args.backends {
-        lines.extend(run(backend, &clinic, &args.charts).await);
+        lines.extend(run(backend, &clinic, &args.charts, args.explain).await);
     }
     println!();
     for line in lines {
@@ -117,7 +123,12 @@ async fn main() {
     }
 }
 
-async fn run(backend: Backend, clinic: &data::Clinic, charts: &[Chart]) -> Vec<String> {
+async fn run(
+    backend: Backend,
+    clinic: &data::Clinic,
+    charts: &[Chart],
+    explain: bool,
+) -> Vec<String> {
     let name = backend_name(backend);
     println!("{name}: loading");
     let db = FreshDatabase::new(backend).await;
@@ -130,20 +141,51 @@ async fn run(backend: Backend, clinic: &data::Clinic, charts: &[Chart]) -> Vec<S
     verify_records(&engine, clinic).await;
 
     let mut out = Vec::new();
+    let (mut engine_total, mut floor_total) = (Duration::ZERO, Duration::ZERO);
     for &chart in charts {
         let query = floor::floor_query(chart, clinic.now, backend);
-        let answer = floor::run_floor(&engine.db, &query).await;
-        if let Err(e) = floor::same_rows(chart.name(), &answer, &floor::expected(chart, clinic)) {
+        let floor_answer = floor::run_floor(&engine.db, &query).await;
+        if let Err(e) =
+            floor::same_rows(chart.name(), &floor_answer, &floor::expected(chart, clinic))
+        {
             panic!("{name}: the floor's SQL does not answer the question: {e}");
         }
+        let spec = engine_side::spec_of(chart);
+        let answer = engine_side::run_chart(&engine, &spec, explain).await;
+        let answer = serde_json::to_value(&answer).expect("answer as JSON");
+        if explain {
+            for statement in answer["explain"]["statements"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "  {} SQL: {}",
+                    chart.name(),
+                    statement["sql"].as_str().unwrap_or("")
+                );
+                println!("  {} params: {}", chart.name(), statement["params"]);
+            }
+        }
+        check_engine(name, chart, &answer, &floor_answer);
+        let e = time(|| async {
+            engine_side::run_chart(&engine, &spec, false)
+                .await
+                .rows
+                .len()
+        })
+        .await;
         let f = time(|| async { floor::run_floor(&engine.db, &query).await.len() }).await;
-        out.push(format!(
-            "{name:<8} {:<24} floor {:>9.1} ms   ({} rows, checked against the generated data)",
-            chart.name(),
-            ms(f),
-            answer.len()
-        ));
+        engine_total += e;
+        floor_total += f;
+        out.push(ratio_line(name, chart.name(), e, f));
     }
+    out.push(ratio_line(
+        name,
+        "six charts in a row",
+        engine_total,
+        floor_total,
+    ));
     for l in &out {
         println!("{l}");
     }
@@ -207,10 +249,13 @@ async fn verify_records(engine: &Engine, clinic: &data::Clinic) {
         );
     }
     // Projection columns: the engine's grouped counts and sums against the generated rows.
-    let by_dept = engine
-        .aggregate(&principal, &aggregate_spec(data::VISIT, "dept", "amount"))
-        .await
-        .expect("aggregate visits");
+    let spec: kangdao_engine::reports::ChartSpec = serde_json::from_value(serde_json::json!({
+        "entity": data::VISIT, "chart": "bar",
+        "dimensions": [{"field": "dept"}],
+        "measures": [{"agg": "count"}, {"agg": "sum", "field": "amount"}]
+    }))
+    .expect("spec");
+    let by_dept = engine_side::run_chart(engine, &spec, false).await;
     let mut want: std::collections::BTreeMap<&str, (i64, i64)> = Default::default();
     for v in &clinic.visits {
         let e = want.entry(v.dept).or_default();
@@ -237,17 +282,34 @@ async fn verify_records(engine: &Engine, clinic: &data::Clinic) {
     );
 }
 
-fn aggregate_spec(
-    entity: &str,
-    dimension: &str,
-    summed: &str,
-) -> kangdao_engine::records::AggregateSpec {
-    serde_json::from_value(serde_json::json!({
-        "entity": entity,
-        "dimensions": [{"field": dimension}],
-        "measures": [{"agg": "count"}, {"agg": "sum", "field": summed}]
-    }))
-    .expect("aggregate spec")
+fn ratio_line(backend: &str, what: &str, engine: Duration, floor: Duration) -> String {
+    format!(
+        "{backend:<8} {what:<24} engine {:>9.1} ms   floor {:>9.1} ms   ratio {:.2} (target <= 1.5)",
+        ms(engine),
+        ms(floor),
+        engine.as_secs_f64() / floor.as_secs_f64()
+    )
+}
+
+/// The engine answers what the floor answers: the same rows in the same order (rows in
+/// another order are reported, then compared sorted).
+fn check_engine(backend: &str, chart: Chart, answer: &serde_json::Value, floor_rows: &floor::Rows) {
+    let rows = engine_side::rows_of(chart, answer);
+    if floor::same_rows(chart.name(), &rows, floor_rows).is_ok() {
+        return;
+    }
+    let sorted = |rows: &floor::Rows| {
+        let mut rows = rows.clone();
+        rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        rows
+    };
+    match floor::same_rows(chart.name(), &sorted(&rows), &sorted(floor_rows)) {
+        Ok(()) => println!(
+            "  {backend} {}: the engine's rows come in another order",
+            chart.name()
+        ),
+        Err(e) => panic!("{backend}: the engine's answer differs from the floor's: {e}"),
+    }
 }
 
 /// The median of [`RUNS`] runs after [`WARM_UP`] runs.

@@ -222,6 +222,21 @@ async fn plain(pooled: &mut PooledConn, sql: &str) {
 /// The table's secondary indexes (name and definition), dropped: a load then appends rows
 /// instead of updating a dozen b-trees per row. Constraint indexes (the primary key) stay.
 async fn take_indexes(db: &Db, table: &str) -> Vec<(String, String)> {
+    let indexes = list_indexes(db, table).await;
+    for (name, _) in &indexes {
+        db.execute(&format!("DROP INDEX {}", q(name)), vec![])
+            .await
+            .expect("drop index");
+    }
+    let left = list_indexes(db, table).await;
+    assert!(
+        left.is_empty(),
+        "{table}: indexes left after dropping: {left:?}"
+    );
+    indexes
+}
+
+async fn list_indexes(db: &Db, table: &str) -> Vec<(String, String)> {
     let rows = match db.backend() {
         kangdao_engine::store::Backend::Postgres => db
             .fetch_all(
@@ -241,26 +256,23 @@ async fn take_indexes(db: &Db, table: &str) -> Vec<(String, String)> {
             .await
             .expect("indexes"),
     };
-    let indexes: Vec<(String, String)> = rows
-        .iter()
+    rows.iter()
         .map(|r| {
             (
                 r.req_text("name").expect("name"),
                 r.req_text("sql").expect("sql"),
             )
         })
-        .collect();
-    for (name, _) in &indexes {
-        db.execute(&format!("DROP INDEX {}", q(name)), vec![])
-            .await
-            .expect("drop index");
-    }
-    indexes
+        .collect()
 }
 
 async fn restore_indexes(db: &Db, indexes: Vec<(String, String)>) {
-    for (_, sql) in indexes {
-        db.execute(&sql, vec![]).await.expect("rebuild index");
+    for (name, sql) in indexes {
+        // The stored definitions read `CREATE [UNIQUE] INDEX name ON …`.
+        let sql = sql.replacen(" INDEX ", " INDEX IF NOT EXISTS ", 1);
+        db.execute(&sql, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("rebuilding {name}: {e}"));
     }
 }
 

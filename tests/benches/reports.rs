@@ -2,7 +2,10 @@
 //! beside the same question in hand-written SQL over plain typed tables (the floor).
 //!
 //! `cargo run --release -p kangdao-tests --bin bench-reports [-- --patients N --visits N
-//! --backend sqlite|postgres|both --only chart,chart --seed N]`
+//! --backend sqlite|postgres|both --only chart,chart --seed N --explain]`
+//!
+//! With `KANGDAO_BENCH_KEEP` set, each database is left in place (its URL printed) for
+//! `EXPLAIN` by hand.
 
 /// The allocator the `kangdao` binary ships with, so the engine is measured as it runs (the
 /// floor, in the same process, uses it too).
@@ -188,6 +191,11 @@ async fn run(
     ));
     for l in &out {
         println!("{l}");
+    }
+    if std::env::var_os("KANGDAO_BENCH_KEEP").is_some() {
+        // Kept for EXPLAIN by hand; the caller drops it.
+        println!("  kept: {}", db.url);
+        std::mem::forget(db);
     }
     out
 }

@@ -208,7 +208,7 @@ pub fn generate(patients: usize, visits: usize, seed: u64, now: OffsetDateTime) 
         } else {
             1_200_000.0
         };
-        let total_spent_fen = (rng.below(50) != 0).then(|| (u * u * scale) as i64);
+        let total_spent_fen = (rng.below(50) != 0).then_some((u * u * scale) as i64);
         out.push(Patient {
             id: Uuid::nil(),
             name,
@@ -239,7 +239,7 @@ pub fn generate(patients: usize, visits: usize, seed: u64, now: OffsetDateTime) 
         let patient = rng.below(registered as u64) as usize;
         // A return visit: the patient came before, in the window or (for patients older than
         // the window) before it, which half of them did.
-        let before_window = out[patient].created_at < window_start && patient % 2 == 0;
+        let before_window = out[patient].created_at < window_start && patient.is_multiple_of(2);
         let return_visit = seen[patient] || before_window;
         seen[patient] = true;
         let dept = if rng.below(10) < 7 {

@@ -72,6 +72,8 @@ pub struct Engine {
     pub(crate) enabled_flows: Arc<crate::flows::EnabledFlows>,
     /// Wakes the flow worker loop after a commit that made work for it.
     pub(crate) flow_wake: crate::jobs::JobWake,
+    /// Dashboard answers, kept exactly (`reports::dashboard_cache`).
+    pub(crate) dashboard_cache: Arc<crate::reports::dashboard_cache::DashboardCache>,
 }
 
 impl Engine {
@@ -96,6 +98,7 @@ impl Engine {
             flows: Arc::default(),
             enabled_flows: Arc::default(),
             flow_wake: crate::jobs::JobWake::new(),
+            dashboard_cache: Arc::default(),
         };
         // The core pack's entities (task, message, consent) exist before anything else runs.
         engine.install_core_pack().await?;

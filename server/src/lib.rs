@@ -334,6 +334,7 @@ pub fn app(state: AppState) -> Router {
             "/list-views/{id}",
             axum::routing::put(list_views::update).delete(list_views::remove),
         )
+        .merge(routes::saved_report_routes())
         .route_layer(middleware::from_fn(input::refuse_nul_in_path_and_query));
     let secure_cookies = state
         .config

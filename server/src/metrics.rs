@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus text format: requests by route template, method and status
 //! (a latency histogram whose `_count` is the number of requests), the database pool, and on
-//! SQLite the WAL syncs that made commits durable and how many commits they covered.
+//! SQLite the WAL syncs that made commits durable and how many commits they covered, and how
+//! often the dashboard cache answered.
 //! Labels hold route templates only (`/api/v1/records/{entity}/{id}`), never path values,
 //! query strings or anything about a person.
 
@@ -10,7 +11,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kangdao_engine::store::Db;
-use kangdao_engine::EngineError;
+use kangdao_engine::{Engine, EngineError};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntGauge, Opts, Registry, TextEncoder,
 };
@@ -26,6 +27,8 @@ pub struct Metrics {
     wal_syncs: IntCounter,
     commits_synced: IntCounter,
     wal_sync_failures: IntCounter,
+    dashboard_hits: IntCounter,
+    dashboard_misses: IntCounter,
     /// Held while the counters catch up with the engine's, so two scrapes at once add once.
     catching_up: Mutex<()>,
 }
@@ -70,6 +73,16 @@ impl Metrics {
             "kangdao_sqlite_wal_sync_failures_total",
             "SQLite: syncs of the WAL file that failed (their writes answered 500); a disk fault",
         ))?;
+        let dashboard_hits = IntCounter::with_opts(Opts::new(
+            "kangdao_dashboard_cache_hits_total",
+            "Dashboard data answered from the exact cache",
+        ))?;
+        let dashboard_misses = IntCounter::with_opts(Opts::new(
+            "kangdao_dashboard_cache_misses_total",
+            "Dashboard data computed afresh (nothing cached for the request's key, or not cacheable)",
+        ))?;
+        registry.register(Box::new(dashboard_hits.clone()))?;
+        registry.register(Box::new(dashboard_misses.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(pool_size.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
@@ -86,6 +99,8 @@ impl Metrics {
             wal_syncs,
             commits_synced,
             wal_sync_failures,
+            dashboard_hits,
+            dashboard_misses,
             catching_up: Mutex::new(()),
         })
     }
@@ -98,7 +113,8 @@ impl Metrics {
     }
 
     /// The text exposition, with the pool read now.
-    pub fn render(&self, db: &Db) -> Result<String, prometheus::Error> {
+    pub fn render(&self, engine: &Engine) -> Result<String, prometheus::Error> {
+        let db = &engine.db;
         let (size, idle, max) = match db {
             Db::Sqlite(pool) => (
                 pool.size(),
@@ -115,6 +131,7 @@ impl Metrics {
         self.pool_idle.set(i64::try_from(idle).unwrap_or(i64::MAX));
         self.pool_max.set(i64::from(max));
         let synced = db.wal_sync_stats();
+        let cache = engine.dashboard_cache_stats();
         {
             let _one_at_a_time = self
                 .catching_up
@@ -124,6 +141,8 @@ impl Metrics {
                 (&self.wal_syncs, synced.syncs),
                 (&self.commits_synced, synced.commits_synced),
                 (&self.wal_sync_failures, synced.failed_syncs),
+                (&self.dashboard_hits, cache.hits),
+                (&self.dashboard_misses, cache.misses),
             ] {
                 counter.inc_by(now.saturating_sub(counter.get()));
             }
@@ -138,7 +157,7 @@ impl Metrics {
 pub async fn serve(State(state): State<AppState>) -> Result<Response, ApiError> {
     let text = state
         .metrics
-        .render(&state.engine.db)
+        .render(&state.engine)
         .map_err(|e| EngineError::Internal(format!("metrics: {e}")))?;
     Ok(([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text).into_response())
 }

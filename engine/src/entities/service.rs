@@ -327,13 +327,17 @@ fn field_rule_problems(def: &EntityDefinition, lang: Lang) -> Vec<FieldError> {
                     lang.pick("条件格式不正确", "The rule is not a filter")
                         .to_string(),
                 ),
-                Ok(filter) if !filter.related_entities().is_empty() => Some(
-                    lang.pick(
-                        "条件只能引用本记录的字段",
-                        "A rule may only test this record's fields",
+                Ok(filter)
+                    if !filter.related_entities().is_empty() || !filter.segments().is_empty() =>
+                {
+                    Some(
+                        lang.pick(
+                            "条件只能引用本记录的字段",
+                            "A rule may only test this record's fields",
+                        )
+                        .to_string(),
                     )
-                    .to_string(),
-                ),
+                }
                 Ok(filter) => filter.conditions().into_iter().find_map(|(name, _)| {
                     def.field(name).is_none().then(|| match lang {
                         Lang::Zh => format!("条件引用了不存在的字段 {name}"),

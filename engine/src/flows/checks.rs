@@ -206,17 +206,6 @@ impl<'a> Checker<'a> {
                         .into(),
                 );
             }
-            Trigger::SegmentBatch {
-                segment: Some(_), ..
-            } => {
-                self.push(
-                    node,
-                    "trigger.segment".into(),
-                    "unknown_segment",
-                    "分群尚未提供，请使用筛选条件".into(),
-                    "segments do not exist yet; use a filter".into(),
-                );
-            }
             _ => {}
         }
         if let (Some(filter), Some(rt)) = (self.def.trigger.filter(), rt) {
@@ -240,6 +229,15 @@ impl<'a> Checker<'a> {
                 format!("bad filter: {e}"),
             ),
             Ok(parsed) => {
+                if !parsed.segments().is_empty() {
+                    self.push(
+                        node,
+                        path.clone(),
+                        "segment_not_here",
+                        "流程的筛选条件中不能引用分群，请在分群批量触发器的 segment 中指定".into(),
+                        "a flow's filter cannot name a segment; name it as the segment_batch trigger's segment".into(),
+                    );
+                }
                 for (field, _) in parsed.conditions() {
                     if !Self::has_field(rt, field) {
                         self.unknown_field(node, path.clone(), rt, field);

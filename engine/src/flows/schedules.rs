@@ -267,19 +267,40 @@ impl Engine {
         after: Option<Uuid>,
         now: OffsetDateTime,
     ) -> Result<(usize, Option<Uuid>)> {
-        let Trigger::SegmentBatch { entity, filter, .. } = &flow.def.trigger else {
+        let Trigger::SegmentBatch {
+            entity,
+            filter,
+            segment,
+            ..
+        } = &flow.def.trigger
+        else {
             return Ok((0, None));
         };
         let rt = entities
             .get(entity.as_str())
             .cloned()
             .ok_or_else(|| EngineError::not_found(format!("entity {entity}")))?;
-        let principal = flow_principal(flow, entities, None);
+        let mut principal = flow_principal(flow, entities, None);
         principal.require(entity, Action::Read)?;
         let table = Alias::new(rt.table.clone());
         let mut condition = Expr::col((table.clone(), Alias::new("deleted_at"))).is_null();
-        if let Some(filter) = filter {
-            let parsed = FilterExpr::parse(filter.clone())?;
+        // A named segment is read as it stands when the batch runs, so a segment changed after
+        // the flow was saved selects by its new filter; its `exists` tests select ids only.
+        let filter = match (filter, segment) {
+            (Some(filter), _) => Some(FilterExpr::parse(filter.clone())?),
+            (None, Some(segment)) => {
+                let named = FilterExpr::Segment {
+                    segment: segment.clone(),
+                };
+                let (expanded, _) = Self::expand_segments_on(conn, entity, &named).await?;
+                for related in expanded.related_entities() {
+                    grant_selection(&mut principal, &related);
+                }
+                Some(expanded)
+            }
+            (None, None) => None,
+        };
+        if let Some(parsed) = filter {
             for related in parsed.related_entities() {
                 principal.require(&related, Action::Read)?;
             }
@@ -362,6 +383,22 @@ impl Engine {
         }
         enqueue_start(conn, flow, id, now).await?;
         Ok(true)
+    }
+}
+
+/// Lets a flow's principal read `entity` to select a named segment's members: the segment's
+/// `exists` tests were compiled under its saver's rights, and the flow reads only ids by them.
+fn grant_selection(principal: &mut crate::access::Principal, entity: &str) {
+    if principal.can(entity, Action::Read) {
+        return;
+    }
+    if let Ok(name) = crate::names::EntityName::new(entity) {
+        principal.permissions.push(crate::access::EntityPermission {
+            entity: name,
+            actions: vec![Action::Read],
+            rows: crate::access::RowScope::All,
+            fields: Default::default(),
+        });
     }
 }
 

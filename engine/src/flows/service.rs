@@ -205,14 +205,17 @@ impl Engine {
         if !hidden.is_empty() {
             return Err(bad(hidden));
         }
-        self.check_segment_filter(principal, &flow.def, &entities)?;
+        self.check_segment_filter(principal, &flow.def, &entities)
+            .await?;
         Ok(flow)
     }
 
-    /// A segment batch's filter is compiled to SQL: it is checked on save by the records'
-    /// compiler for the saver, as a list filter would be, so a field hidden from them (or
-    /// matched in a way their rules refuse) is refused here and not found out at the first fire.
-    fn check_segment_filter(
+    /// A segment batch's filter (or named segment) is compiled to SQL: it is checked on save
+    /// by the records' compiler for the saver, as a list filter would be, so a field hidden
+    /// from them (or matched in a way their rules refuse) is refused here and not found out at
+    /// the first fire. A named segment must exist on the trigger's entity; the entities its
+    /// `exists` tests read need `design`, as a filter's do.
+    async fn check_segment_filter(
         &self,
         principal: &Principal,
         def: &FlowDefinition,
@@ -220,7 +223,8 @@ impl Engine {
     ) -> Result<()> {
         let super::definition::Trigger::SegmentBatch {
             entity,
-            filter: Some(filter),
+            filter,
+            segment,
             ..
         } = &def.trigger
         else {
@@ -229,11 +233,16 @@ impl Engine {
         let Some(rt) = entities.get(entity.as_str()) else {
             return Ok(());
         };
+        let path = if segment.is_some() {
+            "trigger.segment"
+        } else {
+            "trigger.filter"
+        };
         let refused = |e: EngineError| match e {
             EngineError::BadRequest { details, message } => bad(if details.is_empty() {
                 vec![FieldError::in_node(
                     Some(super::graph::TRIGGER),
-                    "trigger.filter",
+                    path,
                     "bad_filter",
                     message,
                 )]
@@ -241,18 +250,31 @@ impl Engine {
                 details
                     .into_iter()
                     .map(|d| {
-                        FieldError::in_node(
-                            Some(super::graph::TRIGGER),
-                            "trigger.filter",
-                            &d.code,
-                            d.message,
-                        )
+                        FieldError::in_node(Some(super::graph::TRIGGER), path, &d.code, d.message)
                     })
                     .collect()
             }),
             other => other,
         };
-        let parsed = crate::query::FilterExpr::parse(filter.clone()).map_err(refused)?;
+        let parsed = match (filter, segment) {
+            (Some(filter), _) => {
+                crate::query::FilterExpr::parse(filter.clone()).map_err(refused)?
+            }
+            (None, Some(segment)) => {
+                let named = crate::query::FilterExpr::Segment {
+                    segment: segment.clone(),
+                };
+                let (expanded, _) = self
+                    .expand_segments(entity, &named)
+                    .await
+                    .map_err(refused)?;
+                for related in expanded.related_entities() {
+                    principal.require(&related, Action::Design)?;
+                }
+                expanded
+            }
+            (None, None) => return Ok(()),
+        };
         for related in parsed.related_entities() {
             principal.require(&related, Action::Read)?;
         }

@@ -102,6 +102,9 @@ fn evaluate_at(
         FilterExpr::Condition { field, op, value } => {
             condition(record.get(field.as_str()), *op, value, ctx)
         }
+        FilterExpr::Segment { .. } => Err(EngineError::bad_request(
+            "分群需要数据库，不能在此使用（a segment needs the database and cannot be used here）",
+        )),
     }
 }
 

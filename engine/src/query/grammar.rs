@@ -148,6 +148,11 @@ pub enum FilterExpr {
         op: Op,
         value: Value,
     },
+    /// A saved segment by name: `{"segment": "lapsed_6m"}`. It stands for the segment's own
+    /// filter, inlined by `Engine::expand_segments` before anything compiles or evaluates it.
+    Segment {
+        segment: String,
+    },
 }
 
 /// A test on related records.
@@ -182,6 +187,9 @@ enum RawFilter {
         op: String,
         #[serde(default)]
         value: Value,
+    },
+    Segment {
+        segment: String,
     },
 }
 
@@ -233,6 +241,7 @@ impl RawFilter {
                 })?;
                 FilterExpr::Condition { field, op, value }
             }
+            RawFilter::Segment { segment } => FilterExpr::Segment { segment },
         })
     }
 }
@@ -250,7 +259,7 @@ impl FilterExpr {
     pub fn parse(v: Value) -> Result<FilterExpr> {
         let raw: RawFilter = serde_json::from_value(v).map_err(|_| {
             EngineError::bad_request(
-                "filter must be {\"field\",\"op\",\"value\"} or {\"and\": […]}, {\"or\": […]}, {\"not\": …}, {\"exists\": {\"entity\",\"ref\",\"filters\"}}",
+                "filter must be {\"field\",\"op\",\"value\"} or {\"and\": […]}, {\"or\": […]}, {\"not\": …}, {\"exists\": {\"entity\",\"ref\",\"filters\"}}, {\"segment\": name}",
             )
         })?;
         raw.typed(0)
@@ -263,7 +272,9 @@ impl FilterExpr {
             FilterExpr::Or { or } => {
                 !or.is_empty() && or.iter().all(|f| f.excludes_nulls_of(field))
             }
-            FilterExpr::Not { .. } | FilterExpr::Exists { .. } => false,
+            FilterExpr::Not { .. } | FilterExpr::Exists { .. } | FilterExpr::Segment { .. } => {
+                false
+            }
             FilterExpr::Condition { field: f, op, .. } => f == field && op.excludes_nulls(),
         }
     }
@@ -288,7 +299,7 @@ impl FilterExpr {
                 list.iter().for_each(|f| f.collect_conditions(out))
             }
             FilterExpr::Not { not } => not.collect_conditions(out),
-            FilterExpr::Exists { .. } => {}
+            FilterExpr::Exists { .. } | FilterExpr::Segment { .. } => {}
             FilterExpr::Condition { field, op, .. } => out.push((field, *op)),
         }
     }
@@ -303,6 +314,34 @@ impl FilterExpr {
                 out.push(exists.entity.clone());
                 if let Some(f) = &exists.filters {
                     f.collect_related(out);
+                }
+            }
+            FilterExpr::Condition { .. } | FilterExpr::Segment { .. } => {}
+        }
+    }
+
+    /// The saved segments the filter names, in order of appearance, each once (inside
+    /// `exists` tests too).
+    pub fn segments(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect_segments(&mut out);
+        out
+    }
+
+    fn collect_segments(&self, out: &mut Vec<String>) {
+        match self {
+            FilterExpr::And { and: list } | FilterExpr::Or { or: list } => {
+                list.iter().for_each(|f| f.collect_segments(out))
+            }
+            FilterExpr::Not { not } => not.collect_segments(out),
+            FilterExpr::Exists { exists } => {
+                if let Some(f) = &exists.filters {
+                    f.collect_segments(out);
+                }
+            }
+            FilterExpr::Segment { segment } => {
+                if !out.contains(segment) {
+                    out.push(segment.clone());
                 }
             }
             FilterExpr::Condition { .. } => {}
@@ -448,6 +487,26 @@ mod tests {
             f = json!({ "not": f });
         }
         assert!(FilterExpr::parse(f).is_err());
+    }
+
+    #[test]
+    fn a_segment_leaf_parses_and_is_listed() {
+        let f = FilterExpr::parse(json!({"and": [
+            {"segment": "lapsed_6m"},
+            {"not": {"segment": "lapsed_6m"}},
+            {"exists": {"entity": "visit", "ref": "patient", "filters": {"segment": "recent"}}}
+        ]}))
+        .unwrap();
+        assert_eq!(f.segments(), vec!["lapsed_6m", "recent"]);
+        assert!(f.conditions().is_empty());
+        assert!(FilterExpr::parse(json!({"segment": "a", "field": "x"})).is_err());
+        assert_eq!(
+            serde_json::to_value(FilterExpr::Segment {
+                segment: "a".into()
+            })
+            .unwrap(),
+            json!({"segment": "a"})
+        );
     }
 
     #[test]

@@ -234,6 +234,11 @@ impl FilterContext<'_> {
             FilterExpr::Not { not } => Ok(self.compile_at(not, depth + 1, tally)?.not()),
             FilterExpr::Exists { exists } => self.exists(exists, depth, tally),
             FilterExpr::Condition { field, op, value } => self.condition(field, *op, value, tally),
+            // Segments are inlined before compiling (`Engine::expand_segments`); one reaching
+            // here came by a path that does not take them.
+            FilterExpr::Segment { segment } => Err(EngineError::bad_request(format!(
+                "此处不能使用分群 {segment}（a segment cannot be used here: {segment}）"
+            ))),
         }
     }
 

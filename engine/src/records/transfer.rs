@@ -751,7 +751,7 @@ const EXPORT_PAGE: u64 = 1000;
 /// A text cell a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab
 /// or a carriage return) gets a leading `'`, as OWASP advises for CSV. Numbers the export
 /// writes itself (money, integers, reals, negative ones too) are not text and stay numbers.
-fn neutralise_formula(text: String) -> String {
+pub(crate) fn neutralise_formula(text: String) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {

@@ -8,7 +8,7 @@ use super::spec::{ChartType, SortDir};
 use super::zone::{bucket_start, next_bucket};
 use super::{
     ChartAnswer, ChartRun, Column, ComparisonAnswer, Explain, Others, PeriodDates, PivotTotals,
-    MAX_FILLED_BUCKETS, MAX_ROWS,
+    MAX_FILLED_BUCKETS, MAX_FILLED_ROWS, MAX_ROWS,
 };
 use crate::access::Principal;
 use crate::engine::Engine;
@@ -186,6 +186,11 @@ impl ChartPlan {
                 }
             }
             None => series.push((Value::Null, Value::Null)),
+        }
+        // Every series gets every bucket: bounded, so a fine axis by a wide series cannot
+        // grow without end.
+        if buckets.len().saturating_mul(series.len()) > MAX_FILLED_ROWS {
+            return Some(false);
         }
         let present: BTreeSet<(String, String)> = rows
             .iter()

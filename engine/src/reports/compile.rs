@@ -611,10 +611,16 @@ impl Engine {
         let mut fill_span = None;
         if spec.chart == ChartType::Kpi {
             let (field, current, period_for_compare) = match (&run.period, &spec.period) {
-                (Some(o), _) => {
-                    let (Some(from), Some(to)) = (o.from, o.to) else {
-                        return Err(EngineError::bad_request(
-                            "a KPI needs both from and to of the period（KPI 需要完整的起止日期）",
+                (Some(o), own) if o.from.is_some() || o.to.is_some() => {
+                    // A side left out keeps the KPI's own period's, else today.
+                    let own = own.as_ref().map(|p| period_span(p, today)).transpose()?;
+                    let to = o.to.or(own.map(|s| s.to)).unwrap_or(today);
+                    let Some(from) = o.from.or(own.map(|s| s.from)).filter(|f| *f <= to) else {
+                        return Err(bad(
+                            "from",
+                            "bad_period",
+                            "KPI 的统计周期需要不晚于结束日期的开始日期".into(),
+                            "a KPI's period needs a from not after its to".into(),
                         ));
                     };
                     let p = Period {
@@ -626,8 +632,8 @@ impl Engine {
                     };
                     (o.field.clone(), Span { from, to }, p)
                 }
-                (None, Some(p)) => (p.field.clone(), period_span(p, today)?, p.clone()),
-                (None, None) => {
+                (_, Some(p)) => (p.field.clone(), period_span(p, today)?, p.clone()),
+                (_, None) => {
                     if !spec.compare.is_empty() {
                         return Err(bad(
                             "compare",

@@ -3,9 +3,17 @@
 //! the one filter compiler; answered as columns, rows and labels.
 
 mod answer;
+mod chart_export;
+mod chart_indexes;
 mod compile;
+pub mod dashboard_cache;
+mod dashboard_data;
+pub mod dashboards;
 mod derived;
 mod kinds;
+pub mod saved;
+pub mod saved_charts;
+pub mod segments;
 pub mod spec;
 mod zone;
 
@@ -33,6 +41,8 @@ pub const MAX_SORT_KEYS: usize = 8;
 pub const MAX_PER_PAGE: u64 = 1000;
 /// Empty time buckets filled at most.
 pub const MAX_FILLED_BUCKETS: usize = 1000;
+/// Rows a filled chart may hold (buckets × series).
+pub const MAX_FILLED_ROWS: usize = 100_000;
 /// Funnel stages.
 pub const MIN_STAGES: usize = 2;
 pub const MAX_STAGES: usize = 12;

@@ -45,25 +45,6 @@ impl Zone {
         OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
-    /// The local date (SQL) of a datetime column.
-    fn local_date(&self, column: Expr) -> Expr {
-        match self.backend {
-            Backend::Postgres => custom(
-                self.backend,
-                "(($1 AT TIME ZONE $2)::date)",
-                [
-                    column,
-                    Expr::val(self.tz.iana_name().unwrap_or("UTC").to_string()),
-                ],
-            ),
-            Backend::Sqlite => custom(
-                self.backend,
-                "date($1, $2)",
-                [column.clone(), self.sqlite_shift(column)],
-            ),
-        }
-    }
-
     /// The SQLite `date()` modifier shifting a UTC instant to local time: `'+28800 seconds'`,
     /// or a CASE over the zone's transitions. Every literal is ours, never the caller's.
     fn sqlite_shift(&self, column: Expr) -> Expr {
@@ -96,41 +77,47 @@ impl Zone {
         custom(self.backend, sql, [column])
     }
 
-    /// The bucket's first day (SQL, a date) of a date or datetime column.
+    /// The bucket's first day (SQL, a date) of a date or datetime column: one conversion per
+    /// row (PostgreSQL: `date_trunc` of the local timestamp; SQLite: one `date()` with the
+    /// shift and the bucket's modifiers).
     pub fn bucket(&self, column: Expr, field_type: FieldType, bucket: Bucket) -> Expr {
-        let local = if field_type == FieldType::Datetime {
-            self.local_date(column)
-        } else {
-            column
-        };
+        let datetime = field_type == FieldType::Datetime;
         match self.backend {
             Backend::Postgres => {
-                let unit = match bucket {
-                    Bucket::Day => {
-                        return custom(self.backend, "($1::date)", [local]);
-                    }
-                    Bucket::Week => "week",
-                    Bucket::Month => "month",
-                    Bucket::Quarter => "quarter",
-                    Bucket::Year => "year",
+                let zone = Expr::val(self.tz.iana_name().unwrap_or("UTC").to_string());
+                let (local, exprs) = if datetime {
+                    ("($1 AT TIME ZONE $2)", vec![column, zone])
+                } else {
+                    ("($1)::timestamp", vec![column])
                 };
-                custom(
-                    self.backend,
-                    format!("(date_trunc('{unit}', ($1)::timestamp)::date)"),
-                    [local],
-                )
+                let template = match bucket {
+                    Bucket::Day if datetime => format!("({local}::date)"),
+                    Bucket::Day => "($1)".to_string(),
+                    Bucket::Week => format!("(date_trunc('week', {local})::date)"),
+                    Bucket::Month => format!("(date_trunc('month', {local})::date)"),
+                    Bucket::Quarter => format!("(date_trunc('quarter', {local})::date)"),
+                    Bucket::Year => format!("(date_trunc('year', {local})::date)"),
+                };
+                custom(self.backend, template, exprs)
             }
-            Backend::Sqlite => match bucket {
-                Bucket::Day => custom(self.backend, "date($1)", [local]),
-                Bucket::Week => custom(self.backend, "date($1, 'weekday 0', '-6 days')", [local]),
-                Bucket::Month => custom(self.backend, "date($1, 'start of month')", [local]),
-                Bucket::Year => custom(self.backend, "date($1, 'start of year')", [local]),
-                Bucket::Quarter => custom(
-                    self.backend,
-                    "date($1, 'start of month', '-' || ((CAST(strftime('%m', $1) AS INTEGER) - 1) % 3) || ' months')",
-                    [local],
-                ),
-            },
+            Backend::Sqlite => {
+                // `$1` the stored text, `$2` the shift to local time (a date has none).
+                let (shift, exprs) = if datetime {
+                    (", $2", vec![column.clone(), self.sqlite_shift(column)])
+                } else {
+                    ("", vec![column])
+                };
+                let template = match bucket {
+                    Bucket::Day => format!("date($1{shift})"),
+                    Bucket::Week => format!("date($1{shift}, 'weekday 0', '-6 days')"),
+                    Bucket::Month => format!("date($1{shift}, 'start of month')"),
+                    Bucket::Year => format!("date($1{shift}, 'start of year')"),
+                    Bucket::Quarter => format!(
+                        "date($1{shift}, 'start of month', '-' || ((CAST(strftime('%m', $1{shift}) AS INTEGER) - 1) % 3) || ' months')"
+                    ),
+                };
+                custom(self.backend, template, exprs)
+            }
         }
     }
 }
@@ -219,6 +206,64 @@ mod tests {
             date!(2027 - 01 - 01)
         );
         assert_eq!(years_back(date!(2028 - 02 - 29), 1), date!(2027 - 02 - 28));
+    }
+
+    /// A zone with summer time: SQLite's shift follows the transitions, as `AT TIME ZONE` does.
+    #[tokio::test]
+    async fn sqlite_local_dates_follow_summer_time() {
+        use sea_query::{Alias, Query, SqliteQueryBuilder};
+        use sqlx::Row;
+        let zone = Zone::new(TimeZone::get("America/New_York").unwrap(), Backend::Sqlite);
+        let column = Expr::col(Alias::new("t"));
+        let mut select = Query::select();
+        select
+            .expr_as(
+                zone.bucket(column.clone(), FieldType::Datetime, Bucket::Day),
+                Alias::new("d"),
+            )
+            .expr_as(
+                zone.bucket(column, FieldType::Datetime, Bucket::Month),
+                Alias::new("m"),
+            )
+            .from(Alias::new("x"))
+            .order_by(Alias::new("t"), sea_query::Order::Asc);
+        let (sql, _) = select.build(SqliteQueryBuilder);
+        assert!(sql.contains("CASE WHEN"), "{sql}");
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        sqlx::query("CREATE TABLE x (t TEXT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        // 23:30 EST (-5) on 31 December; 23:30 EDT (-4) on 30 June; 00:30 EDT on 1 July.
+        for t in [
+            "2026-01-01T04:30:00.000000Z",
+            "2026-07-01T03:30:00.000000Z",
+            "2026-07-01T04:30:00.000000Z",
+        ] {
+            sqlx::query("INSERT INTO x VALUES (?)")
+                .bind(t)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let rows = sqlx::query(&sql).fetch_all(&pool).await.unwrap();
+        let got: Vec<(String, String)> = rows.iter().map(|r| (r.get("d"), r.get("m"))).collect();
+        assert_eq!(
+            got,
+            [
+                ("2025-12-31".to_string(), "2025-12-01".to_string()),
+                ("2026-06-30".to_string(), "2026-06-01".to_string()),
+                ("2026-07-01".to_string(), "2026-07-01".to_string()),
+            ]
+        );
+        let shanghai = Zone::new(TimeZone::get("Asia/Shanghai").unwrap(), Backend::Sqlite);
+        let mut select = Query::select();
+        select.expr(shanghai.bucket(Expr::col(Alias::new("t")), FieldType::Datetime, Bucket::Day));
+        let (sql, _) = select.build(SqliteQueryBuilder);
+        assert!(
+            sql.contains("'+28800 seconds'") && !sql.contains("CASE"),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! HTTP routes, one file per area; thin: parse, call the engine, shape the answer.
 
 pub mod auth;
+pub mod charts;
+pub mod dashboards;
 pub mod entities;
 pub mod flows;
 pub mod health;
@@ -10,6 +12,7 @@ pub mod openapi;
 pub mod people;
 pub mod records;
 pub mod reports;
+pub mod segments;
 
 use crate::error::ApiError;
 use axum::body::Bytes;
@@ -17,6 +20,39 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+
+/// The saved reports' routes: segments, charts and dashboards.
+pub fn saved_report_routes() -> axum::Router<crate::AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/segments", get(segments::list).post(segments::create))
+        .route(
+            "/segments/{name}",
+            get(segments::get)
+                .put(segments::replace)
+                .delete(segments::remove),
+        )
+        .route("/segments/{name}/members", get(segments::members))
+        .route("/charts", get(charts::list).post(charts::create))
+        .route(
+            "/charts/{name}",
+            get(charts::get).put(charts::replace).delete(charts::remove),
+        )
+        .route("/charts/{name}/data", get(charts::data))
+        .route("/charts/{name}/export", get(charts::export))
+        .route("/reports/export", axum::routing::post(charts::export_spec))
+        .route(
+            "/dashboards",
+            get(dashboards::list).post(dashboards::create),
+        )
+        .route(
+            "/dashboards/{name}",
+            get(dashboards::get)
+                .put(dashboards::replace)
+                .delete(dashboards::remove),
+        )
+        .route("/dashboards/{name}/data", get(dashboards::data))
+}
 
 /// A JSON body whose rejections use the one error format: 413 when too large, 400 otherwise,
 /// and 400 naming the place (a JSON pointer) of any NUL character in a string or key.

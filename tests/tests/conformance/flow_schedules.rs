@@ -19,6 +19,7 @@ use uuid::Uuid;
 on_both_backends!(
     a_cron_flow_fires_at_its_slot_once_and_catches_up_once,
     a_segment_batch_runs_once_per_matching_record,
+    a_segment_batch_names_a_saved_segment_read_as_it_stands_at_each_fire,
     a_large_segment_is_written_in_batches_and_resumes_without_doubles
 );
 
@@ -307,6 +308,84 @@ async fn a_segment_batch_runs_once_per_matching_record(backend: Backend) {
     let fired = runs(&ctx.engine, &ctx.admin, "vip_review").await;
     assert_eq!(fired.len(), 7, "{fired:?}");
     assert_eq!(tags(&ctx, later).await, json!(["季度回访"]));
+}
+
+fn segment_review(segment: &str) -> Value {
+    json!({"name": "segment_review", "enabled": true,
+        "trigger": {"type": "segment_batch", "entity": "patient", "cron": "0 8 * * MON", "segment": segment},
+        "nodes": [{"id": "tag", "type": "add_tag", "tags": ["季度回访"]}],
+        "edges": [{"from": "trigger", "to": "tag"}]})
+}
+
+async fn a_segment_batch_names_a_saved_segment_read_as_it_stands_at_each_fire(backend: Backend) {
+    let ctx = open_with_entities(backend).await;
+    let refused_with = |result: Result<kangdao_engine::flows::SavedFlow, EngineError>| match result
+    {
+        Err(EngineError::BadRequest { details, .. }) => {
+            details.into_iter().map(|d| d.code).collect::<Vec<_>>()
+        }
+        other => panic!("refused on save: {other:?}"),
+    };
+    let unknown = ctx
+        .engine
+        .create_flow(&ctx.admin, segment_review("vips"))
+        .await;
+    assert_eq!(refused_with(unknown), ["unknown_segment"]);
+    ctx.engine
+        .create_segment(
+            &ctx.admin,
+            json!({"name": "recent_visits", "entity": "visit",
+                   "filters": {"field": "amount", "op": "gt", "value": 0}}),
+        )
+        .await
+        .unwrap();
+    let elsewhere = ctx
+        .engine
+        .create_flow(&ctx.admin, segment_review("recent_visits"))
+        .await;
+    assert_eq!(refused_with(elsewhere), ["segment_entity"]);
+    // A segment leaf inside a flow's own filter is refused (the flow format has no such
+    // filter): the trigger names a segment.
+    let mut leaf = vip_review(json!({"segment": "recent_visits"}));
+    leaf["name"] = json!("leaf_review");
+    let leaf = ctx.engine.create_flow(&ctx.admin, leaf).await;
+    assert!(!refused_with(leaf).is_empty());
+
+    ctx.engine
+        .create_segment(
+            &ctx.admin,
+            json!({"name": "vips", "entity": "patient",
+                   "filters": {"field": "tier", "op": "eq", "value": "VIP"}}),
+        )
+        .await
+        .unwrap();
+    let vip = patient(&ctx, "张三", "VIP").await;
+    let normal = patient(&ctx, "赵六", "normal").await;
+    ctx.engine
+        .create_flow(&ctx.admin, segment_review("vips"))
+        .await
+        .expect("a flow naming a saved segment is saved");
+    at(&ctx, datetime!(2026-11-30 08:00:10 +08:00)).await;
+    let fired = runs(&ctx.engine, &ctx.admin, "segment_review").await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0]["trigger"]["record_id"], json!(vip.to_string()));
+    assert_eq!(tags(&ctx, vip).await, json!(["季度回访"]));
+
+    // The segment changed after the flow was saved: the next fire selects by its new filter.
+    ctx.engine
+        .update_segment(
+            &ctx.admin,
+            "vips",
+            json!({"name": "vips", "entity": "patient",
+                   "filters": {"field": "tier", "op": "eq", "value": "normal"}}),
+            None,
+        )
+        .await
+        .unwrap();
+    at(&ctx, datetime!(2026-12-07 08:00:10 +08:00)).await;
+    let fired = runs(&ctx.engine, &ctx.admin, "segment_review").await;
+    assert_eq!(fired.len(), 2, "{fired:?}");
+    assert_eq!(tags(&ctx, normal).await, json!(["季度回访"]));
 }
 
 async fn run_counts(ctx: &Ctx) -> (i64, i64) {

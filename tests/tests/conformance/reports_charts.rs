@@ -19,6 +19,7 @@ on_both_backends!(
     pivot_totals,
     labels_in_the_callers_language,
     nulls_and_empty_results,
+    check_chart_names_what_it_reads,
 );
 
 async fn time_buckets_follow_the_zone(backend: Backend) {
@@ -542,5 +543,80 @@ async fn nulls_and_empty_results(backend: Backend) {
     assert_eq!(
         rows(&answer),
         json!([["a", 0, null, null], ["b", 0, null, null]])
+    );
+}
+
+async fn check_chart_names_what_it_reads(backend: Backend) {
+    let c = clinic(backend).await;
+    let footprint = c
+        .ctx
+        .engine
+        .check_chart(
+            &c.ctx.admin,
+            &spec(json!({"entity": "visit", "chart": "bar",
+        "dimensions": [{"field": "status"}, {"field": "patient.dept"}],
+        "measures": [{"agg": "count"}, {"agg": "sum", "field": "amount"}]})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(footprint.entities, ["patient", "visit"]);
+    assert_eq!(
+        footprint.index_wants.len(),
+        1,
+        "{:?}",
+        footprint.index_wants
+    );
+    let want = &footprint.index_wants[0];
+    assert_eq!(want.entity, "visit");
+    assert!(
+        want.columns[0].ends_with("status") && want.columns[1].ends_with("amount"),
+        "{want:?}"
+    );
+    let footprint = c
+        .ctx
+        .engine
+        .check_chart(
+            &c.ctx.admin,
+            &spec(json!({"entity": "patient", "chart": "kpi",
+        "measures": [{"agg": "count"}],
+        "filters": {"exists": {"entity": "visit", "ref": "patient"}}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(footprint.entities, ["patient", "visit"]);
+    assert!(c
+        .ctx
+        .engine
+        .check_chart(
+            &c.ctx.admin,
+            &spec(json!({"entity": "patient", "chart": "bar",
+        "measures": [{"agg": "sum", "field": "name"}]}))
+        )
+        .await
+        .is_err());
+    // A dashboard's from alone on a KPI: to is the KPI's own period's end.
+    let run = ChartRun {
+        period: Some(PeriodOverride {
+            field: "visit_time".into(),
+            from: Some(date!(2026 - 11 - 10)),
+            to: None,
+        }),
+        ..ChartRun::default()
+    };
+    let kpi = spec(
+        json!({"entity": "visit", "chart": "kpi", "measures": [{"agg": "count"}],
+        "period": {"field": "visit_time", "op": "this_month"}}),
+    );
+    let answer = c
+        .ctx
+        .engine
+        .run_chart(&c.ctx.admin, &kpi, &run)
+        .await
+        .unwrap();
+    assert_eq!(rows(&answer), json!([[1]]));
+    let period = answer.period.unwrap();
+    assert_eq!(
+        (period.from.as_str(), period.to.as_str()),
+        ("2026-11-10", "2026-11-30")
     );
 }

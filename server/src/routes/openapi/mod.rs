@@ -6,6 +6,7 @@
 
 mod flow_schemas;
 mod paths;
+mod report_schemas;
 mod schemas;
 
 pub use paths::{Answer, Body, Operation, ROUTES};

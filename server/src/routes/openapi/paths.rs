@@ -188,6 +188,40 @@ pub const ROUTES: &[Operation] = &[
     op("put", "/api/v1/list-views/{id}", "Rename one of the caller's views and replace its state", B::Json("ListViewUpdate"), 200, A::Json("ListView"))
         .errors(&[409]),
     op("delete", "/api/v1/list-views/{id}", "Delete one of the caller's views", B::None, 204, A::Empty),
+    op("get", "/api/v1/segments", "The segments on entities the caller may read", B::None, 200, A::Json("SegmentPage")),
+    op("post", "/api/v1/segments", "Save a segment (needs design on its entity; its filter is compiled under the saver's rights); answered with version 1", B::Json("Segment"), 201, A::Json("Segment"))
+        .errors(&[409]),
+    op("get", "/api/v1/segments/{name}", "A segment with its version and member count under the caller's rights", B::None, 200, A::Json("Segment")),
+    op("put", "/api/v1/segments/{name}", "Change a segment; If-Match or the body's version is the precondition (stale → 409); a PUT changing nothing answers the same version", B::Json("Segment"), 200, A::Json("Segment"))
+        .errors(&[409]),
+    op("delete", "/api/v1/segments/{name}", "Delete a segment; If-Match is the precondition", B::None, 204, A::Empty)
+        .errors(&[409]),
+    op("get", "/api/v1/segments/{name}/members", "The segment's members in the record list shape, through the record list path (the caller's field rules and row scope apply; a filter on a field hidden from the caller is a 400)", B::None, 200, A::Json("RecordPage"))
+        .query(&["page", "per_page", "sort"]).errors(&[429]),
+    op("get", "/api/v1/charts", "The saved charts on entities the caller may read", B::None, 200, A::Json("SavedChartPage")),
+    op("post", "/api/v1/charts", "Save a chart (needs design on every entity it reads; the spec is compiled under the saver's rights; its composite indexes are built); answered with version 1", B::Json("SavedChart"), 201, A::Json("SavedChart"))
+        .errors(&[409]),
+    op("get", "/api/v1/charts/{name}", "A saved chart with its version", B::None, 200, A::Json("SavedChart")),
+    op("put", "/api/v1/charts/{name}", "Change a chart; If-Match or the body's version is the precondition (stale → 409); a PUT changing nothing answers the same version", B::Json("SavedChart"), 200, A::Json("SavedChart"))
+        .errors(&[409]),
+    op("delete", "/api/v1/charts/{name}", "Delete a chart no dashboard holds (409 otherwise); If-Match is the precondition", B::None, 204, A::Empty)
+        .errors(&[409]),
+    op("get", "/api/v1/charts/{name}/data", "A saved chart's answer under the caller's rights; explain=true adds the compiled statements (needs design)", B::None, 200, A::Json("ChartAnswer"))
+        .query(&["explain"]).errors(&[429]),
+    op("get", "/api/v1/charts/{name}/export", "A saved chart's rows as CSV or XLSX (needs export; audited as chart.export): header, rows, the others row last, labels for select and user values, formula cells neutralised", B::None, 200, A::Table)
+        .query(&["format"]).errors(&[429]),
+    op("post", "/api/v1/reports/export", "A chart spec's rows as CSV or XLSX, as a saved chart's export", B::Json("ChartSpec"), 200, A::Table)
+        .query(&["format"]).errors(&[429]),
+    op("get", "/api/v1/dashboards", "The dashboards", B::None, 200, A::Json("DashboardPage")),
+    op("post", "/api/v1/dashboards", "Save a dashboard (every chart must exist; needs design on each chart's entity); answered with version 1", B::Json("Dashboard"), 201, A::Json("Dashboard"))
+        .errors(&[409]),
+    op("get", "/api/v1/dashboards/{name}", "A dashboard with its version", B::None, 200, A::Json("Dashboard")),
+    op("put", "/api/v1/dashboards/{name}", "Change a dashboard; If-Match or the body's version is the precondition (stale → 409); a PUT changing nothing answers the same version", B::Json("Dashboard"), 200, A::Json("Dashboard"))
+        .errors(&[409]),
+    op("delete", "/api/v1/dashboards/{name}", "Delete a dashboard; its charts are let go", B::None, 204, A::Empty)
+        .errors(&[409]),
+    op("get", "/api/v1/dashboards/{name}/data", "Every chart of the dashboard in one answer, computed concurrently under the caller's rights, each with its data or its own error; from/to and the dashboard's other parameters filter the charts they name; cached exactly", B::None, 200, A::Json("DashboardData"))
+        .query(&["from", "to", "parameters"]).errors(&[429]),
     op("get", "/api/v1/flows", "The flows the caller may read (design on the trigger's entity)", B::None, 200, A::Json("FlowPage")),
     op("post", "/api/v1/flows", "Create a flow; it is checked as on save (every problem at once, each naming its node) and answered with version 1", B::Json("FlowDefinition"), 201, A::Json("FlowDefinition"))
         .errors(&[409]),
@@ -295,6 +329,15 @@ pub fn query_parameter(path: &str, name: &str) -> Value {
         "status" if path.ends_with("/runs") => {
             json!({"in": "query", "description": "runs in this status", "schema": {"enum": ["pending", "running", "waiting", "succeeded", "failed", "cancelled"]}})
         }
+        "from" | "to" if path.starts_with("/api/v1/dashboards/") => {
+            json!({"in": "query", "description": "a local date (YYYY-MM-DD), both ends included, for the charts the dashboard's `period` filter names; a 400 where it has none",
+                   "schema": {"type": "string", "format": "date"}})
+        }
+        "parameters" if path.starts_with("/api/v1/dashboards/") => {
+            json!({"in": "query", "style": "form", "explode": true,
+                   "description": "the dashboard's other shared filters by their `param` (`?dept=cardiology`): `eq` on each named chart's field, `in` for a comma-separated value (at most 100); an unknown parameter is a 400",
+                   "schema": {"type": "object", "additionalProperties": {"type": "string"}}})
+        }
         "actor" | "action" | "entity" | "record_id" => {
             json!({"in": "query", "description": "entries matching exactly", "schema": {"type": "string"}})
         }
@@ -317,7 +360,9 @@ pub fn path_parameter(name: &str) -> Value {
         "value" => {
             json!({"type": "string", "description": "the field's value", "examples": ["M0001"]})
         }
-        "name" => json!({"type": "string", "description": "a role's or a flow's name"}),
+        "name" => {
+            json!({"type": "string", "description": "a role's, flow's, segment's, chart's or dashboard's name"})
+        }
         "flow" => json!({"type": "string", "description": "a flow's name"}),
         "version" => {
             json!({"type": "integer", "minimum": 1, "description": "a definition version", "examples": [1]})

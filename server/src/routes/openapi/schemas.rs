@@ -364,7 +364,7 @@ fn definitions() -> Vec<(&'static str, Value)> {
         (
             "FilterExpr",
             json!({
-                "description": "The filter grammar: a condition, or and/or/not/exists over filters (nested at most 16 deep)",
+                "description": "The filter grammar: a condition, a saved segment, or and/or/not/exists over filters (nested at most 16 deep)",
                 "oneOf": [
                     {"type": "object", "additionalProperties": false, "required": ["field", "op"], "properties": {
                         "field": {"type": "string"}, "op": {"type": "string", "enum": filter_ops()}, "value": {}}},
@@ -376,7 +376,9 @@ fn definitions() -> Vec<(&'static str, Value)> {
                         "not": reference("FilterExpr")}},
                     {"type": "object", "additionalProperties": false, "required": ["exists"], "properties": {
                         "exists": {"type": "object", "additionalProperties": false, "required": ["entity", "ref"], "properties": {
-                            "entity": {"type": "string"}, "ref": {"type": "string"}, "filters": reference("FilterExpr")}}}}
+                            "entity": {"type": "string"}, "ref": {"type": "string"}, "filters": reference("FilterExpr")}}}},
+                    {"type": "object", "additionalProperties": false, "required": ["segment"], "properties": {
+                        "segment": {"type": "string", "description": "a saved segment on the filtered entity, standing for its filter"}}}
                 ]
             }),
         ),
@@ -834,6 +836,7 @@ pub fn all() -> Value {
         .chain(errors())
         .map(|(name, schema)| (name.to_string(), schema))
         .chain(super::flow_schemas::components())
+        .chain(super::report_schemas::components())
         .collect();
     Value::Object(map)
 }

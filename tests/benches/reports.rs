@@ -139,12 +139,20 @@ async fn run(
     load::load_engine(&engine, clinic).await;
     load::load_floor(&engine.db, clinic).await;
     let t = Instant::now();
+    engine_side::save_dashboard(&engine, charts).await;
+    println!(
+        "  {} charts and their dashboard saved (the charts' indexes built) in {:.1} s",
+        charts.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
     load::analyze(&engine.db).await;
     println!("  analyzed in {:.1} s", t.elapsed().as_secs_f64());
     verify_records(&engine, clinic).await;
 
     let mut out = Vec::new();
     let (mut engine_total, mut floor_total) = (Duration::ZERO, Duration::ZERO);
+    let mut chart_rows = Vec::new();
     for &chart in charts {
         let query = floor::floor_query(chart, clinic.now, backend);
         let floor_answer = floor::run_floor(&engine.db, &query).await;
@@ -171,6 +179,7 @@ async fn run(
             }
         }
         check_engine(name, chart, &answer, &floor_answer);
+        chart_rows.push((chart, engine_side::rows_of(chart, &answer)));
         let e = time(|| async {
             engine_side::run_chart(&engine, &spec, false)
                 .await
@@ -188,6 +197,47 @@ async fn run(
         "six charts in a row",
         engine_total,
         floor_total,
+    ));
+
+    // The dashboard uncached: each run on a fresh engine, whose cache is empty.
+    let mut samples = Vec::with_capacity(RUNS);
+    for run in 0..WARM_UP + RUNS {
+        let fresh = engine_side::fresh_engine(&engine).await;
+        let t = Instant::now();
+        let answer = engine_side::dashboard(&fresh).await;
+        let elapsed = t.elapsed();
+        if run == 0 {
+            check_dashboard(name, &answer, &chart_rows);
+        }
+        if run >= WARM_UP {
+            samples.push(elapsed);
+        }
+    }
+    let uncached = median(samples);
+    // From the exact cache: the first call fills it.
+    engine_side::dashboard(&engine).await;
+    let before = engine.dashboard_cache_stats();
+    let cached = time(|| async {
+        engine_side::dashboard(&engine).await["charts"]
+            .as_array()
+            .map_or(0, Vec::len)
+    })
+    .await;
+    let hits = engine.dashboard_cache_stats().hits - before.hits;
+    assert_eq!(
+        hits,
+        (WARM_UP + RUNS) as u64,
+        "{name}: every timed dashboard call answered from the cache"
+    );
+    let target = match backend {
+        Backend::Postgres => 1_000,
+        Backend::Sqlite => 5_000,
+    };
+    out.push(format!(
+        "{name:<8} dashboard uncached {:>9.1} ms (target <= {} ms)   from the cache {:>7.3} ms (target <= 50 ms)",
+        ms(uncached),
+        grouped(target as f64),
+        ms(cached)
     ));
     for l in &out {
         println!("{l}");
@@ -317,6 +367,33 @@ fn check_engine(backend: &str, chart: Chart, answer: &serde_json::Value, floor_r
             chart.name()
         ),
         Err(e) => panic!("{backend}: the engine's answer differs from the floor's: {e}"),
+    }
+}
+
+/// Every chart of the dashboard answered, each as `run_chart` answered it alone.
+fn check_dashboard(backend: &str, answer: &serde_json::Value, charts: &[(Chart, floor::Rows)]) {
+    let answered = answer["charts"].as_array().expect("the dashboard's charts");
+    assert_eq!(
+        answered.len(),
+        charts.len(),
+        "{backend}: every chart answered"
+    );
+    for (entry, (chart, rows)) in answered.iter().zip(charts) {
+        assert_eq!(
+            entry["name"],
+            chart.name(),
+            "{backend}: the dashboard's order"
+        );
+        assert!(
+            entry.get("error").is_none(),
+            "{backend}: {} answered an error: {}",
+            chart.name(),
+            entry["error"]
+        );
+        let got = engine_side::rows_of(*chart, &entry["data"]);
+        if let Err(e) = floor::same_rows(chart.name(), &got, rows) {
+            panic!("{backend}: the dashboard's chart differs from run_chart's: {e}");
+        }
     }
 }
 

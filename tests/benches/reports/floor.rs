@@ -49,6 +49,18 @@ impl Chart {
         }
     }
 
+    pub fn label(self) -> Value {
+        let (zh, en) = match self {
+            Chart::PatientsByDept => ("各科室患者数", "Patients by department"),
+            Chart::NewPatientsMonthly => ("近18个月新增患者", "New patients per month"),
+            Chart::SpendByTier => ("各等级消费占比", "Spend share by tier"),
+            Chart::VisitsWeeklyByDept => ("近12周各科室就诊量", "Visits per week by department"),
+            Chart::RevisitRate => ("本月复诊率", "Revisit rate this month"),
+            Chart::MedianSpendBySource => ("各来源消费中位数", "Median spend by source"),
+        };
+        json!({"zh": zh, "en": en})
+    }
+
     pub fn parse(name: &str) -> Option<Chart> {
         CHARTS.into_iter().find(|c| c.name() == name)
     }

@@ -81,6 +81,8 @@ struct Patient {
     at: OffsetDateTime,
 }
 
+// One patient per line, as a table: the hand counts below are read off it.
+#[rustfmt::skip]
 fn patients() -> Vec<Patient> {
     let p = |key, name, dept, source, tier, spent, diabetic, at| Patient {
         key,
@@ -264,8 +266,14 @@ async fn the_hospitals_charts_give_the_counted_answers(backend: Backend) {
     let per_month = query(admin, new_patients_per_month()).await;
     assert_eq!(
         per_month["rows"],
-        json!([["2026-01-01", 2], ["2026-02-01", 0], ["2026-03-01", 2], ["2026-04-01", 1],
-               ["2026-05-01", 1], ["2026-06-01", 2]])
+        json!([
+            ["2026-01-01", 2],
+            ["2026-02-01", 0],
+            ["2026-03-01", 2],
+            ["2026-04-01", 1],
+            ["2026-05-01", 1],
+            ["2026-06-01", 2]
+        ])
     );
     assert_eq!(per_month["columns"][0]["type"], "date");
 
@@ -284,7 +292,10 @@ async fn the_hospitals_charts_give_the_counted_answers(backend: Backend) {
     // 31 May 23:50 ✗, 15 May ✗ → 1/3.
     let kpi = query(admin, revisit_rate()).await;
     assert_close(&kpi["rows"][0][0], 0.5, "June revisit rate");
-    assert_eq!(kpi["period"], json!({"from": "2026-06-01", "to": "2026-06-30"}));
+    assert_eq!(
+        kpi["period"],
+        json!({"from": "2026-06-01", "to": "2026-06-30"})
+    );
     let previous = &kpi["comparisons"][0];
     assert_eq!(previous["compare"], "previous_period");
     assert_eq!(previous["from"], "2026-05-01");
@@ -366,14 +377,20 @@ async fn segments_and_a_dashboard_filtered_by_department(backend: Backend) {
     let not_seen = json!({"name": "not_seen_6m", "label": {"zh": "半年未就诊"}, "entity": "patient",
         "filters": {"not": {"exists": {"entity": "visit", "ref": "patient",
             "filters": {"field": "visit_time", "op": "last_n_days", "value": 182}}}}});
-    assert_eq!(admin.post("/api/v1/segments", &not_seen).await.status(), 201);
+    assert_eq!(
+        admin.post("/api/v1/segments", &not_seen).await.status(),
+        201
+    );
     let lapsed_diabetic = json!({"name": "diabetic_lapsed_3m", "label": {"zh": "糖尿病三个月未复诊"},
         "entity": "patient", "filters": {"and": [
             {"field": "chronic_conditions", "op": "contains", "value": "diabetes"},
             {"not": {"exists": {"entity": "visit", "ref": "patient",
                 "filters": {"field": "visit_time", "op": "last_n_days", "value": 91}}}}]}});
     assert_eq!(
-        admin.post("/api/v1/segments", &lapsed_diabetic).await.status(),
+        admin
+            .post("/api/v1/segments", &lapsed_diabetic)
+            .await
+            .status(),
         201
     );
     // p6 was last seen in November 2025 and p7 never; p8 came in February, within six months.
@@ -434,14 +451,25 @@ async fn segments_and_a_dashboard_filtered_by_department(backend: Backend) {
     let chart_names: Vec<&str> = charts.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(
         chart_names,
-        ["patients_by_dept", "new_patients", "spend_by_tier", "revisit_rate"]
+        [
+            "patients_by_dept",
+            "new_patients",
+            "spend_by_tier",
+            "revisit_rate"
+        ]
     );
     // Cardiology: p1 (January, VIP 8000), p2 (March, 1200), p5 (June, 0).
     assert_eq!(charts[0]["data"]["rows"], json!([["cardiology", 3]]));
     assert_eq!(
         charts[1]["data"]["rows"],
-        json!([["2026-01-01", 1], ["2026-02-01", 0], ["2026-03-01", 1], ["2026-04-01", 0],
-               ["2026-05-01", 0], ["2026-06-01", 1]])
+        json!([
+            ["2026-01-01", 1],
+            ["2026-02-01", 0],
+            ["2026-03-01", 1],
+            ["2026-04-01", 0],
+            ["2026-05-01", 0],
+            ["2026-06-01", 1]
+        ])
     );
     for row in charts[2]["data"]["rows"].as_array().unwrap() {
         match row[0].as_str() {

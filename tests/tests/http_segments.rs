@@ -192,6 +192,46 @@ async fn saving_segments_needs_design_and_follows_versions(backend: Backend) {
     nested["filters"] = json!({"segment": "lapsed_6m"});
     let (status, body) = status_and_body(admin.post("/api/v1/segments", &nested).await).await;
     assert_eq!(status, 400, "a segment's filter names no segment: {body}");
+    // A value of a sensitive field would be stored as plain text in the definition, readable
+    // by every viewer of the entity: refused in a segment, in an `exists` sub-filter and in a
+    // saved chart's ratio; an emptiness test holds no value and is kept.
+    let mut by_id = lapsed_6m();
+    by_id["name"] = json!("by_id");
+    by_id["filters"] = json!({"field": "id_number", "op": "eq", "value": "11010519491231002X"});
+    let (status, body) = status_and_body(admin.post("/api/v1/segments", &by_id).await).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["code"], "sensitive_value_saved");
+    assert_eq!(body["error"]["details"][0]["field"], "id_number");
+    assert!(!body.to_string().contains("11010519491231002X"));
+    by_id["filters"] = json!({"field": "id_number", "op": "not_empty"});
+    created(&admin, "/api/v1/segments", by_id).await;
+    let ratio_by_id = json!({"name": "share_of_one", "spec": {"entity": "patient", "chart": "kpi",
+        "measures": [{"agg": "ratio", "name": "one",
+                      "filter": {"field": "id_number", "op": "in", "value": ["11010519491231002X"]}}]}});
+    let (status, body) = status_and_body(admin.post("/api/v1/charts", &ratio_by_id).await).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["code"], "sensitive_value_saved");
+
+    // A definition naming an unknown entity is a bad request, not a missing resource.
+    let mut unknown_exists = lapsed_6m();
+    unknown_exists["name"] = json!("unknown_exists");
+    unknown_exists["filters"] = json!({"exists": {"entity": "no_such", "ref": "patient"}});
+    let (status, body) =
+        status_and_body(admin.post("/api/v1/segments", &unknown_exists).await).await;
+    assert_eq!(status, 400, "{body}");
+    let unknown_chart = json!({"name": "unknown_entity", "spec": {"entity": "no_such", "chart": "bar",
+        "measures": [{"agg": "count"}]}});
+    let (status, body) = status_and_body(admin.post("/api/v1/charts", &unknown_chart).await).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["code"], "unknown_entity");
+    let (status, body) = status_and_body(
+        admin
+            .post("/api/v1/reports/query", &unknown_chart["spec"])
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+
     let mut wrong_name = lapsed_6m();
     wrong_name["name"] = json!("Bad-Name");
     let (status, _) = status_and_body(admin.post("/api/v1/segments", &wrong_name).await).await;

@@ -92,6 +92,16 @@ impl Engine {
             serde_json::from_value(body).map_err(|e| saved::shape_error(SavedKind::Chart, e))?;
         saved::check_name(SavedKind::Chart, &def.name)?;
         principal.require(&def.spec.entity, Action::Design)?;
+        let spec = &def.spec;
+        let saved_filters = spec
+            .filters
+            .iter()
+            .chain(spec.measures.iter().filter_map(|m| m.filter.as_ref()))
+            .chain(spec.stages.iter().filter_map(|s| s.filter.as_ref()));
+        for filter in saved_filters {
+            self.refuse_saved_sensitive_values(&spec.entity, filter)
+                .await?;
+        }
         let (expanded, _) = self.expand_chart_segments(&def.spec).await?;
         let footprint = self.check_chart(principal, &expanded).await?;
         for entity in &footprint.entities {

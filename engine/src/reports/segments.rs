@@ -255,6 +255,8 @@ impl Engine {
                 )],
             });
         }
+        self.refuse_saved_sensitive_values(&def.entity, &def.filters)
+            .await?;
         let entities = self.entities_for_filter(principal, &def.filters).await?;
         self.filter_context(&rt, &entities, principal)
             .compile(&def.filters)?;

@@ -183,7 +183,7 @@ fn not_groupable(field: &str) -> EngineError {
     )
 }
 
-pub(crate) fn bad(field: &str, code: &str, zh: String, en: String) -> EngineError {
+fn bad(field: &str, code: &str, zh: String, en: String) -> EngineError {
     refuse(field, code, zh, en)
 }
 

@@ -2,12 +2,12 @@
 //! filter keeping a date or datetime field within some days (a dashboard's `from`/`to`), and
 //! the days a chart's own date filter bounds (the span of filled time buckets).
 
-use super::compile::bad;
 use super::spec::{Comparison, Period};
 use super::zone::{years_back, Zone};
 use crate::error::Result;
 use crate::forms::FieldType;
 use crate::query::grammar::{calendar_period, days_of, FilterExpr, Op};
+use crate::records::field_access::refuse;
 use serde_json::{json, Value};
 use time::{Date, Duration};
 
@@ -21,7 +21,7 @@ pub(crate) struct Span {
 /// Names a KPI period's days, or a relative `last_n_days`.
 pub(crate) fn period_span(period: &Period, today: Date) -> Result<Span> {
     let bad_period = |why: &str| {
-        bad(
+        refuse(
             "period",
             "bad_period",
             format!("统计周期有误：{why}"),
@@ -136,7 +136,7 @@ pub(crate) fn span_filter(
             }
         }
         _ => {
-            return Err(bad(
+            return Err(refuse(
                 field,
                 "not_a_date",
                 format!("{field} 不是日期或日期时间字段"),

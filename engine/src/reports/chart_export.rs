@@ -50,13 +50,12 @@ pub(crate) fn answer_table(answer: &ChartAnswer, lang: Lang) -> (Vec<String>, Ve
         })
         .collect();
     if let Some(others) = &answer.others {
-        // The dimensions come first; the measures' sums fill the columns after them.
-        let dims = header.len().saturating_sub(others.values.len());
-        let mut row = vec![String::new(); dims];
-        if let Some(first) = row.first_mut() {
+        // `values` lines up with the columns (null for the dimensions): the first dimension's
+        // cell names the row.
+        let mut row: Vec<String> = others.values.iter().map(|v| cell_text(v, None)).collect();
+        if let Some(first) = row.first_mut().filter(|_| others.values[0].is_null()) {
             *first = lang.pick("其他", "Others").to_string();
         }
-        row.extend(others.values.iter().map(|v| cell_text(v, None)));
         rows.push(row);
     }
     (header, rows)
@@ -154,7 +153,7 @@ mod tests {
         );
         answer.others = Some(Others {
             groups: 4,
-            values: vec![json!(9)],
+            values: vec![Value::Null, json!(9)],
         });
         let (header, rows) = answer_table(&answer, Lang::Zh);
         assert_eq!(header, ["dept", "count"]);
